@@ -1,0 +1,303 @@
+"""The Reading: what every driver produces and every check consumes.
+
+Field names and units come from kb.fields (the vocabulary content/ is written against). Conventions:
+current is positive when charging (or regenerating) and negative when discharging, as BMS apps and aiobmsble
+report it; drivers whose source uses another convention convert at their boundary.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from kb.errors import UserError
+from kb.fields import CONTROLLERS, FIELDS
+
+RESERVED = frozenset({"id", "sid", "kind"})  # durable-rules uses these as fact identity / our discriminator
+
+FAMILY_ALIASES = {
+    "jk": "jk", "jikong": "jk", "jkbms": "jk", "jk-bms": "jk", "jk bms": "jk", "jk smart": "jk", "jk-pb": "jk",
+    "ant": "ant", "antbms": "ant", "ant-bms": "ant", "ant bms": "ant", "ant smart": "ant",
+    "jbd": "jbd", "llt": "jbd", "llt/jbd": "jbd", "jbd/llt": "jbd", "overkill": "jbd", "overkill solar": "jbd",
+    "xiaoxiang": "jbd", "llt power": "jbd", "jbd-bms": "jbd",
+    "daly": "daly", "daly smart": "daly", "dalybms": "daly", "daly-bms": "daly",
+    "charge-only": "charge-only", "charge only": "charge-only", "charge_only": "charge-only", "chargeonly": "charge-only",
+    "none": "charge-only", "balancer only": "charge-only",
+}
+CHEMISTRY_ALIASES = {
+    "li-ion": "li-ion", "liion": "li-ion", "li ion": "li-ion", "lithium-ion": "li-ion", "lithium ion": "li-ion",
+    "nmc": "li-ion", "nca": "li-ion", "lion": "li-ion", "li-ion nmc": "li-ion",
+    "lifepo4": "lifepo4", "lfp": "lifepo4", "lifepo": "lifepo4", "life": "lifepo4",
+}
+BOOL_WORDS = {
+    "on": True, "off": False, "true": True, "false": False, "yes": True, "no": False, "enabled": True,
+    "disabled": False, "enable": True, "disable": False, "1": True, "0": False, "open": False, "closed": True,
+    "active": True, "inactive": False, "y": True, "n": False,
+}
+# common spellings of field names (lower-case, separators folded to "_")
+FIELD_ALIASES = {
+    "family": "bms", "bms_type": "bms", "type": "bms", "brand": "bms",
+    "s": "series", "cell_count_configured": "series", "series_count": "series", "strings": "series",
+    "cell_voltages": "cells", "voltages": "cells", "cell_voltage": "cells", "cellvoltages": "cells",
+    "voltage": "pack_voltage", "total_voltage": "pack_voltage", "pack": "pack_voltage", "pack_v": "pack_voltage",
+    "battery_voltage": "pack_voltage",
+    "amps": "current", "battery_current": "current", "i": "current",
+    "state_of_charge": "soc", "battery_level": "soc", "percent": "soc",
+    "temps": "temperatures", "temperature": "temperatures", "temp": "temperatures", "cell_temps": "temperatures",
+    "mosfet_temp": "mos_temp", "mosfet_temperature": "mos_temp", "mos_temperature": "mos_temp", "power_tube_temp": "mos_temp",
+    "charge_mos": "charge_fet", "charging": "charge_fet", "chg_fet": "charge_fet", "charge_mosfet": "charge_fet",
+    "discharge_mos": "discharge_fet", "discharging": "discharge_fet", "dsg_fet": "discharge_fet",
+    "discharge_mosfet": "discharge_fet",
+    "balancer": "balancing", "balance": "balancing",
+    "ovp": "cell_ovp", "ovpr": "cell_ovp_recover", "uvp": "cell_uvp", "uvpr": "cell_uvp_recover",
+    "regen": "regen_limit", "regen_current": "regen_limit", "battery_regen_limit": "regen_limit",
+    "battery_current_limit": "battery_limit", "battery_max": "battery_limit",
+}
+
+
+def _key(k: str) -> str:
+    return re.sub(r"[\s\-]+", "_", str(k).strip().lower())
+
+
+def canonical_field(name: str) -> str | None:
+    k = _key(name)
+    if k in FIELDS:
+        return k
+    return FIELD_ALIASES.get(k)
+
+
+def _finite(name: str, v: float) -> float:
+    if isinstance(v, bool):
+        raise ValueError("expected a number, not true/false")
+    if isinstance(v, (int, float)) and not math.isfinite(v):
+        raise ValueError("NaN and infinity are not readings")
+    return v
+
+
+def _bounded(name: str, v: float) -> float:
+    spec = FIELDS[name]
+    if spec.bounds is not None:
+        lo, hi = spec.bounds
+        if not lo <= v <= hi:
+            unit = f" {spec.unit}" if spec.unit else ""
+            raise ValueError(f"{v:g}{unit} is implausible (expected {lo:g}..{hi:g}{unit})")
+    return v
+
+
+class Reading(BaseModel):
+    """A snapshot of a pack: what was measured, how the BMS is set up, and the ride context. All optional."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=False, frozen=True)
+
+    bms: Literal["jk", "ant", "jbd", "daly", "charge-only"] | None = None
+    model: str | None = None
+    firmware: str | None = None
+    series: int | None = Field(default=None, ge=1, le=64)
+    board_max_series: int | None = Field(default=None, ge=1, le=64)
+    chemistry: Literal["li-ion", "lifepo4"] | None = None
+
+    cells: list[float] | None = None
+    pack_voltage: float | None = None
+    current: float | None = None
+    soc: float | None = None
+    temperatures: list[float] | None = None
+    mos_temp: float | None = None
+    charge_fet: bool | None = None
+    discharge_fet: bool | None = None
+    balancing: bool | None = None
+    balance_current: float | None = None
+    state: Literal["riding", "idle", "charging", "storage"] | None = None
+    fault: str | None = None
+    duty: float | None = None
+    days_idle: float | None = None
+
+    cell_ovp: float | None = None
+    cell_ovp_recover: float | None = None
+    cell_uvp: float | None = None
+    cell_uvp_recover: float | None = None
+    balance_trigger: float | None = None
+    balance_start: float | None = None
+    charge_ocp: float | None = None
+    discharge_ocp: float | None = None
+    rated_continuous: float | None = None
+    rated_peak: float | None = None
+    charge_target: float | None = None
+    charger_voltage: float | None = None
+
+    controller: Literal[CONTROLLERS] | None = None  # type: ignore[valid-type]
+    regen_limit: float | None = None
+    battery_limit: float | None = None
+    dash_low_warning: float | None = None
+    dash_high_warning: float | None = None
+    goal: Literal["longevity", "range"] | None = None
+    fused: bool | None = None
+    uptime_critical: bool | None = None
+
+    # ------------------------------------------------------------ normalisation of loose input
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise ValueError("a reading is a mapping of field names to values")
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            if not isinstance(k, str):
+                raise ValueError(f"field names are text, got {k!r}")
+            if _key(k) in RESERVED:
+                raise ValueError(f"'{k}' is a reserved name and cannot be a reading field")
+            name = canonical_field(k)
+            if name is None or FIELDS[name].derived:
+                raise ValueError(f"unknown field '{k}'" + _suggest(k))
+            if name in out:
+                raise ValueError(f"'{k}' gives '{name}' a second time")
+            if v is None:
+                continue
+            out[name] = _loose(name, v)
+        return out
+
+    @field_validator("cells", "temperatures")
+    @classmethod
+    def _list(cls, v: list[float] | None, info) -> list[float] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("an empty list is not a reading; leave the field out")
+        for x in v:
+            _finite(info.field_name, x)
+            _bounded(info.field_name, x)
+        return v
+
+    @field_validator("pack_voltage", "current", "soc", "mos_temp", "balance_current", "duty", "days_idle", "cell_ovp",
+                     "cell_ovp_recover", "cell_uvp", "cell_uvp_recover", "balance_trigger", "balance_start",
+                     "charge_ocp", "discharge_ocp", "rated_continuous", "rated_peak", "charge_target",
+                     "charger_voltage", "regen_limit", "battery_limit", "dash_low_warning", "dash_high_warning")
+    @classmethod
+    def _number(cls, v: float | None, info) -> float | None:
+        if v is None:
+            return v
+        return _bounded(info.field_name, _finite(info.field_name, v))
+
+    # ------------------------------------------------------------ construction
+
+    @classmethod
+    def parse(cls, data: Any) -> "Reading":
+        """Build a Reading from loose user data; any problem becomes a one-line UserError."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            raise UserError(one_line(e)) from None
+
+    def given(self) -> dict[str, Any]:
+        """The fields that were given, in vocabulary order."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+    def derived(self) -> dict[str, Any]:
+        return derive(self)
+
+    def values(self) -> dict[str, Any]:
+        """What conditions see: given scalar fields plus derived values (lists are reached through derived values)."""
+        vals = {k: v for k, v in self.given().items() if FIELDS[k].kind != "list"}
+        vals.update(self.derived())
+        return vals
+
+
+def derive(r: Reading) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    cells = r.cells
+    if cells:
+        lo, hi = min(cells), max(cells)
+        d.update(
+            cell_count=len(cells), cell_min=lo, cell_max=hi, cell_mean=round(sum(cells) / len(cells), 4),
+            cell_delta=round(hi - lo, 4), cell_min_index=cells.index(lo) + 1, cell_max_index=cells.index(hi) + 1,
+            cells_sum=round(sum(cells), 3), dead_cells=sum(1 for c in cells if c < 0.5),
+        )
+        if r.pack_voltage is not None:
+            d["pack_cells_gap"] = round(abs(r.pack_voltage - d["cells_sum"]), 3)
+    elif r.pack_voltage is not None and r.series:
+        d["cell_mean"] = round(r.pack_voltage / r.series, 4)
+    if r.current is not None:
+        d["discharge_current"] = round(max(0.0, -r.current), 3)
+        d["charge_current"] = round(max(0.0, r.current), 3)
+    temps = list(r.temperatures or []) + ([r.mos_temp] if r.mos_temp is not None else [])
+    if temps:
+        d["temp_max"], d["temp_min"] = max(temps), min(temps)
+    if r.regen_limit is not None:
+        d["max_regen"] = r.regen_limit
+    elif r.state == "riding" and r.current is not None:
+        d["max_regen"] = d["charge_current"]
+    return d
+
+
+def _loose(name: str, v: Any) -> Any:
+    """Accept the spellings riders use: 'on'/'off', '4.15 V', '4150' mV for cells, 'LLT' for jbd."""
+    kind = FIELDS[name].kind
+    if kind == "bool":
+        if isinstance(v, str):
+            w = v.strip().lower()
+            if w in BOOL_WORDS:
+                return BOOL_WORDS[w]
+            raise ValueError(f"'{name}': '{v}' is not on/off, true/false or yes/no")
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v in (0, 1):
+            return bool(v)
+        return v
+    if name == "bms" and isinstance(v, str):
+        fam = FAMILY_ALIASES.get(v.strip().lower())
+        if fam is None:
+            raise ValueError(f"unknown BMS family '{v}' (known: jk, ant, jbd/llt/overkill, daly, charge-only)")
+        return fam
+    if name == "chemistry" and isinstance(v, str):
+        chem = CHEMISTRY_ALIASES.get(v.strip().lower())
+        if chem is None:
+            raise ValueError(f"unknown chemistry '{v}' (known: li-ion, lifepo4)")
+        return chem
+    if kind == "enum" and isinstance(v, str):
+        return v.strip().lower()
+    if kind in ("number", "int") and isinstance(v, str):
+        return _number_text(name, v)
+    if kind == "list":
+        if isinstance(v, str):
+            v = [x for x in re.split(r"[\s,;]+", v.strip()) if x]
+        if not isinstance(v, (list, tuple)):
+            raise ValueError(f"'{name}' must be a list")
+        items = [_number_text(name, x) if isinstance(x, str) else x for x in v]
+        if name == "cells" and items and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in items) \
+                and all(100 < x < 10000 for x in items):
+            items = [round(x / 1000.0, 4) for x in items]  # millivolts
+        return items
+    return v
+
+
+_NUM = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?)\s*(mv|v|ma|a|°c|c|%|s)?\s*$", re.IGNORECASE)
+
+
+def _number_text(name: str, s: str) -> float:
+    m = _NUM.match(s)
+    if not m:
+        raise ValueError(f"'{name}': '{s}' is not a number")
+    x = float(m.group(1).replace(",", "."))
+    unit = (m.group(2) or "").lower()
+    if unit in ("mv", "ma"):
+        x /= 1000.0
+    return x
+
+
+def _suggest(name: str) -> str:
+    import difflib
+
+    known = [n for n, f in FIELDS.items() if not f.derived] + list(FIELD_ALIASES)
+    close = difflib.get_close_matches(_key(name), known, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def one_line(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors()[:3]:
+        loc = ".".join(str(x) for x in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    more = len(e.errors()) - 3
+    return "invalid reading: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

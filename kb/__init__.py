@@ -1,0 +1,1 @@
+"""Knowledge base: load, validate and query the versioned YAML in content/."""

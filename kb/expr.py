@@ -1,0 +1,303 @@
+"""The condition language of rules and flow checks.
+
+A condition is a small Python-like boolean expression over reading fields, e.g.
+``charge_fet == false and max_regen > 0`` or ``cell_delta > balance_trigger and not balancing``.
+It is parsed with :mod:`ast` against a whitelist of node types and field names and turned into a tree of
+plain dataclasses. Nothing here (or anywhere) evaluates the text with ``eval``.
+
+Grammar (everything else is an error with the column where it starts):
+  cond    := cond 'and' cond | cond 'or' cond | 'not' cond | '(' cond ')' | cmp | FIELD (a bool field)
+  cmp     := operand OP operand [OP operand ...]     OP in == != < <= > >=   (one side must be a bare field)
+           | FIELD 'in' '[' literal, ... ']' | FIELD 'not in' '[' ... ']'
+  operand := FIELD | NUMBER | 'string' | true | false | operand (+ - * /) operand | '-' operand
+
+The tree is kept in negation normal form (``not`` pushed down to the comparisons) because that is what the
+durable-rules compiler needs, and under three-valued logic (a comparison on a missing field is *unknown*) a
+condition in that form is true exactly when it is true with every unknown comparison taken as false.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Union
+
+from kb.fields import CONDITION_FIELDS, FIELDS
+
+# ---------------------------------------------------------------- tree
+
+
+@dataclass(frozen=True)
+class Lit:
+    value: Union[float, int, str, bool]
+
+
+@dataclass(frozen=True)
+class Ref:
+    field: str
+
+
+@dataclass(frozen=True)
+class Arith:
+    op: str  # + - * /
+    left: "Operand"
+    right: "Operand"
+
+
+Operand = Union[Lit, Ref, Arith]
+
+
+@dataclass(frozen=True)
+class Cmp:
+    field: str
+    op: str  # == != < <= > >=
+    rhs: Operand
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple["Node", ...]
+
+
+Node = Union[Cmp, And, Or]
+
+NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+FLIP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
+_CMP_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+_BIN_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_BOOL_WORDS = {"true": True, "false": False, "True": True, "False": False}
+
+
+class ExprError(Exception):
+    """A problem inside a condition; line and col are 1-based positions inside the condition text."""
+
+    def __init__(self, message: str, line: int = 1, col: int = 1):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.col = col
+
+
+def _err(node: ast.AST, message: str) -> ExprError:
+    return ExprError(message, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse(text: str) -> Node:
+    """Parse a condition; raises ExprError (the first problem) with its position inside ``text``."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExprError("a condition must be a non-empty string")
+    src = text.strip("\n")
+    try:
+        tree = ast.parse(src, mode="eval")
+    except SyntaxError as e:
+        raise ExprError(f"syntax error: {e.msg}", e.lineno or 1, e.offset or 1) from None
+    return _cond(tree.body)
+
+
+def _cond(n: ast.AST) -> Node:
+    if isinstance(n, ast.BoolOp):
+        items = tuple(_cond(v) for v in n.values)
+        return And(items) if isinstance(n.op, ast.And) else Or(items)
+    if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not):
+        return negate(_cond(n.operand))
+    if isinstance(n, ast.Compare):
+        return _compare(n)
+    if isinstance(n, ast.Name) and n.id not in _BOOL_WORDS:
+        name = _field(n)
+        if FIELDS[name].kind != "bool":
+            raise _err(n, f"'{name}' is not a yes/no field; compare it with a value")
+        return Cmp(name, "==", Lit(True))
+    raise _err(n, f"expected a comparison or a yes/no field, found {_what(n)}")
+
+
+def _compare(n: ast.Compare) -> Node:
+    parts = [n.left, *n.comparators]
+    ops = n.ops
+    if len(ops) == 1 and isinstance(ops[0], (ast.In, ast.NotIn)):
+        name = _field(n.left) if isinstance(n.left, ast.Name) else None
+        if name is None:
+            raise _err(n.left, "the left side of 'in' must be a field name")
+        seq = n.comparators[0]
+        if not isinstance(seq, (ast.List, ast.Tuple)) or not seq.elts:
+            raise _err(seq, "'in' needs a non-empty list such as ['jk', 'ant']")
+        vals = [_literal(e) for e in seq.elts]
+        for e, v in zip(seq.elts, vals):
+            _check_types(name, "==", Lit(v), e)
+        if isinstance(ops[0], ast.In):
+            return Or(tuple(Cmp(name, "==", Lit(v)) for v in vals)) if len(vals) > 1 else Cmp(name, "==", Lit(vals[0]))
+        return And(tuple(Cmp(name, "!=", Lit(v)) for v in vals)) if len(vals) > 1 else Cmp(name, "!=", Lit(vals[0]))
+    out: list[Node] = []
+    for left, op, right in zip(parts, ops, parts[1:]):
+        if type(op) not in _CMP_OPS:
+            raise _err(n, f"unsupported comparison {type(op).__name__}")
+        sym = _CMP_OPS[type(op)]
+        lhs, rhs = _operand(left), _operand(right)
+        if isinstance(lhs, Ref):
+            cmp, where = Cmp(lhs.field, sym, rhs), right
+        elif isinstance(rhs, Ref):
+            cmp, where = Cmp(rhs.field, FLIP[sym], lhs), left
+        else:
+            raise _err(left, "one side of a comparison must be a bare field name (put arithmetic on the other side)")
+        _check_types(cmp.field, cmp.op, cmp.rhs, where)
+        out.append(cmp)
+    return out[0] if len(out) == 1 else And(tuple(out))
+
+
+def _operand(n: ast.AST) -> Operand:
+    if isinstance(n, ast.Name) and n.id not in _BOOL_WORDS:
+        return Ref(_field(n))
+    if isinstance(n, ast.BinOp) and type(n.op) in _BIN_OPS:
+        left, right = _operand(n.left), _operand(n.right)
+        for side, node in ((left, n.left), (right, n.right)):
+            if _kind(side) != "number":
+                raise _err(node, "arithmetic works on numbers only")
+        if isinstance(n.op, ast.Div) and isinstance(right, Lit) and right.value == 0:
+            raise _err(n.right, "division by zero")
+        return Arith(_BIN_OPS[type(n.op)], left, right)
+    if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
+        inner = _operand(n.operand)
+        if isinstance(inner, Lit) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
+            return Lit(-inner.value)
+        return Arith("-", Lit(0), inner)
+    return Lit(_literal(n))
+
+
+def _literal(n: ast.AST):
+    if isinstance(n, ast.Constant) and isinstance(n.value, (int, float, str)) and not isinstance(n.value, bool):
+        return n.value
+    if isinstance(n, ast.Name) and n.id in _BOOL_WORDS:
+        return _BOOL_WORDS[n.id]
+    if isinstance(n, ast.Constant) and isinstance(n.value, bool):
+        return n.value
+    if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub) and isinstance(n.operand, ast.Constant) \
+            and isinstance(n.operand.value, (int, float)):
+        return -n.operand.value
+    raise _err(n, f"expected a field, a number, a 'string', true or false, found {_what(n)}")
+
+
+def _field(n: ast.Name) -> str:
+    if n.id not in FIELDS:
+        raise _err(n, f"unknown field '{n.id}'" + _suggest(n.id))
+    if n.id not in CONDITION_FIELDS:
+        raise _err(n, f"'{n.id}' is a list; use its derived values (e.g. cell_min, cell_max, cell_delta, temp_max)")
+    return n.id
+
+
+def _suggest(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(CONDITION_FIELDS), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _kind(o: Operand) -> str:
+    if isinstance(o, Ref):
+        k = FIELDS[o.field].kind
+        return "number" if k in ("number", "int") else k
+    if isinstance(o, Arith):
+        return "number"
+    v = o.value
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    return "text"
+
+
+def _check_types(field: str, op: str, rhs: Operand, where: ast.AST) -> None:
+    spec = FIELDS[field]
+    left = "number" if spec.kind in ("number", "int") else spec.kind
+    right = _kind(rhs)
+    if left in ("enum", "text"):
+        if op not in ("==", "!="):
+            raise _err(where, f"'{field}' is text: only == and != apply")
+        if right == "number" or right == "bool":
+            raise _err(where, f"'{field}' is text; compare it with a 'quoted' value")
+        if isinstance(rhs, Ref) and FIELDS[rhs.field].kind not in ("enum", "text"):
+            raise _err(where, f"'{field}' is text; '{rhs.field}' is not")
+        if spec.kind == "enum" and isinstance(rhs, Lit) and rhs.value not in spec.values:
+            raise _err(where, f"'{rhs.value}' is not a value of '{field}' (one of: {', '.join(spec.values)})")
+    elif left == "bool":
+        if op not in ("==", "!=") or right != "bool":
+            raise _err(where, f"'{field}' is yes/no: compare it with true or false, or write it alone")
+    else:  # number
+        if right != "number":
+            raise _err(where, f"'{field}' is a number; compare it with a number or a numeric field")
+
+
+def _what(n: ast.AST) -> str:
+    return {ast.Call: "a function call", ast.Attribute: "an attribute", ast.Subscript: "an index",
+            ast.Lambda: "a lambda", ast.Dict: "a mapping"}.get(type(n), type(n).__name__)
+
+
+# ---------------------------------------------------------------- tree helpers
+
+
+def negate(node: Node) -> Node:
+    if isinstance(node, Cmp):
+        return Cmp(node.field, NEGATE[node.op], node.rhs)
+    if isinstance(node, And):
+        return Or(tuple(negate(i) for i in node.items))
+    return And(tuple(negate(i) for i in node.items))
+
+
+def operand_fields(o: Operand) -> list[str]:
+    if isinstance(o, Ref):
+        return [o.field]
+    if isinstance(o, Arith):
+        return operand_fields(o.left) + operand_fields(o.right)
+    return []
+
+
+def fields_of(node: Node) -> list[str]:
+    """Field names the condition reads, in order of first use."""
+    seen: dict[str, None] = {}
+    stack = [node]
+    order: list[str] = []
+
+    def walk(n: Node) -> None:
+        if isinstance(n, Cmp):
+            for f in [n.field, *operand_fields(n.rhs)]:
+                if f not in seen:
+                    seen[f] = None
+                    order.append(f)
+        else:
+            for i in n.items:
+                walk(i)
+
+    walk(stack[0])
+    return order
+
+
+def comparisons(node: Node) -> list[Cmp]:
+    if isinstance(node, Cmp):
+        return [node]
+    return [c for i in node.items for c in comparisons(i)]
+
+
+def render_operand(o: Operand) -> str:
+    if isinstance(o, Ref):
+        return o.field
+    if isinstance(o, Arith):
+        return f"({render_operand(o.left)} {o.op} {render_operand(o.right)})"
+    if isinstance(o.value, bool):
+        return "true" if o.value else "false"
+    if isinstance(o.value, str):
+        return repr(o.value)
+    return repr(o.value)
+
+
+def render(node: Node) -> str:
+    """Canonical text of a tree: two conditions with the same meaning and layout render the same."""
+    if isinstance(node, Cmp):
+        return f"{node.field} {node.op} {render_operand(node.rhs)}"
+    joiner = " and " if isinstance(node, And) else " or "
+    return "(" + joiner.join(render(i) for i in node.items) + ")"
