@@ -1,0 +1,313 @@
+"""Load content/ with ruamel.yaml, validate it with pydantic, and keep every item's file:line:col.
+
+`load_kb()` returns a KB or raises KBInvalid carrying every problem found (not just the first), each located at
+the key or value that is wrong. Loading is cached per process; across processes a pickle of the validated KB is
+kept in the user cache directory, keyed by the content files' names, sizes and modification times and by this
+package's source, so `bmsdoc check` does not pay for YAML parsing on every run.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import BaseModel, ValidationError
+
+from kb.errors import KBInvalid, Problem
+from kb.schema import FamilyCard, GuideEntry, GuideFile, Manifest, Rule, RuleFile, Source, SourcesFile
+
+CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+
+
+# ---------------------------------------------------------------- collections: which files hold which models
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    pattern: str  # glob below the content root
+    model: type[BaseModel]
+    required: bool = True
+
+
+COLLECTIONS: list[Collection] = [
+    Collection("manifest", "manifest.yaml", Manifest),
+    Collection("sources", "sources.yaml", SourcesFile),
+    Collection("families", "families/*.yaml", FamilyCard),
+    Collection("guides", "guides/*.yaml", GuideFile),
+    Collection("rules", "rules/*.yaml", RuleFile),
+]
+
+
+def register_collection(c: Collection) -> None:
+    """Other kb modules (flows, checklists, selection, lexicon) add their file kinds here at import time."""
+    if all(x.name != c.name for x in COLLECTIONS):
+        COLLECTIONS.append(c)
+
+
+# ---------------------------------------------------------------- documents and positions
+
+
+@dataclass
+class Doc:
+    path: str  # relative to the content root, for messages
+    node: Any  # ruamel round-trip tree (carries positions)
+    model: BaseModel | None = None
+    lines: list[str] = field(default_factory=list)
+
+    def pos(self, loc: tuple = (), value: bool = False) -> tuple[int, int]:
+        """1-based line and column of the node at `loc` (keys and indices); the deepest that exists."""
+        return position(self.node, loc, value)
+
+
+def position(node: Any, loc: tuple, value: bool = False) -> tuple[int, int]:
+    line, col = 0, 0
+    if hasattr(node, "lc"):
+        line, col = node.lc.line, node.lc.col
+    cur = node
+    for i, key in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(cur, dict) and key in cur:
+            lc = cur.lc.value(key) if (last and value) else cur.lc.key(key)
+            line, col = lc[0], lc[1]
+            cur = cur[key]
+        elif isinstance(cur, list) and isinstance(key, int) and 0 <= key < len(cur):
+            line, col = cur.lc.item(key)
+            cur = cur[key]
+        else:
+            break
+        if not last and hasattr(cur, "lc") and isinstance(cur, (dict, list)) and not (isinstance(cur, list) and not cur):
+            pass
+    return line + 1, col + 1
+
+
+def _yaml():
+    from ruamel.yaml import YAML
+
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.allow_duplicate_keys = False
+    return y
+
+
+def read_doc(root: Path, path: Path, problems: list[Problem]) -> Doc | None:
+    rel = _rel(root, path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        problems.append(Problem(rel, 1, 1, f"cannot read file: {e}"))
+        return None
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        node = _yaml().load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = (e.problem or e.context or "invalid YAML").strip()
+        if "duplicate key" in str(e).lower():
+            what = "duplicate key " + _dup_key(str(e))
+        problems.append(Problem(rel, line, col, what))
+        return None
+    except YAMLError as e:
+        problems.append(Problem(rel, 1, 1, f"invalid YAML: {e}"))
+        return None
+    if node is None:
+        problems.append(Problem(rel, 1, 1, "the file is empty"))
+        return None
+    return Doc(rel, node, lines=text.splitlines())
+
+
+def _dup_key(msg: str) -> str:
+    for line in msg.splitlines():
+        if "found duplicate key" in line:
+            return line.split("found duplicate key", 1)[1].split(" with value")[0].strip()
+    return ""
+
+
+def _rel(root: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(root.parent)) if root.name == "content" else str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def to_plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k) if not isinstance(k, (int, float, bool)) else k: to_plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [to_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    return node
+
+
+def validate_doc(doc: Doc, model: type[BaseModel], problems: list[Problem]) -> None:
+    try:
+        doc.model = model.model_validate(to_plain(doc.node))
+    except ValidationError as e:
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            msg = _pydantic_message(err)
+            # point at the offending key for unknown keys, at the value otherwise
+            line, col = doc.pos(loc, value=err["type"] != "extra_forbidden")
+            problems.append(Problem(doc.path, line, col, msg))
+
+
+def _pydantic_message(err: dict) -> str:
+    loc = ".".join(str(x) for x in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key '{err['loc'][-1]}'"
+    if kind == "missing":
+        return f"missing key '{err['loc'][-1]}'"
+    if kind == "literal_error":
+        return f"{loc}: {err['msg'].replace('Input should be', 'must be')}, not {err['input']!r}"
+    return f"{loc}: {err['msg'].removeprefix('Value error, ')}"
+
+
+# ---------------------------------------------------------------- the KB
+
+
+@dataclass
+class LoadedRule:
+    rule: Rule
+    tree: Any  # kb.expr Node
+    doc: str
+    line: int
+    fingerprint: str  # of the logic: condition, scope, severity
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+
+@dataclass
+class KB:
+    root: Path
+    manifest: Manifest
+    sources: dict[str, Source]
+    families: dict[str, FamilyCard]
+    guides: dict[str, GuideEntry]
+    guide_sections: dict[str, GuideFile]
+    rules: dict[str, LoadedRule]
+    docs: dict[str, list[Doc]]  # collection name -> documents (models included)
+    locations: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # "rule:ID" -> (path, line, col)
+    extra: dict[str, Any] = field(default_factory=dict)  # indexes built by registered collections (flows, ...)
+
+    @property
+    def kb_version(self) -> str:
+        return self.manifest.kb_version
+
+    def models(self, collection: str) -> list[Any]:
+        return [d.model for d in self.docs.get(collection, []) if d.model is not None]
+
+    def section_title(self, sid: str) -> str:
+        return next((s.title for s in self.manifest.sections if s.id == sid), sid)
+
+
+def load_kb(root: str | Path | None = None, *, use_cache: bool = True) -> KB:
+    """The validated knowledge base (raises KBInvalid listing every problem)."""
+    root_path = Path(root).resolve() if root else CONTENT_DIR
+    if not root_path.is_dir():
+        from kb.errors import UserError
+
+        raise UserError(f"no knowledge base at {root}: not a directory")
+    if not use_cache:
+        return _load(root_path)
+    return _load_cached(str(root_path), _stamp(root_path))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(root: str, stamp: str) -> KB:
+    cache = _disk_cache_path(stamp)
+    if cache is not None and cache.exists():
+        try:
+            with cache.open("rb") as f:
+                kb = pickle.load(f)
+            if isinstance(kb, KB):
+                return kb
+        except Exception:  # a stale or truncated cache is rebuilt, never trusted
+            pass
+    kb = _load(Path(root))
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as f:
+                pickle.dump(kb, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, cache)
+        except OSError:
+            pass
+    return kb
+
+
+def _stamp(root: Path) -> str:
+    h = hashlib.sha256(str(root).encode())
+    for p in sorted(root.rglob("*.yaml")):
+        st = p.stat()
+        h.update(f"{p}:{st.st_size}:{st.st_mtime_ns}".encode())
+    code = Path(__file__).resolve().parent
+    for p in sorted(code.glob("*.py")):
+        st = p.stat()
+        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:24]
+
+
+def _disk_cache_path(stamp: str) -> Path | None:
+    if os.environ.get("BMSDOC_NO_CACHE"):
+        return None
+    try:
+        from platformdirs import user_cache_path
+
+        return user_cache_path("bmsdoc") / f"kb-{stamp}.pickle"
+    except Exception:
+        return None
+
+
+def _load(root: Path) -> KB:
+    from kb import validate  # validation registers the extra collections' checks
+
+    problems: list[Problem] = []
+    docs: dict[str, list[Doc]] = {}
+    validate.import_extensions()
+    for c in COLLECTIONS:
+        paths = sorted(root.glob(c.pattern))
+        if not paths and c.required:
+            problems.append(Problem(_rel(root, root / c.pattern), 1, 1, f"no {c.name} file found ({c.pattern})"))
+        docs[c.name] = []
+        for p in paths:
+            doc = read_doc(root, p, problems)
+            if doc is None:
+                continue
+            validate_doc(doc, c.model, problems)
+            docs[c.name].append(doc)
+    kb = validate.build(root, docs, problems)
+    if problems:
+        raise KBInvalid(problems)
+    assert kb is not None
+    return kb
+
+
+def load_manifest_version(root: str | Path | None = None) -> str:
+    """The KB version without loading everything (for --version)."""
+    root_path = Path(root) if root else CONTENT_DIR
+    try:
+        node = _yaml().load((root_path / "manifest.yaml").read_text(encoding="utf-8"))
+        return str(node.get("kb_version", "?"))
+    except Exception:
+        return "?"
+
+
+Check = Callable[["KB", list[Problem]], None]
