@@ -19,10 +19,15 @@ condition in that form is true exactly when it is true with every unknown compar
 from __future__ import annotations
 
 import ast
+import contextvars
 from dataclasses import dataclass
-from typing import Union
+from typing import Mapping, Union
 
-from kb.fields import CONDITION_FIELDS, FIELDS
+from kb.fields import FIELDS, FieldSpec
+
+# The vocabulary a condition may name: reading fields by default; the selection advisor parses its criteria
+# against pack needs and family facts instead.
+_VOCAB: contextvars.ContextVar[Mapping[str, FieldSpec]] = contextvars.ContextVar("vocab", default=FIELDS)
 
 # ---------------------------------------------------------------- tree
 
@@ -90,7 +95,7 @@ def _err(node: ast.AST, message: str) -> ExprError:
 # ---------------------------------------------------------------- parsing
 
 
-def parse(text: str) -> Node:
+def parse(text: str, vocabulary: Mapping[str, FieldSpec] | None = None) -> Node:
     """Parse a condition; raises ExprError (the first problem) with its position inside ``text``."""
     if not isinstance(text, str) or not text.strip():
         raise ExprError("a condition must be a non-empty string")
@@ -99,7 +104,15 @@ def parse(text: str) -> Node:
         tree = ast.parse(src, mode="eval")
     except SyntaxError as e:
         raise ExprError(f"syntax error: {e.msg}", e.lineno or 1, e.offset or 1) from None
-    return _cond(tree.body)
+    token = _VOCAB.set(vocabulary if vocabulary is not None else FIELDS)
+    try:
+        return _cond(tree.body)
+    finally:
+        _VOCAB.reset(token)
+
+
+def _fields() -> Mapping[str, FieldSpec]:
+    return _VOCAB.get()
 
 
 def _cond(n: ast.AST) -> Node:
@@ -112,7 +125,7 @@ def _cond(n: ast.AST) -> Node:
         return _compare(n)
     if isinstance(n, ast.Name) and n.id not in _BOOL_WORDS:
         name = _field(n)
-        if FIELDS[name].kind != "bool":
+        if _fields()[name].kind != "bool":
             raise _err(n, f"'{name}' is not a yes/no field; compare it with a value")
         return Cmp(name, "==", Lit(True))
     raise _err(n, f"expected a comparison or a yes/no field, found {_what(n)}")
@@ -184,9 +197,10 @@ def _literal(n: ast.AST):
 
 
 def _field(n: ast.Name) -> str:
-    if n.id not in FIELDS:
+    vocab = _fields()
+    if n.id not in vocab:
         raise _err(n, f"unknown field '{n.id}'" + _suggest(n.id))
-    if n.id not in CONDITION_FIELDS:
+    if vocab[n.id].kind == "list":
         raise _err(n, f"'{n.id}' is a list; use its derived values (e.g. cell_min, cell_max, cell_delta, temp_max)")
     return n.id
 
@@ -194,13 +208,13 @@ def _field(n: ast.Name) -> str:
 def _suggest(name: str) -> str:
     import difflib
 
-    close = difflib.get_close_matches(name, list(CONDITION_FIELDS), n=1)
+    close = difflib.get_close_matches(name, [k for k, f in _fields().items() if f.kind != "list"], n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _kind(o: Operand) -> str:
     if isinstance(o, Ref):
-        k = FIELDS[o.field].kind
+        k = _fields()[o.field].kind
         return "number" if k in ("number", "int") else k
     if isinstance(o, Arith):
         return "number"
@@ -213,7 +227,8 @@ def _kind(o: Operand) -> str:
 
 
 def _check_types(field: str, op: str, rhs: Operand, where: ast.AST) -> None:
-    spec = FIELDS[field]
+    vocab = _fields()
+    spec = vocab[field]
     left = "number" if spec.kind in ("number", "int") else spec.kind
     right = _kind(rhs)
     if left in ("enum", "text"):
@@ -221,7 +236,7 @@ def _check_types(field: str, op: str, rhs: Operand, where: ast.AST) -> None:
             raise _err(where, f"'{field}' is text: only == and != apply")
         if right == "number" or right == "bool":
             raise _err(where, f"'{field}' is text; compare it with a 'quoted' value")
-        if isinstance(rhs, Ref) and FIELDS[rhs.field].kind not in ("enum", "text"):
+        if isinstance(rhs, Ref) and vocab[rhs.field].kind not in ("enum", "text"):
             raise _err(where, f"'{field}' is text; '{rhs.field}' is not")
         if spec.kind == "enum" and isinstance(rhs, Lit) and rhs.value not in spec.values:
             raise _err(where, f"'{rhs.value}' is not a value of '{field}' (one of: {', '.join(spec.values)})")
