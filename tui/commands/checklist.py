@@ -1,0 +1,154 @@
+"""`bmsdoc checklist`: the commissioning guardrails as an ordered checklist, with progress saved per pack."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("checklist", help="the commissioning checklist, with progress saved per pack",
+                       description="Walk the commissioning guardrails step by step. Progress is saved per pack; "
+                                   "with no action and a terminal, it asks about each open step in turn.")
+    p.add_argument("--pack", default="my-pack", help="name of the pack (progress is saved under it)")
+    p.add_argument("--reading", metavar="FILE", help="a reading (JSON/YAML or a paste) for the automatic checks")
+    p.add_argument("--mark", action="append", default=[], metavar="STEP=STATUS[:NOTE]",
+                   help="set a step to done, skipped, failed or pending (repeatable)")
+    p.add_argument("--taps", metavar="STEP=V1,V2,...", help="balance-tap voltages from B- for a measuring step")
+    p.add_argument("--export", metavar="FILE", help="write the report as Markdown (.md) or HTML (.html)")
+    p.add_argument("--reset", action="store_true", help="forget the saved progress of this pack")
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.checklist import Progress, check_taps, export, get_checklist, status_json
+    from kb.errors import UserError
+    from kb.load import load_kb
+    from tui.cli import emit_json
+
+    kb = load_kb()
+    cl = get_checklist(kb)
+    if args.reset:
+        path = Progress.path_for(args.pack, cl.id)
+        path.unlink(missing_ok=True)
+    progress = Progress.load(args.pack, cl, kb.kb_version)
+    reading = _reading(args.reading) if args.reading else None
+    acted = bool(args.mark or args.taps or args.reset)
+    for m in args.mark:
+        step, _, rest = m.partition("=")
+        status, _, note = rest.partition(":")
+        if not rest:
+            raise UserError(f"--mark takes STEP=STATUS, e.g. wake=done, not '{m}'")
+        progress.mark(step.strip(), status.strip().lower(), note.strip())
+    if args.taps:
+        step_id, _, vals = args.taps.partition("=")
+        step = next((s for s in cl.steps if s.id == step_id.strip()), None)
+        if step is None or step.measure is None:
+            raise UserError(f"'{step_id}' is not a step that measures taps")
+        taps = _floats(vals)
+        result = check_taps(step.measure, taps)
+        progress.steps[step.id].taps = taps
+        progress.mark(step.id, "done" if result.ok else "failed", result.message)
+        if not args.json:
+            print(("ok: " if result.ok else "problem: ") + result.message)
+    if acted:
+        progress.save()
+    interactive = not (acted or args.export or args.json) and sys.stdin.isatty()
+    if interactive:
+        _walk(kb, cl, progress, reading)
+    if args.export:
+        path = export(kb, cl, progress, Path(args.export), reading)
+        if not args.json:
+            print(f"report written to {path}")
+    if args.json:
+        emit_json(status_json(kb, cl, progress, reading))
+    elif not interactive:
+        _print_status(kb, cl, progress, reading)
+    return 0
+
+
+def _floats(text: str) -> list[float]:
+    from kb.errors import UserError
+
+    out = []
+    for tok in text.replace(";", ",").replace(" ", ",").split(","):
+        if not tok.strip():
+            continue
+        try:
+            out.append(float(tok.strip().lower().removesuffix("v").replace(",", ".")))
+        except ValueError:
+            raise UserError(f"'{tok}' is not a voltage") from None
+    return out
+
+
+def _reading(path: str):
+    from tui.commands.check import load_reading
+
+    return load_reading(path)
+
+
+MARKS = {"done": "[x]", "skipped": "[-]", "failed": "[!]", "pending": "[ ]"}
+
+
+def _print_status(kb, cl, progress, reading) -> None:
+    from engine.checklist import auto_checks, step_citations
+
+    print(f"{cl.title} — pack '{progress.pack}': {progress.done}/{len(cl.steps)} complete\n")
+    for i, step in enumerate(cl.steps, 1):
+        st = progress.steps[step.id]
+        print(f"{MARKS[st.status]} {i:2d}. {step.title}  ({step.id}) {''.join(f'[^{c}]' for c in step_citations(kb, step))}")
+        for r in auto_checks(kb, cl, step, reading) if reading is not None else []:
+            print(f"        check: {r.text}: {({True: 'pass', False: 'FAIL', None: 'not in the reading'})[r.result]}")
+        if st.note:
+            print(f"        note: {st.note}")
+
+
+def _walk(kb, cl, progress, reading) -> None:
+    from engine.checklist import auto_checks, check_taps, step_citations
+
+    print(f"{cl.title} — pack '{progress.pack}'. Answer d(one), s(kip), f(ailed), or q(uit) to stop; "
+          "progress is saved after each step.\n")
+    for i, step in enumerate(cl.steps, 1):
+        st = progress.steps[step.id]
+        if st.status in ("done", "skipped"):
+            continue
+        g = kb.guides[step.guide]
+        print(f"{i}. {step.title} {''.join(f'[^{c}]' for c in step_citations(kb, step))}")
+        for s in g.steps:
+            print(f"   - {s}")
+        for r in auto_checks(kb, cl, step, reading):
+            print(f"   check: {r.text}: {({True: 'pass', False: 'FAIL', None: 'not in the reading'})[r.result]}")
+        if step.measure:
+            try:
+                raw = input(f"   {step.measure.prompt} (empty to skip): ").strip()
+            except EOFError:
+                print()
+                return
+            if raw:
+                try:
+                    taps = _floats(raw)
+                except Exception as e:  # UserError: say it and move on to the status question
+                    print(f"   {e}")
+                    taps = []
+                if taps:
+                    res = check_taps(step.measure, taps)
+                    print(("   ok: " if res.ok else "   problem: ") + res.message)
+                    st.taps = taps
+        while True:
+            try:
+                ans = input("   [d/s/f/q] > ").strip().lower()
+            except EOFError:
+                print()
+                return
+            if ans in ("q", "quit"):
+                return
+            status = {"d": "done", "done": "done", "s": "skipped", "skip": "skipped", "f": "failed", "failed": "failed"}.get(ans)
+            if status:
+                progress.mark(step.id, status)
+                progress.save()
+                break
+            print("   answer d, s, f or q")
+        print()
+    print(f"{progress.done}/{len(cl.steps)} steps complete.")
