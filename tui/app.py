@@ -1,0 +1,407 @@
+"""The Textual app: six areas as App.MODES, the live state every area reads, the command palette, citations.
+
+Only the App lives here. Screens are in tui/screens (one per area), widgets in tui/widgets. Live data arrives from
+one async worker (group "live") that posts LiveReading/LiveStatus messages; the handlers below own the state in
+`self.live` and bump `live_tick`, which screens watch. Readings are coalesced (LiveReading.can_replace), and the
+engine's check runs once per handled reading, so a 10 Hz stream never builds a backlog.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from tui.messages import LiveReading, LiveStatus, OpenCitation
+from tui.screens.chat import ChatScreen
+from tui.screens.commission import CommissionScreen
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.diagnose import DiagnoseScreen
+from tui.screens.handbook import HandbookScreen
+from tui.screens.help import HelpScreen
+from tui.screens.select import SelectScreen
+from tui.widgets.areabar import AREAS
+
+TREND_LEN = 120
+DEFAULT_DEMO = ("jk", "healthy-ride")
+
+
+def available(module: str) -> bool:
+    """Whether a backend module exists in this build (areas whose backend is missing say so plainly)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@dataclass
+class LiveState:
+    """Everything the screens show about the live source. Owned by the App's message handlers."""
+
+    spec: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # long description
+    source_short: str = ""
+    status: str = "idle"  # idle | connecting | connected | reconnecting | disconnected | error | ended | pasted
+    detail: str = ""
+    reconnects: int = 0
+    reading: Any = None
+    report: Any = None
+    check_error: str = ""
+    seq: int = 0  # readings handled
+    received: int = 0  # readings posted by the worker (seq < received: coalesced)
+    first_seen: dict[str, int] = field(default_factory=dict)  # rule id -> seq at which it first fired
+    current: deque = field(default_factory=lambda: deque(maxlen=TREND_LEN))
+    delta: deque = field(default_factory=lambda: deque(maxlen=TREND_LEN))
+    temp: deque = field(default_factory=lambda: deque(maxlen=TREND_LEN))
+    recording: bool = False
+    recording_path: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def reset(self, spec: dict[str, Any], source: str, short: str) -> None:
+        self.spec, self.source, self.source_short = spec, source, short
+        self.status, self.detail, self.reconnects = "connecting", "", 0
+        self.reading = self.report = None
+        self.check_error = ""
+        self.seq = self.received = 0
+        self.first_seen.clear()
+        self.current.clear()
+        self.delta.clear()
+        self.temp.clear()
+        self.notes = []
+
+    def findings(self) -> list[Any]:
+        """Newest and most severe first."""
+        if self.report is None:
+            return []
+        rank = {"critical": 0, "warning": 1, "info": 2}
+        return sorted(self.report.findings,
+                      key=lambda f: (rank.get(f.severity, 3), -self.first_seen.get(f.rule, 0), f.rule))
+
+
+def describe_spec(spec: dict[str, Any]) -> tuple[str, str]:
+    kind = spec.get("kind")
+    if kind == "demo":
+        fam, sc = spec.get("family", "jk"), spec.get("scenario", "healthy-ride")
+        return f"virtual {fam.upper()} BMS, scenario {sc}", f"demo {fam}/{sc}"
+    if kind == "ble":
+        addr = spec.get("address", "?")
+        name = spec.get("name") or addr
+        return f"Bluetooth BMS {name} ({addr})", f"BLE {name}"[:28]
+    if kind == "recording":
+        return f"recording {spec.get('label') or spec.get('session')}", f"rec {spec.get('label') or spec.get('session')}"[:28]
+    if kind == "paste":
+        return "a pasted reading", "pasted reading"
+    return "no source", "no source"
+
+
+class BmsDocApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "bmsdoc"
+    SUB_TITLE = "smart BMS integration and troubleshooting"
+    MODES = {
+        "live": DashboardScreen,
+        "diagnose": DiagnoseScreen,
+        "select": SelectScreen,
+        "commission": CommissionScreen,
+        "handbook": HandbookScreen,
+        "chat": ChatScreen,
+    }
+    DEFAULT_MODE = "live"
+    BINDINGS = [
+        *[Binding(key, f"switch_area('{mode}')", label, show=False, id=f"area-{mode}", tooltip=f"Open the {label} area")
+          for mode, key, label in AREAS],
+        Binding("f1,question_mark", "help", "Help", id="help", tooltip="Keys and how to use this screen"),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, tooltip="Quit bmsdoc"),
+    ]
+
+    live_tick: reactive[int] = reactive(0, init=False)
+
+    def __init__(self, *, data_dir: str | Path | None = None, source: dict[str, Any] | None = None,
+                 autostart: bool = True, kb: Any = None, animate: bool = True) -> None:
+        if data_dir is not None:  # engine.checklist and the recorder read it from the environment
+            os.environ["BMSDOC_DATA_DIR"] = str(data_dir)
+        super().__init__()
+        self._kb = kb
+        self.kb_error = ""
+        self.live = LiveState()
+        self.initial_source = source
+        self.autostart = autostart
+        self.pending_citation: str | None = None
+        self.pending_diagnosis: dict[str, Any] | None = None
+        self.launched_at = time.perf_counter()
+        self.first_paint: float | None = None
+        if not animate:
+            self.animation_level = "none"
+
+    # ------------------------------------------------------------------ knowledge base
+
+    @property
+    def kb(self) -> Any:
+        """The knowledge base (loaded once). None when it is invalid; kb_error then says why."""
+        if self._kb is None and not self.kb_error:
+            from kb.errors import KBInvalid, UserError
+            from kb.load import load_kb
+
+            try:
+                self._kb = load_kb()
+            except KBInvalid as e:
+                self.kb_error = f"the knowledge base has {len(e.problems)} problem(s): {e.problems[0]}"
+            except UserError as e:
+                self.kb_error = str(e)
+        return self._kb
+
+    # ------------------------------------------------------------------ start-up
+
+    def on_mount(self) -> None:
+        self.first_paint = time.perf_counter() - self.launched_at
+        if self.kb is None:
+            self.notify(self.kb_error or "the knowledge base could not be loaded", title="Knowledge base",
+                        severity="error", timeout=10)
+        if self.autostart:
+            self.start_source(self.initial_source or self.configured_source())
+
+    def configured_source(self) -> dict[str, Any]:
+        """The BMS the user saved (settings.json in the data dir), else the virtual BMS demo."""
+        path = settings_path()
+        try:
+            import json
+
+            data = json.loads(path.read_text(encoding="utf-8"))
+            spec = data.get("source")
+            if isinstance(spec, dict) and spec.get("kind") == "ble" and spec.get("address"):
+                return spec
+        except (OSError, ValueError, AttributeError):
+            pass
+        return {"kind": "demo", "family": DEFAULT_DEMO[0], "scenario": DEFAULT_DEMO[1]}
+
+    # ------------------------------------------------------------------ areas, help, citations
+
+    def action_switch_area(self, mode: str) -> None:
+        if mode in self.MODES and mode != self.current_mode:
+            self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_open_citation(self, label: str) -> None:
+        self.open_citation(label)
+
+    @on(OpenCitation)
+    def _open_citation_message(self, message: OpenCitation) -> None:
+        self.open_citation(message.label)
+
+    def open_citation(self, label: str) -> None:
+        """Open the handbook browser at a source note (from any screen)."""
+        label = str(label).strip().removeprefix("[^").removesuffix("]").removeprefix("^")
+        while self.screen.is_modal and len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.pending_citation = label
+        if self.current_mode == "handbook":
+            self.screen.show_pending()  # type: ignore[attr-defined]
+        else:
+            self.switch_mode("handbook")
+
+    def start_diagnosis(self, *, finding: Any = None, symptom: str | None = None) -> None:
+        self.pending_diagnosis = {"finding": finding, "symptom": symptom}
+        if self.current_mode == "diagnose":
+            self.screen.take_pending()  # type: ignore[attr-defined]
+        else:
+            self.switch_mode("diagnose")
+
+    # ------------------------------------------------------------------ live source
+
+    def start_source(self, spec: dict[str, Any]) -> None:
+        """Switch the live source: demo scenario, BLE address, recording or pasted reading."""
+        long, short = describe_spec(spec)
+        if self.live.recording:
+            self.set_recording(False)
+        self.live.reset(spec, long, short)
+        self.workers.cancel_group(self, "live")
+        if spec.get("kind") == "paste":
+            self._apply_paste(spec)
+            return
+        self.live_tick += 1
+        self._run_source(spec)
+
+    def stop_source(self) -> None:
+        self.workers.cancel_group(self, "live")
+        self.live.status, self.live.detail = "ended", "stopped"
+        self.live_tick += 1
+
+    def _apply_paste(self, spec: dict[str, Any]) -> None:
+        reading = spec.get("reading")
+        notes: list[str] = []
+        if reading is None:
+            from kb.errors import UserError
+
+            if not available("drivers.paste"):
+                self.live.status, self.live.detail = "error", "pasted readings are not available in this build"
+                self.live_tick += 1
+                return
+            try:
+                from drivers.paste import parse_to_reading
+
+                reading, parsed = parse_to_reading(spec.get("text", ""))
+                notes = list(getattr(parsed, "notes", []) or [])
+            except UserError as e:
+                self.live.status, self.live.detail = "error", str(e)
+                self.live_tick += 1
+                self.notify(str(e), title="Paste", severity="error")
+                return
+        self.live.notes = notes
+        self._handle_reading(reading)
+        self.live.status = "pasted"
+        self.live_tick += 1
+
+    @work(exclusive=True, group="live", exit_on_error=False, name="live-source")
+    async def _run_source(self, spec: dict[str, Any]) -> None:
+        from tui.screens.sources import stream_events
+
+        async for kind, payload in stream_events(spec):
+            if kind == "reading":
+                self.post_message(LiveReading(payload, source=self.live.source_short))
+            else:
+                self.post_message(LiveStatus(kind, *payload))
+
+    @on(LiveStatus)
+    def _on_live_status(self, message: LiveStatus) -> None:
+        live = self.live
+        previous = live.status
+        live.status, live.detail = message.status, message.detail
+        if message.status == "reconnecting":
+            live.reconnects = max(live.reconnects + (previous != "reconnecting"), message.attempt)
+            self.notify(message.detail or "connection lost, reconnecting", title="Connection", severity="warning")
+        elif message.status in ("error", "disconnected") and previous != message.status:
+            self.notify(message.detail or f"the BMS {message.status}", title="Connection", severity="error", timeout=8)
+        elif message.status == "connected" and previous == "reconnecting":
+            self.notify("reconnected", title="Connection")
+        self.live_tick += 1
+
+    @on(LiveReading)
+    def _on_live_reading(self, message: LiveReading) -> None:
+        self.live.received += 1
+        if self.live.status in ("connecting", "reconnecting", "idle"):
+            self.live.status = "connected"
+        self._handle_reading(message.reading)
+        self.live_tick += 1
+
+    def _handle_reading(self, reading: Any) -> None:
+        live = self.live
+        live.seq += 1
+        live.reading = reading
+        d = reading.derived() if reading is not None else {}
+        if reading.current is not None:
+            live.current.append(float(reading.current))
+        if "cell_delta" in d:
+            live.delta.append(float(d["cell_delta"]) * 1000.0)
+        if "temp_max" in d:
+            live.temp.append(float(d["temp_max"]))
+        live.report = self.check(reading)
+        if live.report is not None:
+            active = {f.rule for f in live.report.findings}
+            for rule in active:
+                live.first_seen.setdefault(rule, live.seq)
+            for rule in list(live.first_seen):
+                if rule not in active:
+                    del live.first_seen[rule]
+
+    def check(self, reading: Any) -> Any:
+        if self.kb is None:
+            self.live.check_error = self.kb_error
+            return None
+        if not available("engine.check"):
+            self.live.check_error = "reading checks are not available in this build (engine.check is missing)"
+            return None
+        from kb.errors import UserError
+
+        try:
+            from engine.check import check
+
+            self.live.check_error = ""
+            return check(reading, self.kb)
+        except UserError as e:
+            self.live.check_error = str(e)
+            return None
+
+    # ------------------------------------------------------------------ recording
+
+    def set_recording(self, on_: bool) -> None:
+        from tui.screens.sources import recorder_for
+
+        live = self.live
+        if on_ == live.recording:
+            return
+        if on_:
+            rec, err = recorder_for(self, live.spec)
+            if rec is None:
+                self.notify(err, title="Recording", severity="warning")
+                return
+            self._recorder = rec
+            live.recording, live.recording_path = True, str(getattr(rec, "path", "") or "")
+            self.notify(f"recording to {live.recording_path or 'the session store'}", title="Recording")
+        else:
+            rec = getattr(self, "_recorder", None)
+            self._recorder = None
+            if rec is not None and hasattr(rec, "close"):
+                try:
+                    rec.close()
+                except Exception as e:  # a recorder failing to close must not take the app down
+                    self.notify(f"closing the recording failed: {e}", severity="error")
+            live.recording = False
+            self.notify("recording stopped", title="Recording")
+        self.live_tick += 1
+
+    # ------------------------------------------------------------------ command palette
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for mode, key, label in AREAS:
+            yield SystemCommand(f"Open {label}", f"Switch to the {label} area (key {key})",
+                                lambda m=mode: self.action_switch_area(m))
+        yield SystemCommand("Help", "Keys and what each area does (F1 or ?)", self.action_help)
+        yield SystemCommand("Choose live source", "Demo scenario, Bluetooth scan, address, recording or paste",
+                            self._palette_source_picker)
+        from tui.screens.sources import demo_scenarios
+
+        for fam, sc, desc in demo_scenarios():
+            yield SystemCommand(f"Demo: {fam} {sc}", desc or f"Run the virtual {fam.upper()} BMS on scenario {sc}",
+                                lambda f=fam, s=sc: self.start_source({"kind": "demo", "family": f, "scenario": s}),
+                                discover=False)
+        if isinstance(screen, Screen) and hasattr(screen, "palette_commands"):
+            for title, help_, cb in screen.palette_commands():
+                yield SystemCommand(title, help_, cb)
+        kb = self.kb
+        if kb is not None:
+            from tui.widgets.kbtext import label_key
+
+            for label in sorted(kb.sources, key=label_key):
+                yield SystemCommand(f"Source [^{label}]", kb.sources[label].summary[:90],
+                                    lambda c=label: self.open_citation(c), discover=False)
+        yield SystemCommand("Quit", "Quit bmsdoc (ctrl+q)", self.exit)
+
+    def _palette_source_picker(self) -> None:
+        if self.current_mode != "live":
+            self.switch_mode("live")
+        self.call_after_refresh(lambda: getattr(self.screen, "action_pick_source", lambda: None)())
+
+
+def settings_path() -> Path:
+    from engine.checklist import data_dir
+
+    return data_dir() / "settings.json"
+
+
+def run_app() -> int:
+    app = BmsDocApp()
+    app.run()
+    return int(app.return_code or 0)

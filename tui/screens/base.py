@@ -1,0 +1,30 @@
+"""What every area screen shares: the area bar on top, the footer below, and screen-specific palette commands."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from tui.widgets.areabar import AreaBar
+
+
+class AreaScreen(Screen):
+    AREA = ""
+    TITLE_TEXT = ""
+
+    def compose_bar(self) -> ComposeResult:
+        yield AreaBar(self.AREA)
+
+    def compose_footer(self) -> ComposeResult:
+        yield Footer(compact=True, show_command_palette=True)
+
+    def palette_commands(self) -> Iterable[tuple[str, str, object]]:
+        """(title, help, callback) for the command palette while this screen is shown."""
+        return ()
+
+    @property
+    def kb(self):
+        return self.app.kb

@@ -1,0 +1,190 @@
+"""Handbook: browse the knowledge by section, search it, and read any source note (every citation opens here)."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, Markdown, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui.screens.base import AreaScreen
+from tui.widgets.kbtext import section_md, source_md, sources_index_md
+
+
+class HandbookScreen(AreaScreen):
+    AREA = "handbook"
+    AUTO_FOCUS = "#hb-toc"
+    HELP = """
+Pick a section on the left (families, guardrails, regen, balancing, charging, troubleshooting) or type in the search
+box. Links such as `[^4]` open that source note; the note lists every part of the knowledge base that cites it.
+"""
+    BINDINGS = [
+        Binding("slash", "search", "Search", id="hb-search", tooltip="Search the whole knowledge base"),
+        Binding("n", "sources", "Sources", id="hb-sources", tooltip="List every source note"),
+        Binding("b", "back", "Back", id="hb-back", tooltip="Back to the previous page"),
+        Binding("escape", "clear_search", "Clear", show=False, id="hb-clear", tooltip="Clear the search"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.page = ""  # "section:ID" | "cite:LABEL" | "sources"
+        self.history: list[str] = []
+        self._index = None
+        self._hits = []
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_bar()
+        with Horizontal(id="hb-main"):
+            with Vertical(id="hb-nav"):
+                yield Input(placeholder="Search (/)", id="hb-query")
+                yield OptionList(id="hb-toc")
+            with VerticalScroll(id="hb-body"):
+                yield Markdown("", open_links=False, id="hb-doc")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        self._fill_toc()
+        if self.app.pending_citation:
+            self.show_pending()
+        elif self.kb is not None and self.kb.manifest.sections:
+            self.open_page(f"section:{self.kb.manifest.sections[0].id}", remember=False)
+
+    def on_screen_resume(self) -> None:
+        if self.app.pending_citation:
+            self.show_pending()
+
+    # ------------------------------------------------------------------ navigation
+
+    def _fill_toc(self) -> None:
+        toc = self.query_one("#hb-toc", OptionList)
+        toc.clear_options()
+        kb = self.kb
+        if kb is None:
+            toc.add_option(Option("(knowledge base unavailable)", disabled=True))
+            self.query_one("#hb-doc", Markdown).update(f"# Handbook unavailable\n\n{self.app.kb_error}")
+            return
+        for s in kb.manifest.sections:
+            toc.add_option(Option(s.title, id=f"section:{s.id}"))
+        toc.add_option(None)
+        toc.add_option(Option(f"Source notes ({len(kb.sources)})", id="sources"))
+
+    def show_pending(self) -> None:
+        label = self.app.pending_citation
+        self.app.pending_citation = None
+        if label:
+            self.open_page(f"cite:{label}")
+            self.query_one("#hb-body").focus()
+
+    def open_page(self, page: str, remember: bool = True) -> None:
+        kb = self.kb
+        if kb is None:
+            return
+        anchor = ""
+        if "#" in page:
+            page, anchor = page.split("#", 1)
+        if remember and self.page and self.page != page:
+            self.history.append(self.page)
+        self.page = page
+        if page.startswith("cite:"):
+            text = source_md(kb, page[5:])
+        elif page.startswith("section:"):
+            text = section_md(kb, page[8:])
+        else:
+            text = sources_index_md(kb)
+        doc = self.query_one("#hb-doc", Markdown)
+        self.query_one("#hb-body", VerticalScroll).scroll_home(animate=False)
+
+        async def _update() -> None:
+            await doc.update(text)
+            if anchor:
+                self.call_after_refresh(self._goto, anchor)
+
+        self.run_worker(_update(), exclusive=True, group="hb-render")
+
+    def _goto(self, anchor: str) -> None:
+        from textual._slug import TrackedSlugs
+
+        doc = self.query_one("#hb-doc", Markdown)
+        doc.goto_anchor(TrackedSlugs().slug(anchor))
+
+    @on(OptionList.OptionSelected, "#hb-toc")
+    def _toc_selected(self, event: OptionList.OptionSelected) -> None:
+        oid = event.option.id or ""
+        if oid.startswith("hit:"):
+            hit = self._hits[int(oid[4:])]
+            self.open_page(hit.target + (f"#{hit.anchor}" if hit.anchor else ""))
+        elif oid:
+            self.open_page(oid)
+
+    @on(Markdown.LinkClicked)
+    def _link(self, event: Markdown.LinkClicked) -> None:
+        event.stop()
+        href = event.href
+        if href.startswith(("cite:", "section:")):
+            self.open_page(href)
+        elif href.startswith("#"):
+            event.markdown.goto_anchor(href[1:])
+        else:
+            self.notify(f"external link: {href}", title="Link")
+
+    # ------------------------------------------------------------------ search
+
+    @on(Input.Changed, "#hb-query")
+    def _query_changed(self, event: Input.Changed) -> None:
+        self.search(event.value)
+
+    @on(Input.Submitted, "#hb-query")
+    def _query_submitted(self, event: Input.Submitted) -> None:
+        toc = self.query_one("#hb-toc", OptionList)
+        if self._hits:
+            toc.highlighted = 0
+            toc.focus()
+
+    def search(self, query: str) -> list:
+        kb = self.kb
+        if kb is None:
+            return []
+        if not query.strip():
+            self._hits = []
+            self._fill_toc()
+            return []
+        if self._index is None:
+            from tui.widgets.search import HandbookIndex
+
+            self._index = HandbookIndex(kb)
+        self._hits = self._index.search(query)
+        toc = self.query_one("#hb-toc", OptionList)
+        toc.clear_options()
+        if not self._hits:
+            toc.add_option(Option(f"no match for '{query}'", disabled=True))
+        for i, h in enumerate(self._hits):
+            toc.add_option(Option(f"[dim]{h.kind}[/] {h.title}", id=f"hit:{i}"))
+        return self._hits
+
+    def action_search(self) -> None:
+        self.query_one("#hb-query", Input).focus()
+
+    def action_clear_search(self) -> None:
+        q = self.query_one("#hb-query", Input)
+        if q.value:
+            q.value = ""
+        self.query_one("#hb-toc").focus()
+
+    def action_sources(self) -> None:
+        self.open_page("sources")
+
+    def action_back(self) -> None:
+        if self.history:
+            self.open_page(self.history.pop(), remember=False)
+
+    def palette_commands(self) -> Iterable[tuple[str, str, object]]:
+        kb = self.kb
+        if kb is None:
+            return
+        for s in kb.manifest.sections:
+            yield (f"Handbook: {s.title}", f"Open the handbook section '{s.title}'", lambda p=f"section:{s.id}": self.open_page(p))
+        yield ("Handbook: source notes", "List every source note", self.action_sources)

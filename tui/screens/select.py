@@ -1,0 +1,13 @@
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from tui.screens.base import AreaScreen
+
+
+class SelectScreen(AreaScreen):
+    AREA = "select"
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_bar()
+        yield Static("todo")
+        yield from self.compose_footer()
