@@ -1,13 +1,252 @@
+"""Commission: the commissioning checklist per pack, with saved progress, checks against the live reading, export."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Static
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
+from textual.widgets import Input, Label, Markdown, OptionList, ProgressBar, Static
+from textual.widgets.option_list import Option
 
 from tui.screens.base import AreaScreen
+from tui.widgets.kbtext import cite_md
+
+STATUS_ICON = {"pending": "[$text-muted]○[/]", "done": "[b $success]✔[/]", "skipped": "[$text-muted]–[/]",
+               "failed": "[b $error]✖[/]"}
 
 
 class CommissionScreen(AreaScreen):
     AREA = "commission"
+    AUTO_FOCUS = "#cl-steps"
+    HELP = """
+Name the pack (progress is saved per pack), then walk the steps. Checks marked *live* are answered from the
+current reading on the Live dashboard. For a step that measures balance taps, type the tap voltages from B-
+(`0, 4.1, 8.2, ...`) and press Enter. Space marks a step done, `f` failed, `z` skipped, `u` pending again;
+`e` exports the report (Markdown) to the data directory.
+"""
+    BINDINGS = [
+        Binding("space", "mark('done')", "Done", id="cl-done", tooltip="Mark the selected step done"),
+        Binding("f", "mark('failed')", "Failed", id="cl-failed", tooltip="Mark the selected step failed"),
+        Binding("z", "mark('skipped')", "Skip", id="cl-skip", tooltip="Mark the selected step skipped"),
+        Binding("u", "mark('pending')", "Undo", show=False, id="cl-undo", tooltip="Mark the selected step pending again"),
+        Binding("e", "export", "Export", id="cl-export", tooltip="Export the checklist report"),
+        Binding("o", "sources", "Sources", id="cl-sources", tooltip="Open the selected step's sources"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checklist: Any = None
+        self.progress: Any = None
+        self.pack = "my-pack"
+        self.error = ""
+        self.last_export = ""
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
-        yield Static("todo")
+        with Horizontal(id="cl-top"):
+            yield Label("Pack ", classes="form-label-short")
+            yield Input(value=self.pack, id="cl-pack", compact=True, max_length=60)
+            yield ProgressBar(total=1, show_eta=False, id="cl-progress")
+            yield Static("", id="cl-count")
+        with Horizontal(id="cl-main"):
+            yield OptionList(id="cl-steps")
+            with Vertical(id="cl-detail-pane"):
+                with VerticalScroll(id="cl-detail-scroll"):
+                    yield Markdown("", open_links=False, id="cl-detail")
+                yield Input(placeholder="balance-tap voltages from B-: 0, 4.1, 8.2, … (Enter)", id="cl-taps", compact=True)
         yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#cl-taps").display = False
+        self.load_pack(self.pack)
+        self.watch(self.app, "live_tick", self._on_tick, init=False)
+
+    def _on_tick(self, _t: int = 0) -> None:
+        # the live reading changes the automatic checks; refresh at most when this screen is visible
+        if self.app.screen is self and self.checklist is not None and self.app.live.seq % 10 == 1:
+            self._show_detail()
+
+    def on_screen_resume(self) -> None:
+        if self.checklist is not None:
+            self._show_detail()
+
+    # ------------------------------------------------------------------ loading and saving
+
+    def load_pack(self, pack: str) -> bool:
+        from kb.errors import UserError
+
+        kb = self.kb
+        if kb is None:
+            return self._fail(f"the checklist needs the knowledge base: {self.app.kb_error}")
+        try:
+            from engine.checklist import Progress, get_checklist
+
+            self.checklist = get_checklist(kb)
+            self.progress = Progress.load(pack, self.checklist, kb.kb_version)
+        except UserError as e:
+            return self._fail(str(e))
+        except ImportError as e:
+            return self._fail(f"the checklist is not available in this build ({e.name})")
+        self.pack = pack
+        self.error = ""
+        self._fill_steps()
+        return True
+
+    def _fail(self, text: str) -> bool:
+        self.error = text
+        self.notify(text, title="Checklist", severity="error")
+        self.query_one("#cl-detail", Markdown).update(f"**{text}**")
+        return False
+
+    def _fill_steps(self, keep: int | None = None) -> None:
+        lst = self.query_one("#cl-steps", OptionList)
+        idx = lst.highlighted if keep is None else keep
+        lst.clear_options()
+        for i, step in enumerate(self.checklist.steps, 1):
+            st = self.progress.steps[step.id]
+            lst.add_option(Option(f"{STATUS_ICON[st.status]} {i:>2}. {escape(step.title)}", id=step.id))
+        lst.highlighted = min(idx or 0, len(self.checklist.steps) - 1)
+        total = len(self.checklist.steps)
+        bar = self.query_one("#cl-progress", ProgressBar)
+        bar.update(total=total, progress=self.progress.done)
+        self.query_one("#cl-count", Static).update(f" {self.progress.done}/{total} steps")
+        self._show_detail()
+
+    @on(Input.Submitted, "#cl-pack")
+    def _pack_changed(self, event: Input.Submitted) -> None:
+        name = event.value.strip()
+        if name and self.load_pack(name):
+            self.notify(f"checklist for pack '{name}': {self.progress.done}/{len(self.checklist.steps)} done",
+                        title="Checklist")
+            self.query_one("#cl-steps").focus()
+
+    # ------------------------------------------------------------------ the selected step
+
+    def selected_step(self) -> Any:
+        if self.checklist is None:
+            return None
+        i = self.query_one("#cl-steps", OptionList).highlighted
+        return self.checklist.steps[i] if i is not None and 0 <= i < len(self.checklist.steps) else None
+
+    @on(OptionList.OptionHighlighted, "#cl-steps")
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        step = self.selected_step()
+        if step is None:
+            return
+        from engine.checklist import auto_checks, check_taps, step_citations
+
+        kb, live = self.kb, self.app.live
+        st = self.progress.steps[step.id]
+        guide = kb.guides[step.guide]
+        lines = [f"## {escape(step.title)}", "", f"Status: **{st.status}**" + (f" ({st.at})" if st.at else ""), "",
+                 guide.summary, ""]
+        lines += [f"- {s}" for s in guide.steps]
+        if step.checks:
+            src = live.source_short or "no live source"
+            lines += ["", f"**Checks against the live reading** ({src}):", ""]
+            try:
+                results = auto_checks(kb, self.checklist, step, live.reading)
+            except ImportError as e:
+                results = []
+                lines.append(f"- checks are not available in this build ({e.name})")
+            for r in results:
+                if r.result is None:
+                    verdict = f"not measured (needs {', '.join(r.missing)})" if r.missing else "not measured"
+                else:
+                    verdict = "✔ pass" if r.result else "✖ FAIL"
+                lines.append(f"- {r.text}: **{verdict}**")
+        taps_input = self.query_one("#cl-taps", Input)
+        taps_input.display = step.measure is not None
+        if step.measure is not None:
+            lines += ["", f"**Measure:** {step.measure.prompt}", ""]
+            if st.taps:
+                res = check_taps(step.measure, st.taps)
+                lines.append(f"Taps {', '.join(f'{t:g}' for t in st.taps)} V: **{'✔' if res.ok else '✖'} {res.message}**")
+        if st.note:
+            lines += ["", f"Note: {st.note}"]
+        lines += ["", f"Sources: {cite_md(step_citations(kb, step))}"]
+        if self.last_export:
+            lines += ["", f"*Last export: `{self.last_export}`*"]
+        self.query_one("#cl-detail", Markdown).update("\n".join(lines))
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("mark", "export", "sources") and self.checklist is None:
+            return False
+        if action == "mark" and isinstance(self.app.focused, Input):
+            return False
+        return True
+
+    def action_mark(self, status: str) -> None:
+        step = self.selected_step()
+        if step is None:
+            return
+        from kb.errors import UserError
+
+        try:
+            self.progress.mark(step.id, status)
+            self.progress.save()
+        except (UserError, OSError) as e:
+            self.notify(f"could not save progress: {e}", severity="error")
+            return
+        lst = self.query_one("#cl-steps", OptionList)
+        i = lst.highlighted or 0
+        nxt = i + 1 if status == "done" and i + 1 < len(self.checklist.steps) else i
+        self._fill_steps(keep=nxt)
+
+    @on(Input.Submitted, "#cl-taps")
+    def _taps(self, event: Input.Submitted) -> None:
+        step = self.selected_step()
+        if step is None or step.measure is None:
+            return
+        from engine.checklist import check_taps
+
+        try:
+            taps = [float(x.replace(",", ".")) for x in re.split(r"[\s;]+|,(?=\s)|,(?!\d)", event.value.strip()) if x]
+        except ValueError:
+            self.notify(f"'{event.value}' is not a list of voltages (e.g. 0, 4.1, 8.2)", severity="error")
+            return
+        res = check_taps(step.measure, taps)
+        st = self.progress.steps[step.id]
+        st.taps = taps
+        self.progress.mark(step.id, "done" if res.ok else "failed")
+        self.progress.save()
+        self.notify(res.message, title="Balance taps", severity="information" if res.ok else "error")
+        self._fill_steps()
+
+    def action_export(self) -> None:
+        from engine.checklist import data_dir, export
+        from kb.errors import UserError
+
+        path = data_dir() / "reports" / f"{self.progress.path_for(self.pack, self.checklist.id).stem}.md"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            export(self.kb, self.checklist, self.progress, path, self.app.live.reading)
+        except (UserError, OSError) as e:
+            self.notify(f"export failed: {e}", severity="error")
+            return
+        self.last_export = str(path)
+        self.notify(f"report written to {path}", title="Export")
+        self._show_detail()
+
+    def action_sources(self) -> None:
+        from engine.checklist import step_citations
+
+        from tui.widgets.citations import open_citations
+
+        step = self.selected_step()
+        if step is not None:
+            open_citations(self.app, step_citations(self.kb, step), f"Sources of '{step.title}'")
+
+    def palette_commands(self) -> Iterable[tuple[str, str, object]]:
+        yield ("Commission: export report", "Write the checklist report for this pack", self.action_export)
+        yield ("Commission: mark step done", "Mark the selected step done", lambda: self.action_mark("done"))
