@@ -21,6 +21,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.widgets import Markdown
 
 from tui.messages import LiveReading, LiveStatus, OpenCitation
 from tui.screens.chat import ChatScreen
@@ -136,7 +137,8 @@ class BmsDocApp(App):
         self.live = LiveState()
         self.initial_source = source
         self.autostart = autostart
-        self.pending_citation: str | None = None
+        self.pending_citation: str | None = None  # handbook page to open: "cite:LABEL" or "section:ID"
+        self.came_from: str | None = None  # the area a citation was opened from (the handbook's Back returns there)
         self.pending_diagnosis: dict[str, Any] | None = None
         self.launched_at = time.perf_counter()
         self.first_paint: float | None = None
@@ -201,12 +203,30 @@ class BmsDocApp(App):
     def _open_citation_message(self, message: OpenCitation) -> None:
         self.open_citation(message.label)
 
+    @on(Markdown.LinkClicked)
+    def _markdown_link(self, event: Markdown.LinkClicked) -> None:
+        """One dispatcher for every Markdown widget outside the handbook: citations and sections open there."""
+        href = event.href
+        if href.startswith("cite:"):
+            self.open_citation(href[5:])
+        elif href.startswith("section:"):
+            self.open_handbook(href)
+        elif href.startswith("#"):
+            event.markdown.goto_anchor(href[1:])
+        else:
+            self.notify(f"link: {href}", title="Link")
+
     def open_citation(self, label: str) -> None:
         """Open the handbook browser at a source note (from any screen)."""
         label = str(label).strip().removeprefix("[^").removesuffix("]").removeprefix("^")
+        self.open_handbook(f"cite:{label}")
+
+    def open_handbook(self, page: str) -> None:
         while self.screen.is_modal and len(self.screen_stack) > 1:
             self.pop_screen()
-        self.pending_citation = label
+        self.pending_citation = page
+        if self.current_mode != "handbook":
+            self.came_from = self.current_mode
         if self.current_mode == "handbook":
             self.screen.show_pending()  # type: ignore[attr-defined]
         else:

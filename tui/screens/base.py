@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -14,6 +15,16 @@ from tui.widgets.areabar import AreaBar
 class AreaScreen(Screen):
     AREA = ""
     TITLE_TEXT = ""
+    BINDINGS = [Binding("escape", "leave_input", "Leave input", show=False, id="leave-input",
+                        tooltip="Leave the text box (then 1-6 switch areas)")]
+
+    def action_leave_input(self) -> None:
+        from textual.widgets import Input, TextArea
+
+        if isinstance(self.focused, (Input, TextArea)):
+            self.focus_next()
+            if isinstance(self.focused, (Input, TextArea)):
+                self.set_focus(None)
 
     def compose_bar(self) -> ComposeResult:
         yield AreaBar(self.AREA)

@@ -94,7 +94,9 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
             return self._fail(f"the checklist is not available in this build ({e.name})")
         self.pack = pack
         self.error = ""
-        self._fill_steps()
+        first_open = next((i for i, st in enumerate(self.checklist.steps)
+                           if self.progress.steps[st.id].status == "pending"), 0)
+        self._fill_steps(keep=first_open)
         return True
 
     def _fail(self, text: str) -> bool:

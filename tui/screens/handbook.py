@@ -73,10 +73,11 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
         toc.add_option(Option(f"Source notes ({len(kb.sources)})", id="sources"))
 
     def show_pending(self) -> None:
-        label = self.app.pending_citation
+        page = self.app.pending_citation
         self.app.pending_citation = None
-        if label:
-            self.open_page(f"cite:{label}")
+        if page:
+            self.history.clear() if self.app.came_from else None
+            self.open_page(page, remember=not self.app.came_from)
             self.query_one("#hb-body").focus()
 
     def open_page(self, page: str, remember: bool = True) -> None:
@@ -180,6 +181,9 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
     def action_back(self) -> None:
         if self.history:
             self.open_page(self.history.pop(), remember=False)
+        elif self.app.came_from:
+            mode, self.app.came_from = self.app.came_from, None
+            self.app.switch_mode(mode)
 
     def palette_commands(self) -> Iterable[tuple[str, str, object]]:
         kb = self.kb
