@@ -2,7 +2,7 @@
 
 import asyncio
 
-from tests.tui_helpers import SIZE, compare_snapshot, make_app, screen_text
+from tui_helpers import SIZE, compare_snapshot, make_app, screen_text
 
 
 def test_handbook_search_opens_a_citation(tmp_path):

@@ -3,7 +3,7 @@
 import asyncio
 import json
 
-from tests.tui_helpers import SIZE, compare_snapshot, make_app, screen_text
+from tui_helpers import SIZE, compare_snapshot, make_app, screen_text
 
 
 def test_select_form_validates_and_ranks(tmp_path):

@@ -102,6 +102,9 @@ def describe_spec(spec: dict[str, Any]) -> tuple[str, str]:
         return f"recording {spec.get('label') or spec.get('session')}", f"rec {spec.get('label') or spec.get('session')}"[:28]
     if kind == "paste":
         return "a pasted reading", "pasted reading"
+    if kind == "replay":
+        name = spec.get("name", "replay")
+        return f"replay of {name}", name
     return "no source", "no source"
 
 
@@ -288,9 +291,11 @@ class BmsDocApp(App):
     async def _run_source(self, spec: dict[str, Any]) -> None:
         from tui.screens.sources import stream_events
 
+        n = 0
         async for kind, payload in stream_events(spec):
             if kind == "reading":
-                self.post_message(LiveReading(payload, source=self.live.source_short))
+                n += 1
+                self.post_message(LiveReading(payload, at=time.monotonic(), n=n))
             else:
                 self.post_message(LiveStatus(kind, *payload))
 
@@ -310,7 +315,7 @@ class BmsDocApp(App):
 
     @on(LiveReading)
     def _on_live_reading(self, message: LiveReading) -> None:
-        self.live.received += 1
+        self.live.received = max(self.live.received + 1, message.n)
         if self.live.status in ("connecting", "reconnecting", "idle"):
             self.live.status = "connected"
         self._handle_reading(message.reading)

@@ -14,11 +14,12 @@ from textual.message import Message
 class LiveReading(Message):
     """A new reading from the active source (BLE, demo, recording or paste)."""
 
-    def __init__(self, reading: Any, at: float | None = None, source: str = "") -> None:
+    def __init__(self, reading: Any, at: float | None = None, source: str = "", n: int = 0) -> None:
         super().__init__()
         self.reading = reading
         self.at = at
         self.source = source
+        self.n = n  # how many readings the worker has posted so far (n - handled = coalesced away)
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, LiveReading)

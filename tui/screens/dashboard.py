@@ -114,7 +114,7 @@ sources, `d` starts a diagnosis from it.
         yield Static("", id="live-source")
         with Horizontal(id="live-main"):
             with Vertical(id="live-cells-pane"):
-                yield Static("[b]Cells[/]", classes="pane-title")
+                yield Static("[b]Cells[/]", classes="pane-title", id="live-cells-title")
                 yield CellBars(id="live-cells")
             with Vertical(id="live-right"):
                 yield Static("", id="live-pack")
@@ -152,6 +152,8 @@ sources, `d` starts a diagnosis from it.
                 break
         cells = self.query_one(CellBars)
         cells.set_cells(reading.cells if reading else None, reading.chemistry if reading else None, delta_sev)
+        self.query_one("#live-cells-title", Static).update(
+            f"[b]Cells[/] [$text-muted]fixed scale {escape(cells.scale_text())}[/]")
         self.query_one("#live-pack", Static).update(pack_markup(reading))
         self.query_one("#trend-current", Trend).set_data(list(live.current))
         self.query_one("#trend-delta", Trend).set_data(list(live.delta))

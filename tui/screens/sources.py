@@ -53,7 +53,25 @@ def demo_scenarios() -> list[tuple[str, str, str]]:
 
 
 async def stream_events(spec: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
-    """Yield ("reading", Reading) and (status, (detail, attempt)) pairs from drivers.live."""
+    """Yield ("reading", Reading) and (status, (detail, attempt)) pairs from drivers.live.
+
+    The "replay" kind (a list of readings at `hz`, looped when `loop` is true) needs no driver: tests, snapshots
+    and the benchmark use it for a deterministic stream.
+    """
+    if spec.get("kind") == "replay":
+        import asyncio
+
+        readings = list(spec.get("readings") or [])
+        delay = 1.0 / float(spec.get("hz", 10))
+        yield "connected", ("replay", 0)
+        while True:
+            for r in readings:
+                yield "reading", r
+                await asyncio.sleep(delay)
+            if not spec.get("loop"):
+                break
+        yield "ended", ("end of the replay", 0)
+        return
     if not _has("drivers.live"):
         yield "error", ("live data is not available in this build (drivers.live is missing)", 0)
         return

@@ -45,11 +45,11 @@ class AreaBar(Horizontal):
     def compose(self) -> ComposeResult:
         parts = []
         for mode, key, label in AREAS:
-            text = f" {key} {label} "
+            text = f" {key} {label}"
             if mode == self.current:
-                parts.append(f"[b reverse]{text}[/]")
+                parts.append(f"[b reverse]{text} [/]")
             else:
-                parts.append(f"[@click=app.switch_area('{mode}')]{text}[/]")
+                parts.append(f"[@click=app.switch_area('{mode}')]{text} [/]")
         yield Static("".join(parts), id="areas")
         yield Static("", id="link")
 
@@ -63,5 +63,8 @@ class AreaBar(Horizontal):
         icon, colour = STATUS_STYLE.get(live.status, ("○", "$text-muted"))
         rec = " [b $error]REC[/]" if live.recording else ""
         extra = f" ×{live.reconnects}" if live.reconnects else ""
-        src = live.source_short or "no source"
-        self.query_one("#link", Static).update(f"{src} [{colour}]{icon} {live.status}{extra}[/]{rec}")
+        src = (live.source_short or "no source") + " " if self.size.width >= 100 else ""
+        self.query_one("#link", Static).update(f"{src}[{colour}]{icon} {live.status}{extra}[/]{rec}")
+
+    def on_resize(self) -> None:
+        self._refresh_link()

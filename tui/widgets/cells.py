@@ -43,7 +43,7 @@ class CellBars(Widget):
             return Content.from_markup("[$text-muted]no cell voltages in this reading[/]")
         lo_i = cells.index(min(cells))
         hi_i = cells.index(max(cells))
-        rows = max(1, self.size.height - 2)
+        rows = max(1, self.size.height - 1)
         ncols = 1
         while -(-len(cells) // ncols) > rows and ncols < 4:
             ncols += 1
@@ -65,7 +65,10 @@ class CellBars(Widget):
         body = "\n".join("  ".join(row) for row in lines)
         delta = max(cells) - min(cells)
         dstyle = {"critical": "$error", "warning": "$warning", "info": "$accent"}.get(self.delta_severity, "$success")
-        summary = (f"[$warning]L[/] #{lo_i + 1} {cells[lo_i]:.3f} V  [$accent]H[/] #{hi_i + 1} {cells[hi_i]:.3f} V  "
+        summary = (f"[$warning]L[/] #{lo_i + 1} {cells[lo_i]:.3f}  [$accent]H[/] #{hi_i + 1} {cells[hi_i]:.3f}  "
                    f"[b {dstyle}]Δ {delta * 1000:.0f} mV[/]")
-        scale = f"[$text-muted]scale {lo_v:g}–{hi_v:g} V ({escape(self.chemistry)})[/]"
-        return Content.from_markup(body + "\n" + summary + "\n" + scale)
+        return Content.from_markup(body + "\n" + summary)
+
+    def scale_text(self) -> str:
+        lo_v, hi_v = SCALES.get(self.chemistry, SCALES["li-ion"])
+        return f"{lo_v:g}–{hi_v:g} V {self.chemistry}"
