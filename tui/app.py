@@ -67,6 +67,8 @@ class LiveState:
     recording: bool = False
     recording_path: str = ""
     notes: list[str] = field(default_factory=list)
+    lag_ms: deque = field(default_factory=lambda: deque(maxlen=600))  # post -> handled, per reading
+    work_ms: deque = field(default_factory=lambda: deque(maxlen=600))  # check + state update, per reading
 
     def reset(self, spec: dict[str, Any], source: str, short: str) -> None:
         self.spec, self.source, self.source_short = spec, source, short
@@ -318,8 +320,12 @@ class BmsDocApp(App):
         self.live.received = max(self.live.received + 1, message.n)
         if self.live.status in ("connecting", "reconnecting", "idle"):
             self.live.status = "connected"
+        t0 = time.monotonic()
         self._handle_reading(message.reading)
         self.live_tick += 1
+        if message.at is not None:  # queue wait + check + screen update, for the benchmark and the status line
+            self.live.lag_ms.append((time.monotonic() - message.at) * 1000.0)
+            self.live.work_ms.append((time.monotonic() - t0) * 1000.0)
 
     def _handle_reading(self, reading: Any) -> None:
         live = self.live

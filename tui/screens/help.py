@@ -10,12 +10,14 @@ from textual.widgets import Markdown
 
 from tui.widgets.areabar import AREAS
 
-GENERAL = """\
+INTRO = """\
 # bmsdoc: help
 
 bmsdoc checks smart-BMS readings against a field handbook and explains what to do, always with the handbook's
-footnotes (`[^4]`, `[^ant-cutoff]`) as sources. **Click a citation or press Enter on one to open its source note.**
+footnotes (`[^4]`, `[^ant-cutoff]`) as sources. **Click a citation (or press `o`) to open its source note.**
+"""
 
+GENERAL = """
 ## Areas
 
 | key | area | what it does |
@@ -31,7 +33,7 @@ footnotes (`[^4]`, `[^ant-cutoff]`) as sources. **Click a citation or press Ente
 
 | key | does |
 |---|---|
-| `1`-`6` | switch area (when no text box has focus) |
+| `1`-`6` | switch area (`escape` first leaves a text box) |
 | `F1` / `?` | this help |
 | `ctrl+p` | command palette: every area, demo scenarios, sources, screen commands |
 | `tab` / `shift+tab` | move between panes |
@@ -55,7 +57,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Markdown(GENERAL + self._screen_keys(), open_links=False, id="help-text")
+            yield Markdown(INTRO + self._screen_keys() + GENERAL, open_links=False, id="help-text")
 
     def _screen_keys(self) -> str:
         origin = self.origin
