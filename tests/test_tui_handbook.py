@@ -74,7 +74,7 @@ def test_help_and_palette_list_every_area(tmp_path):
             await pilot.press("f1")
             await pilot.pause()
             text = screen_text(app)
-            assert "bmsdoc: help" in text and "Commission" in text
+            assert "bmsdoc: help" in text and "This screen: Live" in text
             await pilot.press("escape")
             await pilot.pause()
             titles = [c.title for c in app.get_system_commands(app.screen)]

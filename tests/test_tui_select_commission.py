@@ -3,10 +3,12 @@
 import asyncio
 import json
 
-from tui_helpers import SIZE, compare_snapshot, make_app, screen_text
+from tui_helpers import SIZE, compare_snapshot, make_app, needs, screen_text
 
 
 def test_select_form_validates_and_ranks(tmp_path):
+    needs("engine.evaluate")
+
     async def run():
         app = make_app(tmp_path)
         async with app.run_test(size=SIZE) as pilot:
@@ -51,6 +53,8 @@ def test_select_form_validates_and_ranks(tmp_path):
 
 
 def test_select_snapshot(tmp_path):
+    needs("engine.evaluate")
+
     async def run():
         app = make_app(tmp_path)
         async with app.run_test(size=SIZE) as pilot:
@@ -66,6 +70,8 @@ def test_select_snapshot(tmp_path):
 
 
 def test_checklist_progress_is_saved_per_pack_and_exported(tmp_path):
+    needs("engine.evaluate")
+
     async def run():
         app = make_app(tmp_path)
         async with app.run_test(size=SIZE) as pilot:
@@ -105,6 +111,8 @@ def test_checklist_progress_is_saved_per_pack_and_exported(tmp_path):
 
 
 def test_checklist_snapshot(tmp_path):
+    needs("engine.evaluate")
+
     async def run():
         app = make_app(tmp_path)
         async with app.run_test(size=SIZE) as pilot:

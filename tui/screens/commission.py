@@ -236,6 +236,9 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
         except (UserError, OSError) as e:
             self.notify(f"export failed: {e}", severity="error")
             return
+        except ImportError as e:
+            self.notify(f"the report export is not available in this build ({e.name})", severity="error")
+            return
         self.last_export = str(path)
         self.notify(f"report written to {path}", title="Export")
         self._show_detail()

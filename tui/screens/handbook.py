@@ -35,6 +35,8 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
         self.history: list[str] = []
         self._index = None
         self._hits = []
+        self._wanted: tuple[str, str] | None = None
+        self._rendering = False
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -96,15 +98,25 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
             text = section_md(kb, page[8:])
         else:
             text = sources_index_md(kb)
-        doc = self.query_one("#hb-doc", Markdown)
         self.query_one("#hb-body", VerticalScroll).scroll_home(animate=False)
+        # one renderer at a time, always showing the latest page asked for (cancelling a Markdown update half-way
+        # leaves the widget waiting on children that never mount)
+        self._wanted = (text, anchor)
+        if not self._rendering:
+            self._rendering = True
+            self.run_worker(self._render_latest(), group="hb-render")
 
-        async def _update() -> None:
-            await doc.update(text)
-            if anchor:
-                self.call_after_refresh(self._goto, anchor)
-
-        self.run_worker(_update(), exclusive=True, group="hb-render")
+    async def _render_latest(self) -> None:
+        doc = self.query_one("#hb-doc", Markdown)
+        try:
+            while self._wanted is not None:
+                text, anchor = self._wanted
+                self._wanted = None
+                await doc.update(text)
+                if anchor:
+                    self.call_after_refresh(self._goto, anchor)
+        finally:
+            self._rendering = False
 
     def _goto(self, anchor: str) -> None:
         from textual._slug import TrackedSlugs
