@@ -87,7 +87,7 @@ class Trend(Horizontal):
         yield Static("—", classes="trend-value")
 
     def set_data(self, data: list[float]) -> None:
-        self.query_one(Sparkline).data = data or [0.0]
+        self.query_one(Sparkline).data = data if len(data) > 1 else []  # one point would fill the whole row
         self.query_one(".trend-value", Static).update(f"{data[-1]:.1f} {self.unit}" if data else "—")
 
 
@@ -154,7 +154,12 @@ sources, `d` starts a diagnosis from it.
         cells.set_cells(reading.cells if reading else None, reading.chemistry if reading else None, delta_sev)
         self.query_one("#live-cells-title", Static).update(
             f"[b]Cells[/] [$text-muted]fixed scale {escape(cells.scale_text())}[/]")
-        self.query_one("#live-pack", Static).update(pack_markup(reading))
+        if reading is None and live.status in ("error", "disconnected", "ended"):
+            self.query_one("#live-pack", Static).update(
+                f"[b $error]No live data:[/] {escape(live.detail or live.status)}\n"
+                "[$text-muted]Press s to run a demo scenario, paste a reading or connect to a BMS.[/]")
+        else:
+            self.query_one("#live-pack", Static).update(pack_markup(reading))
         self.query_one("#trend-current", Trend).set_data(list(live.current))
         self.query_one("#trend-delta", Trend).set_data(list(live.delta))
         self.query_one("#trend-temp", Trend).set_data(list(live.temp))

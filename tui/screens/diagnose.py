@@ -24,9 +24,24 @@ from tui.widgets.kbtext import cite_md, finding_md
 
 def flows_available() -> bool:
     try:
-        return importlib.util.find_spec("engine.flows") is not None
+        if importlib.util.find_spec("engine.flows") is None:
+            return False
     except (ImportError, ValueError):
         return False
+    from tui.screens.flowapi import compatible
+
+    return compatible()[0]
+
+
+def unavailable_reason() -> str:
+    try:
+        if importlib.util.find_spec("engine.flows") is None:
+            return "engine.flows is missing"
+    except (ImportError, ValueError):
+        return "engine.flows is missing"
+    from tui.screens.flowapi import compatible
+
+    return compatible()[1]
 
 
 class DiagnoseScreen(AreaScreen):
@@ -98,7 +113,7 @@ conclusion, `e` exports the session report.
         self.query_one("#dx-title", Static).update("[b]Diagnose[/]")
         self.query_one("#dx-path").display = False
         self.query_one("#dx-options").display = False
-        text = ["**Guided diagnosis is not available in this build** (engine.flows is missing).", ""]
+        text = [f"**Guided diagnosis is not available in this build** ({unavailable_reason()}).", ""]
         if self.finding is not None:
             f = self.finding
             text += [f"## {f.severity.upper()}: {f.title}", "", "What the rule itself says:", "", finding_md(f)]

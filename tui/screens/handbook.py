@@ -67,7 +67,7 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
         kb = self.kb
         if kb is None:
             toc.add_option(Option("(knowledge base unavailable)", disabled=True))
-            self.query_one("#hb-doc", Markdown).update(f"# Handbook unavailable\n\n{self.app.kb_error}")
+            self.query_one("#hb-doc", Markdown).update(f"# Handbook unavailable\n\n```\n{self.app.kb_error}\n```")
             return
         for s in kb.manifest.sections:
             toc.add_option(Option(s.title, id=f"section:{s.id}"))
