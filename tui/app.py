@@ -313,6 +313,8 @@ class BmsDocApp(App):
             self.notify(message.detail or f"the BMS {message.status}", title="Connection", severity="error", timeout=8)
         elif message.status == "connected" and previous == "reconnecting":
             self.notify("reconnected", title="Connection")
+        if message.status == "connected" and live.spec.get("kind") == "ble" and previous != "connected":
+            save_settings({"source": {k: v for k, v in live.spec.items() if k in ("kind", "address", "name")}})
         self.live_tick += 1
 
     @on(LiveReading)
@@ -430,6 +432,20 @@ def settings_path() -> Path:
     from engine.checklist import data_dir
 
     return data_dir() / "settings.json"
+
+
+def save_settings(data: dict[str, Any]) -> None:
+    """Remember the BMS the user connected to: the next launch starts on it instead of the demo."""
+    import json
+
+    path = settings_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # not remembering a BMS is no reason to interrupt the session
 
 
 def run_app() -> int:
