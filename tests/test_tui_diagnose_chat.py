@@ -4,7 +4,7 @@ backends are in the build; when one is missing, its screen must say so plainly (
 import asyncio
 import importlib.util
 
-from tui_helpers import SIZE, compare_snapshot, make_app, needs, screen_text, shipped_kb
+from tui_helpers import SIZE, compare_snapshot, make_app, needs, screen_text, shipped_kb, until
 
 
 def _has(m: str) -> bool:
@@ -33,7 +33,7 @@ def test_diagnose_says_plainly_when_flows_are_missing(tmp_path):
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             app.start_diagnosis(finding=_finding())
-            await pilot.pause(0.2)
+            await until(pilot, lambda: "[^4]" in screen_text(app))
             assert app.current_mode == "diagnose"
             text = screen_text(app)
             assert "not available in this build" in text
@@ -94,8 +94,7 @@ def test_demo_finding_to_diagnosis_conclusion_with_sources(tmp_path):
             step = scr.runner.current()
             assert step is not None and step["kind"] == "conclude"
             assert step["citations"]
-            text = screen_text(app)
-            assert "Conclusion" in text and "[^" in text
+            await until(pilot, lambda: "Conclusion" in screen_text(app) and "[^" in screen_text(app))
             app.stop_source()
 
     asyncio.run(run())
@@ -120,6 +119,6 @@ def test_chat_question_gets_a_cited_answer(tmp_path):
             answers = [h for h in scr.history if h["role"] == "assistant"]
             assert answers, f"no answer: {scr.history}"
             assert answers[-1]["result"]["citations"]
-            assert "[^" in screen_text(app)
+            await until(pilot, lambda: "[^" in screen_text(app))
 
     asyncio.run(run())

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from tui_helpers import SIZE, compare_snapshot, make_app, screen_text
+from tui_helpers import SIZE, compare_snapshot, make_app, screen_text, until
 
 
 def test_handbook_search_opens_a_citation(tmp_path):
@@ -26,8 +26,7 @@ def test_handbook_search_opens_a_citation(tmp_path):
             toc = hb.query_one("#hb-toc")
             toc.highlighted = idx
             await pilot.press("enter")
-            await pilot.pause(0.2)
-            assert hb.page == f"cite:{label}"
+            await until(pilot, lambda: hb.shown == f"cite:{label}")
             text = screen_text(app)
             assert f"Source note [^{label}]" in text
             assert app.kb.sources[label].summary.split()[0] in text
@@ -42,9 +41,7 @@ def test_every_section_renders_and_citations_open_from_other_screens(tmp_path):
             await pilot.press("3")
             await pilot.pause()
             app.open_citation("4")
-            await pilot.pause(0.2)
-            assert app.current_mode == "handbook"
-            assert app.screen.page == "cite:4"
+            await until(pilot, lambda: app.current_mode == "handbook" and getattr(app.screen, "shown", "") == "cite:4")
             assert "Source note [^4]" in screen_text(app)
             await pilot.press("b")  # back to where the citation was opened
             await pilot.pause(0.2)
@@ -53,15 +50,14 @@ def test_every_section_renders_and_citations_open_from_other_screens(tmp_path):
             await pilot.pause()
             for s in app.kb.manifest.sections:
                 app.screen.open_page(f"section:{s.id}")
-                await pilot.pause(0.05)
-                assert app.screen.page == f"section:{s.id}"
+                await until(pilot, lambda: getattr(app.screen, "shown", "") == f"section:{s.id}")
+                assert s.title in screen_text(app)
             # a link clicked inside a Markdown document is routed the same way
             from textual.widgets import Markdown
 
             doc = app.screen.query_one("#hb-doc", Markdown)
             doc.post_message(Markdown.LinkClicked(doc, "cite:ant-cutoff"))
-            await pilot.pause(0.2)
-            assert app.screen.page == "cite:ant-cutoff"
+            await until(pilot, lambda: getattr(app.screen, "shown", "") == "cite:ant-cutoff")
 
     asyncio.run(run())
 
@@ -96,7 +92,8 @@ def test_handbook_snapshot(tmp_path):
             await pilot.press("5")
             await pilot.pause()
             app.open_citation("4")
-            await pilot.pause(0.3)
+            await until(pilot, lambda: getattr(app.screen, "shown", "") == "cite:4")
+            await pilot.pause()
             compare_snapshot(app, "handbook_source_4")
 
     asyncio.run(run())

@@ -3,7 +3,7 @@
 import asyncio
 import json
 
-from tui_helpers import SIZE, compare_snapshot, make_app, needs, screen_text
+from tui_helpers import SIZE, compare_snapshot, make_app, needs, screen_text, until
 
 
 def test_select_form_validates_and_ranks(tmp_path):
@@ -32,9 +32,8 @@ def test_select_form_validates_and_ranks(tmp_path):
             ranking = scr.selection.ranking
             assert len(ranking) == len(app.kb.families)
             assert {r.verdict for r in ranking} <= {"recommended", "acceptable", "avoid"}
-            text = screen_text(app)
-            assert ranking[0].name.split()[0] in text
-            assert "[^" in text  # the detail cites its sources
+            await until(pilot, lambda: "[^" in screen_text(app))  # the detail cites its sources
+            assert ranking[0].name.split()[0] in screen_text(app)
             assert not scr.query_one("#need-series").has_class("-invalid")
             # o opens the family's sources: one opens the handbook, several a picker
             scr.query_one("#sel-ranking").focus()

@@ -58,6 +58,17 @@ def make_app(tmp_path, **kw):
     return BmsDocApp(data_dir=tmp_path, **kw)
 
 
+async def until(pilot, predicate, timeout: float = 10.0) -> None:
+    """Wait until `predicate()` holds (rendering is asynchronous; a loaded machine is slow), or fail."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout} s waiting for {getattr(predicate, '__name__', 'a condition')}")
+        await pilot.pause(0.05)
+
+
 def screen_text(app) -> str:
     """What the terminal shows, as plain text (for asserting on what a user reads)."""
     strips = app.screen._compositor.render_strips()

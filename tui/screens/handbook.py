@@ -35,7 +35,8 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
         self.history: list[str] = []
         self._index = None
         self._hits = []
-        self._wanted: tuple[str, str] | None = None
+        self._wanted: tuple[str, str, str] | None = None
+        self.shown = ""  # the page the document shows once rendered
         self._rendering = False
 
     def compose(self) -> ComposeResult:
@@ -101,7 +102,7 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
         self.query_one("#hb-body", VerticalScroll).scroll_home(animate=False)
         # one renderer at a time, always showing the latest page asked for (cancelling a Markdown update half-way
         # leaves the widget waiting on children that never mount)
-        self._wanted = (text, anchor)
+        self._wanted = (page, text, anchor)
         if not self._rendering:
             self._rendering = True
             self.run_worker(self._render_latest(), group="hb-render")
@@ -110,9 +111,10 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
         doc = self.query_one("#hb-doc", Markdown)
         try:
             while self._wanted is not None:
-                text, anchor = self._wanted
+                page, text, anchor = self._wanted
                 self._wanted = None
                 await doc.update(text)
+                self.shown = page
                 if anchor:
                     self.call_after_refresh(self._goto, anchor)
         finally:
