@@ -8,7 +8,6 @@ engine's check runs once per handled reading, so a 10 Hz stream never builds a b
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
 from collections import deque
@@ -23,26 +22,19 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Markdown
 
-from tui.messages import LiveReading, LiveStatus, OpenCitation
+from tui.messages import LiveReading, LiveStatus
 from tui.screens.chat import ChatScreen
 from tui.screens.commission import CommissionScreen
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.diagnose import DiagnoseScreen
 from tui.screens.handbook import HandbookScreen
+from tui.screens.base import available
 from tui.screens.help import HelpScreen
 from tui.screens.select import SelectScreen
 from tui.widgets.areabar import AREAS
 
 TREND_LEN = 120
 DEFAULT_DEMO = ("jk", "healthy-ride")
-
-
-def available(module: str) -> bool:
-    """Whether a backend module exists in this build (areas whose backend is missing say so plainly)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 @dataclass
@@ -66,7 +58,7 @@ class LiveState:
     temp: deque = field(default_factory=lambda: deque(maxlen=TREND_LEN))
     recording: bool = False
     recording_path: str = ""
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the paste parser understood or converted
     lag_ms: deque = field(default_factory=lambda: deque(maxlen=600))  # post -> handled, per reading
     work_ms: deque = field(default_factory=lambda: deque(maxlen=600))  # check + state update, per reading
 
@@ -75,12 +67,12 @@ class LiveState:
         self.status, self.detail, self.reconnects = "connecting", "", 0
         self.reading = self.report = None
         self.check_error = ""
+        self.notes = []
         self.seq = self.received = 0
         self.first_seen.clear()
         self.current.clear()
         self.delta.clear()
         self.temp.clear()
-        self.notes = []
 
     def findings(self) -> list[Any]:
         """Newest and most severe first."""
@@ -203,10 +195,6 @@ class BmsDocApp(App):
 
     def action_open_citation(self, label: str) -> None:
         self.open_citation(label)
-
-    @on(OpenCitation)
-    def _open_citation_message(self, message: OpenCitation) -> None:
-        self.open_citation(message.label)
 
     @on(Markdown.LinkClicked)
     def _markdown_link(self, event: Markdown.LinkClicked) -> None:

@@ -1,4 +1,4 @@
-"""Messages that cross features: the live stream (posted by the app's stream worker) and citation requests.
+"""Messages that cross features: the live stream (posted by the app's stream worker) and BLE scan results.
 
 Workers never touch widgets: they post these to the App, whose handlers own the live state; screens watch the
 App's `live_tick` and read `app.live`. Readings are coalesced: a newer reading replaces one still in the queue.
@@ -14,11 +14,10 @@ from textual.message import Message
 class LiveReading(Message):
     """A new reading from the active source (BLE, demo, recording or paste)."""
 
-    def __init__(self, reading: Any, at: float | None = None, source: str = "", n: int = 0) -> None:
+    def __init__(self, reading: Any, at: float | None = None, n: int = 0) -> None:
         super().__init__()
         self.reading = reading
-        self.at = at
-        self.source = source
+        self.at = at  # time.monotonic() when posted
         self.n = n  # how many readings the worker has posted so far (n - handled = coalesced away)
 
     def can_replace(self, message: Message) -> bool:
@@ -42,11 +41,3 @@ class ScanResult(Message):
         super().__init__()
         self.devices = devices
         self.error = error
-
-
-class OpenCitation(Message):
-    """Ask the app to open the handbook browser at a source note."""
-
-    def __init__(self, label: str) -> None:
-        super().__init__()
-        self.label = label

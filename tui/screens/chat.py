@@ -6,7 +6,6 @@ plain dicts kept on the screen, one widget per message with a role class (elia's
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, Iterable
 
 from textual import on, work
@@ -18,7 +17,7 @@ from textual.message import Message
 from textual.widgets import Button, Markdown, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from tui.screens.base import AreaScreen
+from tui.screens.base import AreaScreen, available
 from tui.widgets.kbtext import cite_md
 
 WELCOME = ("Ask about your BMS in plain words: *why does my scooter cut out when braking?*, *which BMS for a 20S "
@@ -27,10 +26,7 @@ WELCOME = ("Ask about your BMS in plain words: *why does my scooter cut out when
 
 
 def chat_available() -> bool:
-    try:
-        return importlib.util.find_spec("engine.chat") is not None
-    except (ImportError, ValueError):
-        return False
+    return available("engine.chat")
 
 
 def answer_md(result: dict[str, Any]) -> str:

@@ -14,7 +14,6 @@ from textual.widgets import Sparkline, Static
 from tui.screens.base import AreaScreen
 from tui.widgets.cells import CellBars
 from tui.widgets.findings import FindingCard, FindingsList
-from tui.widgets.kbtext import fmt_value
 
 
 def current_markup(reading: Any) -> str:
@@ -159,7 +158,8 @@ sources, `d` starts a diagnosis from it.
                 f"[b $error]No live data:[/] {escape(live.detail or live.status)}\n"
                 "[$text-muted]Press s to run a demo scenario, paste a reading or connect to a BMS.[/]")
         else:
-            self.query_one("#live-pack", Static).update(pack_markup(reading))
+            notes = "".join(f"\n[$text-muted]{escape(n)}[/]" for n in live.notes[:3])
+            self.query_one("#live-pack", Static).update(pack_markup(reading) + notes)
         self.query_one("#trend-current", Trend).set_data(list(live.current))
         self.query_one("#trend-delta", Trend).set_data(list(live.delta))
         self.query_one("#trend-temp", Trend).set_data(list(live.temp))

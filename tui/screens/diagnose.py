@@ -7,7 +7,6 @@ recomputed by the runner); "why this question?" and the conclusion's remedy and 
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, Iterable
 
 from textual import on
@@ -18,30 +17,21 @@ from textual.markup import escape
 from textual.widgets import Input, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.screens.base import AreaScreen
+from tui.screens.base import AreaScreen, available
 from tui.widgets.kbtext import cite_md, finding_md
 
 
-def flows_available() -> bool:
-    try:
-        if importlib.util.find_spec("engine.flows") is None:
-            return False
-    except (ImportError, ValueError):
-        return False
-    from tui.screens.flowapi import compatible
-
-    return compatible()[0]
-
-
 def unavailable_reason() -> str:
-    try:
-        if importlib.util.find_spec("engine.flows") is None:
-            return "engine.flows is missing"
-    except (ImportError, ValueError):
+    """Why the guided diagnosis cannot run in this build ("" when it can)."""
+    if not available("engine.flows"):
         return "engine.flows is missing"
     from tui.screens.flowapi import compatible
 
     return compatible()[1]
+
+
+def flows_available() -> bool:
+    return not unavailable_reason()
 
 
 class DiagnoseScreen(AreaScreen):

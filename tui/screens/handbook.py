@@ -8,7 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Input, Markdown, OptionList, Static
+from textual.widgets import Input, Markdown, OptionList
 from textual.widgets.option_list import Option
 
 from tui.screens.base import AreaScreen

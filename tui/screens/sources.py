@@ -6,7 +6,6 @@ recorded session, a pasted reading. It returns a source spec (a plain dict) that
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, AsyncIterator
 
 from textual import on, work
@@ -19,15 +18,9 @@ from textual.widgets import (Button, Input, Label, LoadingIndicator, OptionList,
 from textual.widgets.option_list import Option
 
 from tui.messages import ScanResult
+from tui.screens.base import available
 
 FAMILIES = ("jk", "jbd", "ant", "daly")
-
-
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 # ---------------------------------------------------------------------- adapter to the drivers
@@ -35,7 +28,7 @@ def _has(module: str) -> bool:
 
 def demo_scenarios() -> list[tuple[str, str, str]]:
     """(family, scenario, description) for every demo scenario the virtual BMS offers."""
-    if not _has("drivers.sim"):
+    if not available("drivers.sim"):
         return []
     try:
         from drivers import sim
@@ -72,7 +65,7 @@ async def stream_events(spec: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
                 break
         yield "ended", ("end of the replay", 0)
         return
-    if not _has("drivers.live"):
+    if not available("drivers.live"):
         yield "error", ("live data is not available in this build (drivers.live is missing)", 0)
         return
     from drivers import live
@@ -87,7 +80,7 @@ async def stream_events(spec: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
 
 
 def recorder_for(app, spec: dict[str, Any]) -> tuple[Any, str]:
-    if not _has("drivers.record"):
+    if not available("drivers.record"):
         return None, "recording is not available in this build (drivers.record is missing)"
     return None, "recording is not wired yet"
 
@@ -147,7 +140,7 @@ class SourcePicker(ModalScreen[dict | None]):
                         yield OptionList(*[Option(label, id=sid) for sid, label in recs], id="rec-list")
                     else:
                         msg = ("no recorded sessions yet: press r on the dashboard to record one"
-                               if _has("drivers.record") else "recordings are not available in this build")
+                               if available("drivers.record") else "recordings are not available in this build")
                         yield OptionList(Option(msg, disabled=True), id="rec-list")
                 with TabPane("Paste", id="tab-paste"):
                     yield Label("Paste a reading (app screenshot text, JSON, key: value lines); ctrl+j uses it.",
@@ -191,7 +184,7 @@ class SourcePicker(ModalScreen[dict | None]):
 
     @on(Button.Pressed, "#scan")
     def _scan(self) -> None:
-        if not _has("drivers.live") and not _has("drivers.ble"):
+        if not available("drivers.live") and not available("drivers.ble"):
             self.query_one("#scan-status", Label).update("Bluetooth scanning is not available in this build")
             return
         self.query_one("#scan-busy").display = True

@@ -3,10 +3,8 @@ highest marked, with the delta underneath. More cells than rows flow into two or
 
 from __future__ import annotations
 
-from typing import Any
 
 from textual.content import Content
-from textual.markup import escape
 from textual.reactive import reactive
 from textual.widget import Widget
 
