@@ -143,3 +143,24 @@ def test_a_connected_bms_is_remembered_and_the_demo_is_the_default(tmp_path):
             assert app2.configured_source() == {"kind": "ble", "address": "C8:47:8C:00:00:01", "name": "JK_B2A8S20P"}
 
     asyncio.run(run())
+
+
+
+def test_digits_type_in_a_text_box_and_escape_frees_them(tmp_path):
+    async def run():
+        app = make_app(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("3")
+            await pilot.pause()
+            assert app.focused.id == "need-series"
+            await pilot.press("4")  # a digit in a text box is typed, not a switch
+            await pilot.pause()
+            assert app.current_mode == "select" and app.focused.value == "4"
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not hasattr(app.focused, "value") or app.focused.id != "need-series"
+            await pilot.press("4")
+            await pilot.pause()
+            assert app.current_mode == "commission"
+
+    asyncio.run(run())

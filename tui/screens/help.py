@@ -33,7 +33,7 @@ GENERAL = """
 
 | key | does |
 |---|---|
-| `1`-`6` | switch area (`escape` first leaves a text box) |
+| `1`-`6` | switch area (in a text box, press `escape` first; or click the area bar) |
 | `F1` / `?` | this help |
 | `ctrl+p` | command palette: every area, demo scenarios, sources, screen commands |
 | `tab` / `shift+tab` | move between panes |

@@ -89,7 +89,7 @@ family in the ranking to read it, `o` opens its sources.
         yield from self.compose_bar()
         with Horizontal(id="sel-main"):
             with VerticalScroll(id="sel-form"):
-                yield Static("[b]Pack needs[/]", classes="pane-title")
+                yield Static("[b]Pack needs[/] [$text-muted]esc leaves the form[/]", classes="pane-title")
                 for name, label, ph, req in NUMBERS:
                     with Horizontal(classes="form-row"):
                         yield Label(label + (" *" if req else ""), classes="form-label")
