@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Markdown, OptionList
+from textual.markup import escape
 from textual.widgets.option_list import Option
 
 from tui.screens.base import AreaScreen
@@ -177,7 +178,8 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
         if not self._hits:
             toc.add_option(Option(f"no match for '{query}'", disabled=True))
         for i, h in enumerate(self._hits):
-            toc.add_option(Option(f"[dim]{h.kind}[/] {h.title}", id=f"hit:{i}"))
+            extra = f" [dim]{escape(h.snippet[:48])}…[/]" if h.kind == "source" else ""
+            toc.add_option(Option(f"[dim]{h.kind}[/] {escape(h.title)}{extra}", id=f"hit:{i}"))
         return self._hits
 
     def action_search(self) -> None:
