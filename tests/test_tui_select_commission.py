@@ -69,7 +69,7 @@ def test_select_snapshot(tmp_path):
 
 
 def test_checklist_progress_is_saved_per_pack_and_exported(tmp_path):
-    needs("engine.evaluate")
+    from tui.screens.base import available
 
     async def run():
         app = make_app(tmp_path)
@@ -97,8 +97,12 @@ def test_checklist_progress_is_saved_per_pack_and_exported(tmp_path):
             assert saved2["steps"][first.id]["status"] == "failed"
             await pilot.press("e")
             await pilot.pause()
-            report = (tmp_path / "reports" / f"wolf-20s.{scr.checklist.id}.md").read_text()
-            assert "wolf-20s" in report and "## Sources" in report
+            report = tmp_path / "reports" / f"wolf-20s.{scr.checklist.id}.md"
+            if available("engine.evaluate"):  # the report evaluates the automatic checks
+                text = report.read_text()
+                assert "wolf-20s" in text and "## Sources" in text
+            else:
+                assert not report.exists()
         # a new app on the same data dir finds the saved progress
         app2 = make_app(tmp_path)
         async with app2.run_test(size=SIZE) as pilot:
