@@ -66,7 +66,7 @@ async def stream_10hz(tmp: str, seconds: float = 5.0) -> dict:
         app.stop_source()
         await pilot.pause()
         lag = sorted(live.lag_ms)
-        return {"posted": live.received, "handled": live.seq, "lag": lag, "work": list(live.work_ms),
+        return {"kb_ok": app.kb is not None, "posted": live.received, "handled": live.seq, "lag": lag, "work": list(live.work_ms),
                 "stall": max(stalls) if stalls else 0.0}
 
 
@@ -77,7 +77,11 @@ def main() -> None:
         first = min(r[1] for r in runs)
         print(f"launch: import {imp * 1000:.0f} ms, first screen {first * 1000:.0f} ms "
               f"(best of 3; goal < 1500 ms: {'ok' if first < 1.5 else 'SLOW'})")
+        from tui.screens.base import available
+
         r = asyncio.run(stream_10hz(tmp))
+        print(f"(measured with engine.check {'in' if available('engine.check') else 'NOT in'} this build and "
+              f"{'a valid' if r['kb_ok'] else 'NO valid'} knowledge base: without both, no rule runs per reading)")
         lag = r["lag"] or [0.0]
         p95 = lag[int(0.95 * (len(lag) - 1))]
         print(f"10 Hz stream for 5 s: {r['posted']} posted, {r['handled']} handled "
