@@ -116,3 +116,20 @@ def test_dashboard_snapshot(tmp_path):
             compare_snapshot(app, "live_regen_fet_off")
 
     asyncio.run(run())
+
+
+def test_readings_queued_by_a_stopped_source_are_dropped(tmp_path):
+    async def run():
+        from tui.messages import LiveReading
+
+        app = make_app(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            old = app.generation
+            app.start_source({"kind": "paste", "reading": healthy()})
+            await pilot.pause()
+            app.post_message(LiveReading(regen_fet_off(), generation=old))  # late, from the previous source
+            await pilot.pause()
+            assert app.live.reading == healthy() and app.live.seq == 1
+
+    asyncio.run(run())

@@ -137,8 +137,7 @@ class BmsDocApp(App):
         self.pending_citation: str | None = None  # handbook page to open: "cite:LABEL" or "section:ID"
         self.came_from: str | None = None  # the area a citation was opened from (the handbook's Back returns there)
         self.pending_diagnosis: dict[str, Any] | None = None
-        self.launched_at = time.perf_counter()
-        self.first_paint: float | None = None
+        self.generation = 0  # bumped per source; stream messages carry it
         if not animate:
             self.animation_level = "none"
 
@@ -162,7 +161,6 @@ class BmsDocApp(App):
     # ------------------------------------------------------------------ start-up
 
     def on_mount(self) -> None:
-        self.first_paint = time.perf_counter() - self.launched_at
         if self.kb is None:
             self.notify(self.kb_error or "the knowledge base could not be loaded", title="Knowledge base",
                         severity="error", timeout=10)
@@ -240,6 +238,7 @@ class BmsDocApp(App):
         if self.live.recording:
             self.set_recording(False)
         self.live.reset(spec, long, short)
+        self.generation += 1  # messages still queued from the previous source are dropped
         self.workers.cancel_group(self, "live")
         if spec.get("kind") == "paste":
             self._apply_paste(spec)
@@ -248,6 +247,7 @@ class BmsDocApp(App):
         self._run_source(spec)
 
     def stop_source(self) -> None:
+        self.generation += 1
         self.workers.cancel_group(self, "live")
         self.live.status, self.live.detail = "ended", "stopped"
         self.live_tick += 1
@@ -281,16 +281,18 @@ class BmsDocApp(App):
     async def _run_source(self, spec: dict[str, Any]) -> None:
         from tui.screens.sources import stream_events
 
-        n = 0
+        n, gen = 0, self.generation
         async for kind, payload in stream_events(spec):
             if kind == "reading":
                 n += 1
-                self.post_message(LiveReading(payload, at=time.monotonic(), n=n))
+                self.post_message(LiveReading(payload, at=time.monotonic(), n=n, generation=gen))
             else:
-                self.post_message(LiveStatus(kind, *payload))
+                self.post_message(LiveStatus(kind, *payload, generation=gen))
 
     @on(LiveStatus)
     def _on_live_status(self, message: LiveStatus) -> None:
+        if message.generation is not None and message.generation != self.generation:
+            return
         live = self.live
         previous = live.status
         live.status, live.detail = message.status, message.detail
@@ -307,6 +309,8 @@ class BmsDocApp(App):
 
     @on(LiveReading)
     def _on_live_reading(self, message: LiveReading) -> None:
+        if message.generation is not None and message.generation != self.generation:
+            return
         self.live.received = max(self.live.received + 1, message.n)
         if self.live.status in ("connecting", "reconnecting", "idle"):
             self.live.status = "connected"

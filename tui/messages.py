@@ -14,21 +14,23 @@ from textual.message import Message
 class LiveReading(Message):
     """A new reading from the active source (BLE, demo, recording or paste)."""
 
-    def __init__(self, reading: Any, at: float | None = None, n: int = 0) -> None:
+    def __init__(self, reading: Any, at: float | None = None, n: int = 0, generation: int | None = None) -> None:
         super().__init__()
         self.reading = reading
+        self.generation = generation  # which source posted it (None: whatever is current)
         self.at = at  # time.monotonic() when posted
         self.n = n  # how many readings the worker has posted so far (n - handled = coalesced away)
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, LiveReading)
+        return isinstance(message, LiveReading) and message.generation == self.generation
 
 
 class LiveStatus(Message):
     """Connection state of the active source: connecting, connected, reconnecting, disconnected, error, ended."""
 
-    def __init__(self, status: str, detail: str = "", attempt: int = 0) -> None:
+    def __init__(self, status: str, detail: str = "", attempt: int = 0, generation: int | None = None) -> None:
         super().__init__()
+        self.generation = generation
         self.status = status
         self.detail = detail
         self.attempt = attempt
