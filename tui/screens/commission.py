@@ -102,7 +102,7 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
     def _fail(self, text: str) -> bool:
         self.error = text
         self.notify(text, title="Checklist", severity="error")
-        self.query_one("#cl-detail", Markdown).update(f"**{text}**")
+        self.query_one("#cl-detail", Markdown).update(f"**The checklist cannot open:**\n\n```\n{text}\n```")
         return False
 
     def _fill_steps(self, keep: int | None = None) -> None:

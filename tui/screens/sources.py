@@ -102,6 +102,7 @@ class SourcePicker(ModalScreen[dict | None]):
     SourcePicker OptionList { height: 1fr; border: none; }
     SourcePicker TextArea { height: 1fr; }
     SourcePicker .row { height: auto; }
+    SourcePicker #demo-family { width: 16; }
     SourcePicker .hint { color: $text-muted; }
     SourcePicker LoadingIndicator { height: 1; }
     SourcePicker #scan-status { height: auto; }
@@ -118,7 +119,8 @@ class SourcePicker(ModalScreen[dict | None]):
                 with TabPane("Demo", id="tab-demo"):
                     with Horizontal(classes="row"):
                         yield Label("Family ", classes="hint")
-                        yield Select([(f.upper(), f) for f in FAMILIES], value="jk", allow_blank=False, id="demo-family")
+                        yield Select([(f.upper(), f) for f in FAMILIES], value="jk", allow_blank=False, id="demo-family",
+                                     compact=True)
                     scen = demo_scenarios()
                     if scen:
                         yield OptionList(*[Option(f"[b]{s}[/]  [dim]{d}[/]", id=s) for _f, s, d in scen], id="demo-list")
