@@ -1,0 +1,173 @@
+"""Shared text handling for the CSV loaders: safe reading, vectorised numeric parsing, carry-forward, clocks.
+
+Numbers are parsed by numpy's C reader (np.loadtxt) in chunks, so a progress callback can be told how far it
+got. Only when that reader refuses a chunk do we walk its lines in Python, to name the first bad line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from kb.errors import UserError
+
+Progress = Callable[[float], None]  # fraction done, 0..1
+CHUNK_ROWS = 8192
+DAY_S = 86400.0
+
+
+def read_lines(path: str | Path) -> tuple[str, list[str]]:
+    """The file's lines (without line ends), after checks that make a wrong file a one-line error."""
+    p = Path(path)
+    name = p.name
+    if not p.exists():
+        raise UserError(f"{path}: no such file")
+    if p.is_dir():
+        raise UserError(f"{path}: is a directory, not a log file")
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    if not raw.strip():
+        raise UserError(f"{name}: the file is empty")
+    if looks_binary(raw):
+        raise UserError(f"{name}: binary data, not a text log (expected a VESC Tool, LogUI or other CSV)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # old Windows exports; numbers and ASCII headers decode the same
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return name, lines
+
+
+def looks_binary(raw: bytes) -> bool:
+    head = raw[:8192]
+    if b"\0" in head:
+        return True
+    controls = sum(1 for b in head if b < 9 or 13 < b < 32)
+    return controls > len(head) // 100
+
+
+def split_header(line: str) -> tuple[str, list[str]]:
+    """Delimiter and header names. VESC files use ';' (with a trailing one); otherwise ',' or a tab."""
+    for delim in (";", ",", "\t"):
+        cells = line.split(delim)
+        if len(cells) > 1:
+            if cells[-1].strip() == "":
+                cells = cells[:-1]  # trailing delimiter
+            return delim, [c.strip() for c in cells]
+    return ";", [line.strip()]
+
+
+def parse_numbers(name: str, lines: Sequence[str], first_line: int, ncols: int, delim: str,
+                  progress: Progress | None = None, trailing_delim: bool = True,
+                  usecols: Sequence[int] | None = None, labels: Sequence[str] | None = None) -> np.ndarray:
+    """Rows of `ncols` numbers (float64, shape rows x ncols). `first_line` is the file line number of lines[0].
+
+    Empty cells become NaN (callers carry values forward or reject them). Blank lines are not allowed inside the
+    data because they would shift the line numbers in error messages.
+    """
+    cols = list(usecols) if usecols is not None else list(range(ncols))
+    out = np.empty((len(lines), len(cols)), dtype=np.float64)
+    total = max(len(lines), 1)
+    for start in range(0, len(lines), CHUNK_ROWS):
+        chunk = lines[start:start + CHUNK_ROWS]
+        try:
+            block = np.loadtxt(_fill_empty(chunk, delim, trailing_delim), delimiter=delim, usecols=cols, ndmin=2,
+                               dtype=np.float64, comments=None, quotechar='"')
+            if block.shape[0] != len(chunk):
+                raise ValueError("blank line")
+        except ValueError:
+            raise UserError(_first_bad_line(name, chunk, first_line + start, ncols, delim, cols, labels)) from None
+        out[start:start + len(chunk)] = block
+        if progress is not None:
+            progress(min(1.0, (start + len(chunk)) / total))
+    return out
+
+
+def _fill_empty(chunk: Sequence[str], delim: str, trailing_delim: bool) -> list[str] | Sequence[str]:
+    """Write 'nan' into empty cells (LogUI leaves a cell empty when the value did not change).
+
+    Without a trailing delimiter in the format, a line that ends in one has an empty last cell.
+    """
+    dd = delim + delim
+    if not any(dd in ln or ln.startswith(delim) or (not trailing_delim and ln.endswith(delim)) for ln in chunk):
+        return chunk
+    out = []
+    for ln in chunk:
+        if ln.startswith(delim):
+            ln = "nan" + ln
+        if not trailing_delim and ln.endswith(delim):
+            ln = ln + "nan"
+        while dd in ln:
+            ln = ln.replace(dd, delim + "nan" + delim)
+        out.append(ln)
+    return out
+
+
+def _first_bad_line(name: str, chunk: Sequence[str], first_line: int, ncols: int, delim: str,
+                    cols: Sequence[int], labels: Sequence[str] | None) -> str:
+    for i, ln in enumerate(chunk):
+        line_no = first_line + i
+        if not ln.strip():
+            return f"{name}: line {line_no}: blank line inside the data"
+        cells = ln.split(delim)
+        if cells and cells[-1].strip() == "" and len(cells) > ncols:
+            cells = cells[:-1]
+        if len(cells) <= max(cols):
+            return f"{name}: line {line_no}: {len(cells)} values where the header has {ncols} columns"
+        for j in cols:
+            s = cells[j].strip().strip('"')
+            if s == "":
+                continue
+            try:
+                float(s)
+            except ValueError:
+                shown = s if len(s) <= 20 else s[:17] + "..."
+                where = f"column {j + 1}" + (f" ({labels[j]})" if labels and j < len(labels) and labels[j] else "")
+                return f"{name}: line {line_no}, {where}: '{shown}' is not a number"
+    return f"{name}: lines {first_line}-{first_line + len(chunk) - 1}: unreadable numbers"
+
+
+def carry_forward(a: np.ndarray) -> np.ndarray:
+    """Replace NaN with the last value above it, column by column (vectorised). Leading NaN stay NaN."""
+    if a.ndim == 1:
+        return carry_forward(a[:, None])[:, 0]
+    mask = np.isnan(a)
+    if not mask.any():
+        return a
+    idx = np.where(mask, 0, np.arange(a.shape[0])[:, None])
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    filled = a[idx, np.arange(a.shape[1])[None, :]]
+    # rows above a column's first value pointed at row 0, which may itself be NaN: that is the intent
+    return filled
+
+
+def unwrap_day_clock(t: np.ndarray, day: float) -> tuple[np.ndarray, int]:
+    """Time of day that wraps at midnight -> time since the first sample. Returns (t, number of wraps)."""
+    d = np.diff(t)
+    wraps = d < -day / 2  # a jump back of more than half a day is midnight, not jitter
+    n = int(wraps.sum())
+    if n:
+        t = t + np.concatenate(([0.0], np.cumsum(wraps) * day))
+    return t - t[0], n
+
+
+def monotonic(name: str, t: np.ndarray, notes: list[str]) -> np.ndarray:
+    """Small clock steps backwards (phone clock adjustments) are clamped so time never runs backwards."""
+    back = np.diff(t) < 0
+    if back.any():
+        notes.append(f"the clock stepped back {int(back.sum())} time(s); those samples keep the previous time")
+        t = np.maximum.accumulate(t)
+    return t
+
+
+def finite_or_error(name: str, col: str, a: np.ndarray, first_line: int) -> None:
+    bad = ~np.isfinite(a)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise UserError(f"{name}: line {first_line + i}: column '{col}' has no number")
