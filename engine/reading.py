@@ -113,6 +113,10 @@ class Reading(BaseModel):
     fault: str | None = None
     duty: float | None = None
     days_idle: float | None = None
+    voltage_drop: float | None = None
+    voltage_rise: float | None = None
+    latched: bool | None = None
+    log_ended: bool | None = None
 
     cell_ovp: float | None = None
     cell_ovp_recover: float | None = None
@@ -171,7 +175,8 @@ class Reading(BaseModel):
             _bounded(info.field_name, x)
         return v
 
-    @field_validator("pack_voltage", "current", "soc", "mos_temp", "balance_current", "duty", "days_idle", "cell_ovp",
+    @field_validator("pack_voltage", "current", "soc", "mos_temp", "balance_current", "duty", "days_idle",
+                     "voltage_drop", "voltage_rise", "cell_ovp",
                      "cell_ovp_recover", "cell_uvp", "cell_uvp_recover", "balance_trigger", "balance_start",
                      "charge_ocp", "discharge_ocp", "rated_continuous", "rated_peak", "charge_target",
                      "charger_voltage", "regen_limit", "battery_limit", "dash_low_warning", "dash_high_warning")
