@@ -32,6 +32,7 @@ class TestRun:
 
 # other modules (flows) add their suites here: fn(kb) -> list[TestResult]
 SUITES: list[Callable] = []
+SUITE_MODULES = ["engine.flows"]
 
 
 def run_rule_tests(kb, engine: str = "evaluator") -> list[TestResult]:
@@ -64,6 +65,11 @@ def run_rule_tests(kb, engine: str = "evaluator") -> list[TestResult]:
 
 def run_all(kb, engine: str = "evaluator") -> TestRun:
     run = TestRun(run_rule_tests(kb, engine))
+    import importlib.util
+
+    for mod in SUITE_MODULES:  # importing a suite's module registers it
+        if importlib.util.find_spec(mod) is not None:
+            importlib.import_module(mod)
     for suite in SUITES:
         run.results.extend(suite(kb))
     return run
