@@ -5,6 +5,10 @@ Conventions: aiobmsble already reports volts, amperes with positive = charging, 
 reading's conventions; only names and shapes change here. Temperature probes are split by the sensor type
 aiobmsble gives them: MOSFET probes -> mos_temp (the hottest one), cell/generic probes -> temperatures,
 balancer/heater/ambient/PCB probes are not pack temperatures and are left out.
+
+ANT legacy counts discharge as positive in its raw frame; aiobmsble's decoder already negates it (divides by -10),
+so its current is taken as is here like every other family's (negating it again is the classic bug). An
+unconnected Daly probe reads 215 °C (raw 255 - 40) and aiobmsble does not flag it: it is left out, with a note.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from kb.fields import FAMILIES
 # aiobmsble TempSensor.T names, grouped by what they tell about the pack
 _CELL_PROBES = frozenset({"GENERIC", "CELL", "CELL_MAX", "CELL_MIN"})
 _MOS_PROBES = frozenset({"MOSFET"})
+DALY_OPEN_PROBE = 215.0  # raw 255 - 40: no NTC on that connector
 
 
 def _num(v: Any) -> float | None:
@@ -50,8 +55,10 @@ def split_temperatures(temp_values: Any) -> tuple[list[float], list[float]]:
     return cells, mos
 
 
-def sample_to_fields(sample: Mapping[str, Any], family: str) -> dict[str, Any]:
-    """Reading fields from one BMSSample. Keys aiobmsble did not report are left out, never guessed."""
+def sample_to_fields(sample: Mapping[str, Any], family: str, notes: list[str] | None = None) -> dict[str, Any]:
+    """Reading fields from one BMSSample. Keys aiobmsble did not report are left out, never guessed.
+
+    `notes`, when given, collects what was left out and why."""
     out: dict[str, Any] = {}
     if family in FAMILIES:
         out["bms"] = family
@@ -68,6 +75,11 @@ def sample_to_fields(sample: Mapping[str, Any], family: str) -> dict[str, Any]:
     if (v := _num(sample.get("battery_level"))) is not None:
         out["soc"] = v
     probes, mos = split_temperatures(sample.get("temp_values"))
+    if family == "daly" and DALY_OPEN_PROBE in probes:
+        if notes is not None:
+            notes.append(f"{probes.count(DALY_OPEN_PROBE)} Daly temperature probe(s) read 215 °C, "
+                         "the value of an unconnected probe: left out")
+        probes = [p for p in probes if p != DALY_OPEN_PROBE]
     if probes:
         out["temperatures"] = probes
     elif "temp_values" not in sample and (v := _num(sample.get("temperature"))) is not None:
