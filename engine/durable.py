@@ -13,6 +13,9 @@ What durable_rules 2.0.28 needs from us, each point measured (see the project no
 - Registering a ruleset after ``delete_state`` has run on any session crashes the C core (segfault), so rather
   than a fresh session per reading each shard keeps one session and every reading is asserted with a fresh
   ``id`` and retracted in ``finally``: nothing stays behind, and a new KB can still be compiled later.
+- Its JSON parser refuses numbers such as ``1e-05`` (an exponent without a decimal point, which is how Python
+  writes very small and very large floats): facts are serialised here, with ``1.0e-05``, and a rule whose
+  literal cannot be written safely is left to the evaluator.
 - ``Host`` starts timer threads that run actions off-thread: our Host subclass starts none, and one process-wide
   lock serialises every call into the C core (it has no locks of its own).
 """
@@ -20,6 +23,7 @@ What durable_rules 2.0.28 needs from us, each point measured (see the project no
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import threading
 from dataclasses import dataclass, field
@@ -99,6 +103,7 @@ class Compiled:
     rule_id: str
     condition: dict[str, Any]
     terms: int  # how many terms durable expands it into (the quantity the 64 limit counts)
+    unsafe: bool = False  # has a literal durable cannot parse: the evaluator decides it
     divisors: dict[str, Any] = field(default_factory=dict)  # synthetic fact key -> operand that must be non-zero
 
 
@@ -119,6 +124,7 @@ class _Compiler:
     def __init__(self, rule_id: str):
         self.rule_id = rule_id
         self.divisors: dict[str, Any] = {}
+        self.unsafe_literal = False  # a number durable's parser would refuse
 
     def node(self, n: Node) -> dict[str, Any]:
         if isinstance(n, Cmp):
@@ -140,12 +146,12 @@ class _Compiler:
 
     def operand(self, o, guards: list[dict[str, Any]]):
         if isinstance(o, Lit):
-            return _literal(o.value)
+            return self.literal(o.value)
         if isinstance(o, Ref):
             return {"$m": o.field}
         folded = _fold(o)
         if folded is not None:
-            return _NEVER if folded is _NEVER else _literal(folded)
+            return _NEVER if folded is _NEVER else self.literal(folded)
         left = self.operand(o.left, guards)
         right = self.operand(o.right, guards)
         if left is _NEVER or right is _NEVER:
@@ -160,13 +166,30 @@ class _Compiler:
         return {_ARITH[o.op]: {"$l": left, "$r": right}}
 
 
+    def literal(self, v: Any) -> Any:
+        if isinstance(v, bool) or isinstance(v, str):
+            return v
+        f = float(v)  # doubles on both sides: no integer division, the same rounding as the evaluator
+        if not _plain_number(repr(f)):
+            self.unsafe_literal = True
+        return f
+
+
 _NEVER = object()
 
 
-def _literal(v: Any) -> Any:
-    if isinstance(v, bool) or isinstance(v, str):
-        return v
-    return float(v)  # doubles on both sides: no integer division, the same rounding as the evaluator
+def _plain_number(text: str) -> bool:
+    """durable's parser takes 1.5e-10 but not 1e-10: an exponent needs a decimal point before it."""
+    mantissa, e, _ = text.lower().partition("e")
+    return not e or "." in mantissa
+
+
+def number_json(f: float) -> str:
+    text = repr(f)
+    if _plain_number(text):
+        return text
+    mantissa, _, exponent = text.lower().partition("e")
+    return f"{mantissa}.0e{exponent}"
 
 
 def _fold(o) -> Any:
@@ -218,7 +241,7 @@ def compile_rule(rule_id: str, tree: Node, scope=None) -> Compiled:
     comp = _Compiler(rule_id)
     scope_conds, mult = scope_condition(scope)
     cond = {"$and": [dict(DISCRIMINATOR), *scope_conds, comp.node(tree)]}
-    return Compiled(rule_id, cond, terms(tree) * mult, comp.divisors)
+    return Compiled(rule_id, cond, terms(tree) * mult, comp.unsafe_literal, comp.divisors)
 
 
 # ---------------------------------------------------------------- sharding
@@ -228,6 +251,7 @@ def compile_rule(rule_id: str, tree: Node, scope=None) -> Compiled:
 class Shard:
     name: str
     rules: list[Compiled]
+    ruleset: Any = None  # durable's Ruleset object, looked up once
 
     @property
     def terms(self) -> int:
@@ -236,11 +260,12 @@ class Shard:
 
 def pack(compiled: Iterable[Compiled]) -> tuple[list[list[Compiled]], list[str]]:
     """First-fit packing into shards of at most MAX_RULES_PER_SHARD rules and MAX_TERMS_PER_SHARD terms (a rule
-    bigger than a shard's budget gets a shard of its own). Rules beyond MAX_TERMS_PER_RULE are returned apart."""
+    bigger than a shard's budget gets a shard of its own). Rules beyond MAX_TERMS_PER_RULE, or with a literal
+    durable cannot parse, are returned apart (the evaluator decides them)."""
     shards: list[list[Compiled]] = []
     too_big: list[str] = []
     for c in compiled:
-        if c.terms > MAX_TERMS_PER_RULE:
+        if c.terms > MAX_TERMS_PER_RULE or c.unsafe:
             too_big.append(c.rule_id)
             continue
         for s in shards:
@@ -304,7 +329,7 @@ class DurableEngine:
         for k, v in values.items():
             if v is None or isinstance(v, (list, tuple, dict)):
                 continue
-            if k in RESERVED or k.startswith("$"):
+            if not isinstance(k, str) or k in RESERVED or k.startswith("$"):
                 raise ValueError(f"'{k}' is reserved and cannot be a reading field")
             if isinstance(v, bool) or isinstance(v, str):
                 fact[k] = v
@@ -321,34 +346,58 @@ class DurableEngine:
             for key, operand in self.divisors.items():
                 fact[key] = nonzero(operand, values)
         fact["kind"] = "reading"
-        fact["sid"] = SESSION
         return fact
+
+    @staticmethod
+    def _body(fact: Mapping[str, Any]) -> str:
+        """The fact as JSON without its identity, written so durable's parser accepts every number."""
+        parts = []
+        for k, v in fact.items():
+            if isinstance(v, bool):
+                text = "true" if v else "false"
+            elif isinstance(v, float):
+                text = number_json(v)
+            else:
+                text = json.dumps(v, ensure_ascii=False)
+            parts.append(f"{json.dumps(k, ensure_ascii=False)}:{text}")
+        return ",".join(parts)
 
     def fired(self, values: Mapping[str, Any]) -> set[str]:
         """Ids of the rules whose scope and condition are true for these values (evaluator-only rules excluded)."""
         if self.broken:
             raise DurableError(self.broken)
-        base = self.fact(values)
+        fact = self.fact(values)
+        body = self._body(fact)
         durable_engine = _durable()
+        import durable_rules_engine as core
+
+        not_handled = durable_engine.MessageNotHandledException
         with _LOCK:
             host = _host()
             self._sink.clear()
             for shard in self.shards:
-                fact = dict(base, id=next(_IDS))  # a fresh identity: never mistaken for an earlier reading
+                rs = shard.ruleset or host.get_ruleset(shard.name)
+                shard.ruleset = rs
+                # a fresh identity per assert: never mistaken for (or merged with) an earlier reading
+                js = f'{{"sid":"{SESSION}","id":{next(_IDS)},{body}}}'
                 try:
-                    host.assert_fact(shard.name, fact)
-                except durable_engine.MessageNotHandledException:
+                    # Host.assert_fact, minus its json.dumps (see the module docstring); actions run right here
+                    host._handle_function(rs, lambda _: rs._handle_result(core.assert_fact(rs._handle, js), fact),
+                                          None, None)
+                except not_handled:
                     pass  # no rule of this shard matched
                 except Exception as e:
                     self.broken = f"durable-rules failed on shard {shard.name}: {e}"
-                    raise DurableError(self.broken) from None
                 finally:
                     try:
-                        host.retract_fact(shard.name, fact)
-                    except durable_engine.MessageNotHandledException:
+                        host._handle_function(rs, lambda _: rs._handle_result(core.retract_fact(rs._handle, js), fact),
+                                              None, None)
+                    except not_handled:
                         pass
-                    except Exception as e:  # noqa: BLE001 - report, never leave a half-state unnoticed
-                        self.broken = f"durable-rules could not retract on shard {shard.name}: {e}"
+                    except Exception as e:
+                        self.broken = self.broken or f"durable-rules could not retract on shard {shard.name}: {e}"
+                if self.broken:
+                    break
             out = set(self._sink)
             self._sink.clear()
         if self.broken:
