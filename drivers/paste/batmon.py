@@ -1,0 +1,63 @@
+"""batmon-ha log lines: `BmsSampl(80.1%,U=55.1V,I=63.25A,P=3485W,Q=83/100Ah,mos=25°C)`, `volt=[3471,3436,...]` (mV),
+`temp=[21,22]`. batmon-ha reports current positive = discharging: it is flipped to positive = charging here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from drivers.paste.parsed import Parsed
+from drivers.paste.text import clean_text, to_float
+
+NAME = "batmon-ha"
+_SAMPLE = re.compile(r"BmsSampl\((?P<body>[^)]*)\)")
+_LIST = re.compile(r"\b(?P<key>volt|voltages|cells|temp|temps|temperatures)\s*=\s*\[(?P<items>[^\]]*)\]", re.IGNORECASE)
+_NUM = r"[-+]?\d+(?:\.\d+)?"
+_PARTS = {
+    "soc": re.compile(rf"(?:^|,)\s*({_NUM})\s*%"),
+    "pack_voltage": re.compile(rf"\bU\s*=\s*({_NUM})\s*V"),
+    "current": re.compile(rf"\bI\s*=\s*({_NUM})\s*A"),
+    "mos_temp": re.compile(rf"\bmos\s*=\s*({_NUM})"),
+}
+_FAMILY = re.compile(r"\b(jk|jbd|ant|daly)[_-]?bms\b", re.IGNORECASE)
+
+
+def detect(text: str) -> float:
+    if "BmsSampl(" in text:
+        return 0.97
+    return 0.9 if re.search(r"\bvolt\s*=\s*\[\s*\d{4}", text) else 0.0
+
+
+def parse(text: str) -> Parsed:
+    p = Parsed(format=NAME)
+    text = clean_text(text)
+    samples = list(_SAMPLE.finditer(text))
+    if samples:
+        body = samples[-1].group("body")
+        if len(samples) > 1:
+            p.note(f"{len(samples)} BmsSampl lines; the last one is used")
+        for field, rx in _PARTS.items():
+            m = rx.search(body)
+            if m:
+                p.fields[field] = to_float(m.group(1))
+        if "current" in p.fields:
+            p.fields["current"] = -p.fields["current"] + 0.0
+            p.note("batmon-ha current sign flipped to positive = charging")
+    lists = {}
+    for m in _LIST.finditer(text):
+        lists[m.group("key").lower()] = [to_float(x) for x in re.findall(_NUM, m.group("items"))]
+    volts = lists.get("volt") or lists.get("voltages") or lists.get("cells")
+    if volts:
+        if all(x > 100 for x in volts):
+            p.fields["cells"] = [round(x / 1000.0, 4) for x in volts]
+            p.note(f"{len(volts)} cell voltages in mV converted to V")
+        else:
+            p.fields["cells"] = volts
+    temps = lists.get("temp") or lists.get("temps") or lists.get("temperatures")
+    if temps:
+        p.fields["temperatures"] = temps
+    fam = _FAMILY.search(text)
+    if fam:
+        p.fields["bms"] = fam.group(1).lower()
+        p.note(f"BMS family {fam.group(1).lower()} from the log's device name")
+    return p

@@ -1,0 +1,63 @@
+"""ESPHome BMS component logs (esphome-jk-bms, -jbd-bms, -ant-bms, -daly-bms and ESPHome's own daly_bms).
+
+`[12:34:56][D][sensor:094]: 'jk-bms cell voltage 1': Sending state 3.33400 V with 3 decimals of accuracy`, with or
+without timestamps and levels, `Received new state 3.28`, ANSI colours, settings (`[number:012]`) and switches.
+The components report current positive = charging, the reading's convention.
+"""
+
+from __future__ import annotations
+
+import re
+
+from drivers.paste.entitymap import collect
+from drivers.paste.parsed import Parsed
+from drivers.paste.text import clean_text
+
+NAME = "esphome-log"
+LINE = re.compile(
+    r"\[(?P<domain>[a-z_]+)(?::\d+)?\]:\s*['\"](?P<name>[^'\"]+)['\"](?:\s*>>)?\s*:?\s*"
+    r"(?:Sending state|Received new state|Got state|New state)\s*(?P<value>.*)$")
+_ACCURACY = re.compile(r"\s+with \d+ decimals? of accuracy\s*$")
+_COMPONENT = re.compile(r"\[(jk_bms\w*|jbd_bms\w*|ant_bms\w*|daly_bms\w*|daly\w*)(?::\d+)?\]")
+_FAMILY_OF = {"jk": "jk", "jbd": "jbd", "ant": "ant", "daly": "daly"}
+
+
+def detect(text: str) -> float:
+    lines = [ln for ln in clean_text(text).split("\n") if ln.strip()]
+    hits = sum(1 for ln in lines if LINE.search(ln))
+    if not hits:
+        return 0.0
+    return 0.97 if hits >= 3 or hits * 2 >= len(lines) else 0.6
+
+
+def parse(text: str) -> Parsed:
+    p = Parsed(format=NAME)
+    pairs: list[tuple[str, str]] = []
+    for ln in clean_text(text).split("\n"):
+        m = LINE.search(ln)
+        if not m:
+            continue
+        name, value = m.group("name"), _ACCURACY.sub("", m.group("value")).strip()
+        if m.group("domain") == "switch" and name.lower().rstrip().endswith("balancer"):
+            # the balancer *enable* switch, not "balancing now"
+            p.note(f"balancer enable switch is {value}")
+            continue
+        pairs.append((name, value))
+    p.note(f"{len(pairs)} ESPHome entity states read")
+    collect(pairs, p)
+    comp = _COMPONENT.search(clean_text(text))
+    family = None
+    if comp:
+        family = _FAMILY_OF.get(comp.group(1).split("_")[0])
+        if family:
+            p.note(f"BMS family {family} from the ESPHome component name {comp.group(1)}")
+    else:
+        prefix_words = re.findall(r"\b(jk|jbd|ant|daly)[-_ ]?bms\b", " ".join(n.lower() for n, _ in pairs))
+        if prefix_words:
+            family = _FAMILY_OF[prefix_words[0]]
+            p.note(f"BMS family {family} from the entity names")
+    if family:
+        p.fields["bms"] = family
+    if "current" in p.fields:
+        p.note("current as the component reports it: positive = charging")
+    return p

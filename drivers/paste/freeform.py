@@ -1,0 +1,100 @@
+"""Rider-typed text: key/value lines and cell lists, often mixed in one paste (`JK 13S`, then the cells, then
+`pack 52.1V`). Each line is read by the key/value or the cell-list rules; what neither understands is reported."""
+
+from __future__ import annotations
+
+import re
+
+from drivers.paste import cells as cellrules
+from drivers.paste import keyvalue
+from drivers.paste.parsed import Parsed
+from drivers.paste.text import field_value, number_unit
+from engine.reading import FAMILY_ALIASES
+
+_SERIES = re.compile(r"\b(\d{1,2})\s*S(?:\d{1,2}P)?\b")
+_FAMILY = re.compile(r"\b(jk|jikong|jbd|llt|overkill|ant|daly)(?:[\s-]?bms)?\b", re.IGNORECASE)
+_NO_FAULT = {"", "none", "ok", "no", "normal", "0"}
+
+
+def parse_lines(lines: list[str]) -> Parsed:
+    p = Parsed()
+    items: list[cellrules.Item] = []
+    unread: list[str] = []
+    unused_keys: list[str] = []
+    kv_count = 0
+    for line in lines:
+        kv = keyvalue.match(line)
+        if kv and kv[1] is not None and kv[1].kind != "cell":
+            kv_count += _apply(kv[0], kv[1], kv[2], p, items)
+            continue
+        got = cellrules.classify(line)
+        if got:
+            items.extend(got)
+            continue
+        if kv and kv[1] is None:
+            unused_keys.append(kv[0])
+            continue
+        if not _context(line, p):
+            unread.append(line)
+    if items:
+        values = cellrules.assemble(items, p)
+        values = cellrules.taps_to_cells(values, p, p.fields)
+        if values:
+            p.fields["cells"] = values
+    p.format = "+".join(x for x, n in (("key-value", kv_count), ("cell-list", len(items))) if n) or "key-value"
+    if unused_keys:
+        p.note(f"not reading fields, left out: {', '.join(dict.fromkeys(unused_keys))}")
+    if unread:
+        p.note(f"{len(unread)} line(s) not understood, e.g. '{unread[0][:60]}'")
+    return p
+
+
+def _apply(key: str, target, raw: str, p: Parsed, items: list) -> int:
+    if target.kind == "summary" or target.kind == "signed_current" or target.kind == "temp":
+        nu = number_unit(raw)
+        if nu is None:
+            p.unsure(f"{key}: '{raw}' is not a number; left out")
+            return 0
+        x = nu[0] / 1000.0 if nu[1] in ("mv", "ma") else nu[0]
+        if target.kind == "summary":
+            p.summary[target.name] = x
+        elif target.kind == "temp":
+            p.fields.setdefault("temperatures", []).append(x)
+        else:
+            p.fields["current"] = abs(x) if target.name == "+" else -abs(x)
+            p.note(f"'{key}' read as current {p.fields['current']:g} A (positive = charging)")
+        return 1
+    name = target.name
+    if name == "cells":
+        got = cellrules.inline(raw) or cellrules.classify(raw)
+        if got:
+            items.extend(got)
+            return 1
+    if name == "fault" and raw.strip().lower() in _NO_FAULT:
+        return 1
+    value, problem = field_value(name, raw)
+    if problem:
+        p.unsure(problem + "; left out")
+        return 0
+    if name in p.fields and p.fields[name] != value:
+        p.unsure(f"{name} is given twice ({p.fields[name]} and {value}); the last one is used")
+    p.fields[name] = value
+    return 1
+
+
+def _context(line: str, p: Parsed) -> bool:
+    """`JK BMS 13S` style lines: the family and the series count, said in passing."""
+    found = False
+    m = _SERIES.search(line)
+    if m and "series" not in p.fields:
+        p.fields["series"] = int(m.group(1))
+        p.note(f"series {m.group(1)} from '{m.group(0)}'")
+        found = True
+    f = _FAMILY.search(line)
+    if f and "bms" not in p.fields:
+        fam = FAMILY_ALIASES.get(f.group(1).lower())
+        if fam and (f.group(1).isupper() or "bms" in f.group(0).lower() or fam != "ant"):
+            p.fields["bms"] = fam
+            p.note(f"BMS family {fam} from '{f.group(0)}'")
+            found = True
+    return found

@@ -1,0 +1,114 @@
+"""Text clean-up and numbers-with-units, shared by the line-based parsers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from engine.reading import BOOL_WORDS, CHEMISTRY_ALIASES, FAMILY_ALIASES
+from kb.fields import FIELDS
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_MARKDOWN_LEAD = re.compile(r"^\s*(?:>\s*)+|^\s*[-*+•·]\s+(?=\S)")  # quote marks, bullets
+_EMPHASIS = re.compile(r"\*\*|__|`|~~")
+
+# a number with an optional unit; decimal comma allowed; unicode minus too
+NUMBER = r"[-+−]?\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?"
+UNIT = r"mv|v|ma|a|°c|ºc|℃|c|°f|%|w|ah|mah|s|ms|ω|ohm|mω"
+VALUE = re.compile(rf"^\s*(?P<num>{NUMBER})\s*(?P<unit>{UNIT})?(?![a-z0-9])\s*(?P<rest>.*)$", re.IGNORECASE)
+
+
+def clean_text(text: str) -> str:
+    """Drop ANSI colour codes, non-breaking spaces and Windows line ends."""
+    text = ANSI.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\u00a0", " ").replace("\u202f", " ").replace("\u2009", " ")
+
+
+def strip_markdown(line: str) -> str:
+    """`> **5) 3.75**` -> `5) 3.75`: quote marks, bullets, emphasis and code ticks go."""
+    prev = None
+    while prev != line:
+        prev = line
+        line = _MARKDOWN_LEAD.sub("", line)
+    return _EMPHASIS.sub("", line).strip()
+
+
+def lines_of(text: str) -> list[str]:
+    return [ln for ln in (strip_markdown(x) for x in clean_text(text).split("\n")) if ln]
+
+
+def to_float(num: str) -> float:
+    return float(num.replace("−", "-").replace(",", "."))
+
+
+def number_unit(s: str) -> tuple[float, str, str] | None:
+    """'4150 mV' -> (4150.0, 'mv', ''); '3.864 high' -> (3.864, '', 'high'); None when s does not start with a number."""
+    m = VALUE.match(s)
+    if not m:
+        return None
+    unit = (m.group("unit") or "").lower().replace("º", "°").replace("℃", "°c")
+    return to_float(m.group("num")), unit, m.group("rest").strip()
+
+
+def in_units(name: str, x: float, unit: str) -> float | None:
+    """x in the field's unit, or None when the unit cannot belong to that field (a volt value for a current...)."""
+    want = FIELDS[name].unit
+    if unit in ("mv", "ma"):
+        x, unit = x / 1000.0, unit[1:]
+    if unit in ("°c", "c"):
+        unit = "°C"
+    if unit == "°f":
+        x, unit = (x - 32) * 5 / 9, "°C"
+    if not unit:
+        return x
+    if want == "V" and unit == "v" or want == "A" and unit == "a" or want == "°C" and unit == "°C" \
+            or want == "%" and unit == "%":
+        return x
+    if want == "" and unit == "%" and name == "duty":
+        return x / 100.0
+    return None
+
+
+def field_value(name: str, raw: Any) -> tuple[Any, str | None]:
+    """(value in the reading's units, problem) for one field from loose text; value None means left out."""
+    spec = FIELDS[name]
+    if not isinstance(raw, str):
+        return raw, None
+    s = raw.strip().strip("'\"").strip()
+    if spec.kind == "bool":
+        w = s.lower().rstrip(".")
+        if w in BOOL_WORDS:
+            return BOOL_WORDS[w], None
+        nu = number_unit(s)
+        if nu and nu[0] in (0, 1) and not nu[2]:
+            return bool(nu[0]), None
+        return None, f"{name}: '{s}' is not on/off"
+    if spec.kind in ("number", "int"):
+        nu = number_unit(s)
+        if nu is None:
+            return None, f"{name}: '{s}' is not a number"
+        x = in_units(name, nu[0], nu[1])
+        if x is None:
+            return None, f"{name}: '{s}' has a unit that does not fit ({spec.unit or 'no unit'} expected)"
+        if spec.kind == "int":
+            return int(round(x)), None
+        return x, None
+    if spec.kind == "list":
+        items = [t for t in re.split(r"[\s;,\[\]]+", s) if t]
+        vals = []
+        for t in items:
+            nu = number_unit(t)
+            if nu is None:
+                return None, f"{name}: '{t}' is not a number"
+            vals.append(nu[0] / 1000.0 if nu[1] == "mv" else nu[0])
+        return vals, None
+    if name == "bms":
+        fam = FAMILY_ALIASES.get(s.lower())
+        return (fam, None) if fam else (None, f"bms: '{s}' is not a known family")
+    if name == "chemistry":
+        chem = CHEMISTRY_ALIASES.get(s.lower())
+        return (chem, None) if chem else (None, f"chemistry: '{s}' is not known (li-ion, lifepo4)")
+    if spec.kind == "enum":
+        w = s.lower()
+        return (w, None) if w in spec.values else (None, f"{name}: '{s}' is not one of {', '.join(spec.values)}")
+    return s, None
