@@ -51,7 +51,7 @@ def parse_text(text: str) -> Parsed:
         parsed.unsure(f"the paste looks like {module.NAME} and also like {scored[1][2].NAME}; "
                       f"it was read as {module.NAME}")
     finish(parsed)
-    if not parsed.fields:
+    if not parsed.fields and not parsed.summary and not parsed.nothing_to_read:
         why = f" ({parsed.ambiguities[0]})" if parsed.ambiguities else ""
         raise UserError(f"read the paste as {parsed.format} but found no reading values in it{why}")
     return parsed

@@ -50,7 +50,7 @@ def _apply(t: Target, raw: str, p: Parsed, cells: dict[int, float], temps: dict[
         if nu is None:
             p.unsure(f"'{raw}' is not a number; left out")
             return
-        x = nu[0] / 1000.0 if nu[1] in ("mv", "ma") else nu[0]
+        x = round(nu[0] / 1000.0 if nu[1] in ("mv", "ma") else nu[0], 4)  # ESPHome's float32 noise: 25.000002
         if t.kind == "cell":
             cells[t.index] = x
         elif t.kind == "temp":
@@ -68,6 +68,8 @@ def _apply(t: Target, raw: str, p: Parsed, cells: dict[int, float], temps: dict[
             p.fields["fault"] = text
         return
     value, problem = field_value(t.name, raw)
+    if isinstance(value, float):
+        value = round(value, 4)
     if problem:
         p.unsure(problem + "; left out")
     elif value is not None:

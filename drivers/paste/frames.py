@@ -239,7 +239,7 @@ def parse(text: str) -> Parsed:
     p.note(f"{len(frames)} notification(s) in hex; {family.upper()} protocol recognised from the frame header, "
            f"decoded by aiobmsble")
     sample = decode(frames, family, p)
-    p.fields = sample_to_fields(sample, family)
+    p.fields = sample_to_fields(sample, family, p.notes)
     if "current" in p.fields:
         p.note("current as aiobmsble reports it: positive = charging")
     if "series" in p.fields and "cells" in p.fields and len(p.fields["cells"]) < p.fields["series"]:

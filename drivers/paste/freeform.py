@@ -31,11 +31,12 @@ def parse_lines(lines: list[str]) -> Parsed:
         if got:
             items.extend(got)
             continue
+        if _context(line, p):
+            continue
         if kv and kv[1] is None:
             unused_keys.append(kv[0])
             continue
-        if not _context(line, p):
-            unread.append(line)
+        unread.append(line)
     if items:
         values = cellrules.assemble(items, p)
         values = cellrules.taps_to_cells(values, p, p.fields)

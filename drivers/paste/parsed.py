@@ -16,6 +16,8 @@ class Parsed:
     ambiguities: list[str] = field(default_factory=list)
     # figures the paste stated that the reading derives itself (cell delta, min, max, mean): kept to compare
     summary: dict[str, float] = field(default_factory=dict)
+    # True when the paste was understood and simply holds no measurement ("No faults registered since startup")
+    nothing_to_read: bool = False
 
     def note(self, text: str) -> None:
         if text not in self.notes:

@@ -18,6 +18,9 @@ UNIT = r"mv|v|ma|a|°c|ºc|℃|c|°f|%|w|ah|mah|s|ms|ω|ohm|mω"
 VALUE = re.compile(rf"^\s*(?P<num>{NUMBER})\s*(?P<unit>{UNIT})?(?![a-z0-9])\s*(?P<rest>.*)$", re.IGNORECASE)
 
 
+_LIST_ITEM = re.compile(rf"(?P<num>{NUMBER})\s*(?P<unit>mv|v|°c|ºc|℃|c|°f)?(?![a-z0-9])", re.IGNORECASE)
+
+
 def clean_text(text: str) -> str:
     """Drop ANSI colour codes, non-breaking spaces and Windows line ends."""
     text = ANSI.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
@@ -92,15 +95,19 @@ def field_value(name: str, raw: Any) -> tuple[Any, str | None]:
             return None, f"{name}: '{s}' has a unit that does not fit ({spec.unit or 'no unit'} expected)"
         if spec.kind == "int":
             return int(round(x)), None
-        return x, None
+        return round(x, 6), None
     if spec.kind == "list":
-        items = [t for t in re.split(r"[\s;,\[\]]+", s) if t]
+        found = list(_LIST_ITEM.finditer(s))
+        leftover = _LIST_ITEM.sub("", s)
+        if not found or re.sub(r"[\s;,\[\]]", "", leftover):
+            return None, f"{name}: '{s}' is not a list of numbers"
         vals = []
-        for t in items:
-            nu = number_unit(t)
-            if nu is None:
-                return None, f"{name}: '{t}' is not a number"
-            vals.append(nu[0] / 1000.0 if nu[1] == "mv" else nu[0])
+        for m in found:
+            x, unit = to_float(m.group("num")), (m.group("unit") or "").lower()
+            conv = in_units(name, x, unit.replace("º", "°").replace("℃", "°c"))
+            if conv is None:
+                return None, f"{name}: '{m.group(0).strip()}' has a unit that does not fit"
+            vals.append(round(conv, 4))
         return vals, None
     if name == "bms":
         fam = FAMILY_ALIASES.get(s.lower())

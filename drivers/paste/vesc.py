@@ -46,7 +46,7 @@ def parse(text: str) -> Parsed:
         if _NONE.search(text):
             p.note("the VESC reports no faults since startup: nothing to read from it (it stores no voltages "
                    "without a fault)")
-            p.unsure("no faults registered: the paste holds no measurement")
+            p.nothing_to_read = True
         return p
     if len(blocks) > 1:
         others = ", ".join(b["fault"] for b in blocks[:-1])
