@@ -18,7 +18,8 @@ from drivers.sim.state import PackState
 HEAD = b"\x7e\xa1"
 TAIL = b"\xaa\x55"
 # MOSFET state codes the BMS reports while a protection holds the MOSFET open
-FET_STATE = {"charge_overcurrent": ("charge", 3), "discharge_overcurrent": ("discharge", 3),
+FET_STATE = {"cell_overvoltage": ("charge", 2), "charge_overcurrent": ("charge", 3),
+             "cell_undervoltage": ("discharge", 2), "discharge_overcurrent": ("discharge", 3),
              "short_circuit": ("discharge", 3)}
 
 
@@ -54,9 +55,12 @@ def status(s: PackState) -> bytes:
         put(34 + 2 * c + 2 * i, u(t, 2, "little", signed=True))
     o = 2 * (c + n)
     chg, dsg = int(s.charge_fet), int(s.discharge_fet)
-    if s.alarm in FET_STATE:
+    if s.alarm in FET_STATE:  # a protection that holds a MOSFET open reports why instead of a plain 0
         which, code = FET_STATE[s.alarm]
-        chg, dsg = (code, dsg) if which == "charge" else (chg, code)
+        if which == "charge" and not s.charge_fet:
+            chg = code
+        elif which == "discharge" and not s.discharge_fet:
+            dsg = code
     put(38 + o, u(s.voltage * 100, 2, "little"))
     put(40 + o, u(s.current * 10, 2, "little", signed=True))
     put(42 + o, u(s.soc, 2, "little"))

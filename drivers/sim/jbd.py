@@ -13,7 +13,8 @@ from __future__ import annotations
 from drivers.sim.encoder import Encoder, Gatt, u
 from drivers.sim.state import PackState
 
-ALARM_BITS = {"charge_overcurrent": 1 << 8, "discharge_overcurrent": 1 << 9, "short_circuit": 1 << 10}
+ALARM_BITS = {"cell_overvoltage": 1 << 0, "cell_undervoltage": 1 << 1, "charge_overcurrent": 1 << 8,
+              "discharge_overcurrent": 1 << 9, "short_circuit": 1 << 10}
 _DATE = ((2024 - 2000) << 9) | (5 << 5) | 1  # 2024-05-01, as the BMS packs it
 
 

@@ -24,7 +24,8 @@ HEAD_RSP = b"\x55\xaa\xeb\x90"
 HEAD_CMD = b"\xaa\x55\x90\xeb"
 READY = HEAD_CMD + b"\xc8\x01\x01" + bytes(12) + b"\x44"
 FRAME_LEN = 300
-ALARM_BITS = {"charge_overcurrent": 1 << 6, "discharge_overcurrent": 1 << 13, "short_circuit": 1 << 14}
+ALARM_BITS = {"cell_overvoltage": 1 << 4, "charge_overcurrent": 1 << 6, "cell_undervoltage": 1 << 11,
+              "discharge_overcurrent": 1 << 13, "short_circuit": 1 << 14}
 LAYOUTS = {"JK02_24S": "10.08", "JK02_32S": "11.48"}  # layout -> the software version the device reports
 
 
