@@ -210,11 +210,15 @@ class Session:
         return self
 
     def rewind(self, index: int) -> "Session":
-        """Ask the step at `index` of the path again: forget its answer and every answer given after it on the path."""
+        """Ask the step at `index` of the path again: forget its answer and every answer given after it on the path.
+        Steps the reading answered cannot be asked again; if only those follow `index`, the rider's last answer
+        before it is forgotten instead, so going back always goes back."""
         path = self.path
-        for e in path[index:]:
-            if not e.auto:
-                self.answers.pop(e.step, None)
+        mine = [e.step for e in path[index:] if not e.auto]
+        if not mine:
+            mine = [e.step for e in path[:index] if not e.auto][-1:]
+        for sid in mine:
+            self.answers.pop(sid, None)
         self._walked = None
         return self
 
