@@ -303,7 +303,7 @@ def downsample(t: np.ndarray, v: np.ndarray, i: np.ndarray, max_points: int = 20
     n = len(t)
     if n <= max_points:
         return PlotSeries(t.copy(), v.copy(), i.copy())
-    b = int(math.ceil(n / (max_points / 4)))
+    b = int(math.ceil(n / (max_points / 5)))  # up to 5 points a bucket: its first, min and max of V and I
     nb = int(math.ceil(n / b))
     pad = nb * b - n
     idx = np.arange(nb * b).clip(max=n - 1).reshape(nb, b)

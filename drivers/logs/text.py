@@ -82,7 +82,8 @@ def parse_numbers(name: str, lines: Sequence[str], first_line: int, ncols: int, 
             if block.shape[0] != len(chunk):
                 raise ValueError("blank line")
         except ValueError:
-            raise UserError(_first_bad_line(name, chunk, first_line + start, ncols, delim, cols, labels)) from None
+            raise UserError(_first_bad_line(name, chunk, first_line + start, ncols, delim, cols, labels,
+                                            trailing_delim)) from None
         out[start:start + len(chunk)] = block
         if progress is not None:
             progress(min(1.0, (start + len(chunk)) / total))
@@ -110,14 +111,14 @@ def _fill_empty(chunk: Sequence[str], delim: str, trailing_delim: bool) -> list[
 
 
 def _first_bad_line(name: str, chunk: Sequence[str], first_line: int, ncols: int, delim: str,
-                    cols: Sequence[int], labels: Sequence[str] | None) -> str:
+                    cols: Sequence[int], labels: Sequence[str] | None, trailing_delim: bool = True) -> str:
     for i, ln in enumerate(chunk):
         line_no = first_line + i
         if not ln.strip():
             return f"{name}: line {line_no}: blank line inside the data"
         cells = ln.split(delim)
-        if cells and cells[-1].strip() == "" and len(cells) > ncols:
-            cells = cells[:-1]
+        if trailing_delim and len(cells) > 1 and cells[-1].strip() == "":
+            cells = cells[:-1]  # the format's trailing delimiter, not a value
         if len(cells) <= max(cols):
             return f"{name}: line {line_no}: {len(cells)} values where the header has {ncols} columns"
         for j in cols:
