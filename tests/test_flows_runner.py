@@ -56,7 +56,7 @@ def test_a_wrong_expectation_fails_with_a_reason(kb):
     bad = f.tests[0].model_copy(update={"expect": "trip-thermal"})
     kb.extra["flows"]["cutout"] = f.model_copy(update={"tests": [bad]})
     try:
-        (r,) = run_flow_tests(kb) and [x for x in run_flow_tests(kb) if x.item == "cutout"]
+        r = next(x for x in run_flow_tests(kb) if x.item == "cutout")
     finally:
         kb.extra["flows"]["cutout"] = f
     assert not r.passed and "expected 'trip-thermal', got 'trip-overcurrent'" in r.detail

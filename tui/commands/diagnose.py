@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from kb.load import load_kb
     from tui.cli import emit_json
 
-    kb = load_kb(args.kb, use_cache=False) if args.kb else load_kb()
+    kb = load_kb(args.kb) if args.kb else load_kb()
     flows = flows_of(kb)
     if not flows:
         raise UserError("this knowledge base has no diagnosis flows")
@@ -113,9 +113,10 @@ def _pick(kb, flows: dict) -> str | None:
         raw = _ask("> ")
         if raw is None or raw.lower() in ("q", "quit", "exit"):
             return None
-        if raw.isdigit() and 1 <= int(raw) <= len(items):
-            return items[int(raw) - 1].id
-        if raw:
+        if raw.isdigit():
+            if 1 <= int(raw) <= len(items):
+                return items[int(raw) - 1].id
+        elif raw:
             from kb.errors import UserError
 
             try:
