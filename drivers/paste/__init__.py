@@ -19,17 +19,35 @@ from drivers.paste.parsed import Parsed, finish
 from engine.reading import Reading
 from kb.errors import UserError
 
-__all__ = ["Parsed", "SHAPES", "detect", "parse_text", "parse_to_reading"]
+__all__ = ["Parsed", "SHAPES", "TOOL_SHAPES", "claims", "detect", "parse_text", "parse_to_reading"]
 
 # most specific first: on a tie the earlier shape wins
 SHAPES: tuple[ModuleType, ...] = (frames, esphome, vesc, batmon, jbdtool, structured, homeassistant, keyvalue, cells)
 MAX_CHARS = 2_000_000
+# outputs of tools whose conventions only their parser knows (VESC's and batmon-ha's current sign, ...)
+TOOL_SHAPES = frozenset({frames.NAME, esphome.NAME, vesc.NAME, batmon.NAME, jbdtool.NAME, homeassistant.NAME})
 
 
 def detect(text: str) -> list[tuple[float, str]]:
     """(confidence, shape name) for every shape that recognises the text, best first."""
     scored = [(m.detect(text), i, m) for i, m in enumerate(SHAPES)]
     return [(c, m.NAME) for c, _i, m in sorted(scored, key=lambda x: (-x[0], x[1])) if c > 0]
+
+
+def claims(text: str, mapping: dict | None = None) -> bool:
+    """Whether text that YAML also reads as `mapping` should go through these parsers instead: a tool's output
+    (`Fault : FAULT_CODE_...`, `Current : 85.2` is a VESC block whose current sign must be flipped), or names the
+    paste parsers understand but that are no reading fields (`Cell 1: 3.28`, `cell count: 13`, `delta: 0.02`)."""
+    from drivers.paste.entities import lookup
+    from engine.reading import canonical_field
+
+    found = detect(text)
+    if found and found[0][1] in TOOL_SHAPES and found[0][0] >= 0.5:
+        return True
+    for key in mapping or {}:
+        if isinstance(key, str) and canonical_field(key) is None and lookup(key) is not None:
+            return True
+    return False
 
 
 def parse_text(text: str) -> Parsed:
