@@ -105,7 +105,7 @@ def read_input(text: str) -> tuple[dict[str, Any], list[str]]:
             raise UserError(f"a reading is a mapping of fields (an object such as {{\"cells\": [...]}}), "
                             f"not {_kind(data)}")
     data = _yaml_or_none(text)
-    if isinstance(data, dict):
+    if isinstance(data, dict) and not _paste_claims(text, data):
         return data, []
     parsed = _paste(text)
     if parsed is not None:
@@ -124,6 +124,18 @@ def _yaml_or_none(text: str) -> Any:
         return YAML(typ="safe", pure=True).load(text)
     except (YAMLError, ValueError, TypeError, RecursionError):
         return None
+
+
+def _paste_claims(text: str, data: dict) -> bool:
+    """YAML also reads `Fault : FAULT_CODE_...` blocks and `Cell 1: 3.28` lines as mappings; the paste parsers
+    know their conventions (VESC's current sign), so such text goes to them (drivers.paste.claims)."""
+    import importlib.util
+
+    if importlib.util.find_spec("drivers.paste") is None:
+        return False
+    from drivers.paste import claims
+
+    return claims(text, data)
 
 
 def _paste(text: str) -> tuple[dict[str, Any], list[str]] | None:
