@@ -12,10 +12,11 @@ import threading
 import weakref
 from typing import Any
 
-from engine.evaluate import evaluate, render_template, rule_truth, scope_text, scope_truth
+from engine.evaluate import evaluate, render_template, rule_truth, scope_text, scope_truth, unknown_fields
 from engine.reading import Reading
 from engine.report import Finding, NotChecked, Report
 from kb.expr import fields_of
+from kb.fields import LIST_FIELDS
 
 ENGINES = ("auto", "durable", "evaluator")
 
@@ -57,7 +58,10 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
         from kb.load import load_kb
 
         kb = load_kb()
-    values = reading.values()
+    given = reading.given()
+    derived = reading.derived()
+    values = {k: v for k, v in given.items() if k not in LIST_FIELDS}  # exactly Reading.values()
+    values.update(derived)
     notes: list[str] = []
     used = "evaluator"
     fired: set[str] | None = None
@@ -91,15 +95,14 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
         if fires:
             findings.append(_finding(lr, values))
         elif t is None:
-            s, scope_missing = scope_truth(rule.scope, values)
-            outcome = evaluate(lr.tree, values)
-            missing = list(dict.fromkeys(scope_missing + outcome.missing))
+            _, scope_missing = scope_truth(rule.scope, values)
+            missing = list(dict.fromkeys(scope_missing + unknown_fields(lr.tree, values)))
             not_checked.append(NotChecked(rid, rule.title, missing))
     if agree:
         notes.append("durable-rules and the evaluator disagree on: " + ", ".join(sorted(agree))
                      + " (please report this reading)")
-    shown = dict(reading.given())
-    shown.update(reading.derived())
+    shown = dict(given)
+    shown.update(derived)
     return Report(kb_version=kb.kb_version, reading=shown, findings=findings, not_checked=not_checked,
                   engine=used, notes=notes)
 

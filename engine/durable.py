@@ -34,7 +34,7 @@ from kb.expr import And, Arith, Cmp, Lit, Node, Or, Ref
 DISCRIMINATOR = {"kind": "reading"}
 RESERVED = frozenset({"id", "sid", "kind"})
 MAX_TERMS_PER_SHARD = 32  # durable fails at 65 terms matching one fact; keep half of that as margin
-MAX_RULES_PER_SHARD = 8
+MAX_RULES_PER_SHARD = 16  # the term budget is what keeps a shard safe; fewer shards = fewer calls
 MAX_TERMS_PER_RULE = 60  # a rule expanding to more terms than this is left to the evaluator
 SESSION = "bmsdoc"
 

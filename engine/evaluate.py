@@ -141,6 +141,22 @@ def truth(tree: Node, values: Mapping[str, Any]) -> Truth:
     return result
 
 
+def unknown_fields(tree: Node, values: Mapping[str, Any]) -> list[str]:
+    """Missing fields of the comparisons that came out unknown (what evaluate() reports, without the text)."""
+    out: dict[str, None] = {}
+    stack = [tree]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Cmp):
+            if _cmp_truth(n, values) is None:
+                for f in (n.field, *_fields_in(n.rhs)):
+                    if _get(values, f) is _MISSING:
+                        out[f] = None
+        else:
+            stack.extend(reversed(n.items))
+    return list(out)
+
+
 # ---------------------------------------------------------------- evaluation with explanation
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 durable = pytest.importorskip("durable.engine", reason="durable-rules does not build on this Python")
 
 from engine.durable import (  # noqa: E402
-    MAX_TERMS_PER_SHARD, DurableEngine, compile_rule, terms)
+    MAX_RULES_PER_SHARD, MAX_TERMS_PER_SHARD, DurableEngine, compile_rule, terms)
 from engine.evaluate import rule_truth  # noqa: E402
 from engine.reading import Reading  # noqa: E402
 from kb.expr import And, Arith, Cmp, Lit, Or, Ref, parse  # noqa: E402
@@ -211,7 +211,7 @@ COMPILED = [r for r in RANDOM_RULES if r[0] not in RANDOM_ENGINE.evaluator_only]
 def test_shards_respect_the_budget():
     assert len(RANDOM_ENGINE.shards) > 1
     for shard in RANDOM_ENGINE.shards:
-        assert len(shard.rules) <= 8
+        assert len(shard.rules) <= MAX_RULES_PER_SHARD
         assert shard.terms <= MAX_TERMS_PER_SHARD or len(shard.rules) == 1
 
 
