@@ -73,6 +73,13 @@ def test_logui_carries_empty_cells_forward(tmp_path):
     assert "controller_mos" in d.controller_temps
 
 
+def test_logui_time_of_day_wraps_at_midnight(tmp_path):
+    r = ride(30.0, [(5, 10, 20)], seed=4)
+    d = load_log(write_logui_csv(r, tmp_path / "midnight.csv", start_s=86400.0 - 12.0))
+    assert np.all(np.diff(d.t_s) > 0) and d.duration_s == pytest.approx(r.t[-1], abs=2e-3)
+    assert any("midnight" in n for n in d.notes)
+
+
 def test_logui_log_that_just_ends(tmp_path):
     r = end_at(ride(30.0, [(5, 40, 50)], seed=6), 20.0)
     p = write_logui_csv(r, tmp_path / "ends.csv", cut_last_line=True)

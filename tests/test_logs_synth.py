@@ -127,7 +127,7 @@ def write_logui_csv(r: Ride, path: Path, blank_unchanged: bool = True, cut_last_
             ("Fault:Fault Code::0:0:0", r.fault.astype(float))]
     if r.cells is not None:
         cols += [(f"BMS_C{j + 1}:Cell {j + 1}:V:3:0:0", r.cells[:, j]) for j in range(r.cells.shape[1])]
-    cols.append(("t_day:Time:s:3:0:1", start_s + r.t))
+    cols.append(("t_day:Time:s:3:0:1", np.round((start_s + r.t) % 86400.0, 3)))  # time of day wraps at midnight
     header = ";".join(d for d, _ in cols)
     lines = []
     prev = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drivers.logs.data import LogData, fault_name
+from drivers.logs.data import LogData
 from drivers.logs.generic import MAP_HELP, ColumnMap, parse_map
 from drivers.logs.text import Progress, read_lines, split_header
 from kb.errors import UserError
@@ -21,7 +21,7 @@ from kb.errors import UserError
 SQLITE_MAGIC = b"SQLite format 3\x00"
 FORMATS = ("vesc-rt-csv", "logui-csv", "bmsdoc-session", "generic-csv")
 
-__all__ = ["FORMATS", "ColumnMap", "LogData", "MAP_HELP", "detect", "fault_name", "load_log", "parse_map"]
+__all__ = ["FORMATS", "ColumnMap", "LogData", "MAP_HELP", "detect", "load_log", "parse_map"]
 
 
 def _is_sqlite(path: Path) -> bool:

@@ -11,26 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# VESC firmware fault codes (datatypes.h, mc_fault_code), as the text the Reading's `fault` field uses.
-VESC_FAULTS = {
-    0: "none",
-    1: "over_voltage",
-    2: "under_voltage",
-    3: "drv",
-    4: "abs_over_current",
-    5: "over_temp_fet",
-    6: "over_temp_motor",
-    7: "gate_driver_over_voltage",
-    8: "gate_driver_under_voltage",
-    9: "mcu_under_voltage",
-    10: "booting_from_watchdog_reset",
-}
-
-
-def fault_name(code: int) -> str:
-    return VESC_FAULTS.get(int(code), f"fault_{int(code)}")
-
-
 @dataclass
 class LogData:
     """One log, column by column. All arrays have the length of `t_s`."""
@@ -41,7 +21,7 @@ class LogData:
     voltage: np.ndarray | None = None  # pack (controller input) voltage, V
     current: np.ndarray | None = None  # battery current, A, positive = charging/regen
     duty: np.ndarray | None = None  # controller duty cycle, fraction
-    fault: np.ndarray | None = None  # controller fault code per sample (VESC numbering), int
+    fault: np.ndarray | None = None  # controller fault code per sample (VESC mc_fault_code numbering), int
     controller_temps: dict[str, np.ndarray] = field(default_factory=dict)  # controller FETs, motor: not the pack
     pack_temps: dict[str, np.ndarray] = field(default_factory=dict)  # cell and BMS probes
     bms_mos_temp: np.ndarray | None = None  # the BMS's own MOSFET probe

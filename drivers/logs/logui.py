@@ -107,13 +107,10 @@ def load(name: str, lines: list[str], header: list[str], delim: str, progress: P
     unit = descs[ti].unit.lower()
     if unit == "ms":
         t /= 1000.0
-    day = 86400.0
-    if _norm(descs[ti].key) in ("tday", "timeofday") or t.max() < day * 1.01 and np.diff(t).min(initial=0) < -day / 2:
-        t, wraps = unwrap_day_clock(t, day)
-        if wraps:
-            notes.append(f"time of day wrapped at midnight {wraps} time(s); time kept running")
-    else:
-        t = t - t[0]
+    # t_day is the time of day: it wraps at midnight (a jump back of more than half a day)
+    t, wraps = unwrap_day_clock(t, 86400.0)
+    if wraps:
+        notes.append(f"time of day wrapped at midnight {wraps} time(s); time kept running")
     t = monotonic(name, t, notes)
     notes.append(f"'{descs[ci].name}' counts discharge as positive: sign flipped (here positive = charging/regen)")
 
