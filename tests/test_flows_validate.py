@@ -171,3 +171,12 @@ def test_validate_command_reports_flow_problems_with_exit_1(content, capsys):
     text = out.out + out.err
     assert re.search(r"flows/cutout\.yaml:\d+:\d+: step 'load-over-limit' \(no\) leads to unknown step 'nowhere'", text)
     assert "Traceback" not in text
+
+
+def test_links_to_rules_and_guides_must_exist(content):
+    text = _edit(content, "cutout.yaml", "    citations: [\"4\", \"6\"]\n",
+                 "    citations: [\"4\", \"6\"]\n    rules: [fet.no-such-rule]\n    guides: [no.such-guide]\n")
+    problems = _problems(content)
+    line = line_of(text, "fet.no-such-rule")
+    assert f"cutout.yaml:{line}:{col_of(text, line, 'fet.no-such-rule')}:" in _one(problems, "unknown rule id 'fet.no-such-rule'")
+    _one(problems, "unknown guide entry 'no.such-guide'")
