@@ -11,14 +11,25 @@ scenarios (SCENARIOS: scripted time series with the rider's context), device (Vi
 
 from __future__ import annotations
 
-from drivers.sim.ant import AntEncoder
-from drivers.sim.daly import DalyEncoder
-from drivers.sim.device import Faults, VirtualBMS, install
-from drivers.sim.encoder import Encoder
-from drivers.sim.jbd import JbdEncoder
-from drivers.sim.jk import JkEncoder
-from drivers.sim.scenarios import DEFAULT_SCENARIO, SCENARIOS, Scenario
-from drivers.sim.state import PackState
+from typing import Any
+
+# Names are imported on first use, so that `bmsdoc --help` (which lists the scenarios) does not load bleak.
+_LAZY = {
+    "AntEncoder": "drivers.sim.ant", "DalyEncoder": "drivers.sim.daly", "JbdEncoder": "drivers.sim.jbd",
+    "JkEncoder": "drivers.sim.jk", "Encoder": "drivers.sim.encoder", "PackState": "drivers.sim.state",
+    "Faults": "drivers.sim.device", "VirtualBMS": "drivers.sim.device", "install": "drivers.sim.device",
+    "SCENARIOS": "drivers.sim.scenarios", "Scenario": "drivers.sim.scenarios",
+    "DEFAULT_SCENARIO": "drivers.sim.scenarios",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'drivers.sim' has no attribute '{name}'")
+
 
 FAMILIES = ("jk", "jbd", "ant", "daly")
 # one address per family, so a recorded session says which virtual device it came from
@@ -26,7 +37,12 @@ ADDRESSES = {"jk": "5E:1D:0C:00:00:01", "jbd": "5E:1D:0C:00:00:02", "ant": "5E:1
              "daly": "5E:1D:0C:00:00:04"}
 
 
-def encoder_for(family: str, layout: str | None = None) -> Encoder:
+def encoder_for(family: str, layout: str | None = None) -> Any:
+    from drivers.sim.ant import AntEncoder
+    from drivers.sim.daly import DalyEncoder
+    from drivers.sim.jbd import JbdEncoder
+    from drivers.sim.jk import JkEncoder
+
     match family:
         case "jk":
             return JkEncoder(layout or "JK02_32S")

@@ -101,7 +101,7 @@ def _imbalance(t: float) -> PackState:
     # Cell 5 has lost capacity: its voltage falls away from the others, further under load, and the balancer
     # (running) cannot keep up.
     i = ride_current(t)
-    weak = -(0.012 + 0.0032 * t) * (1.0 + max(0.0, -i) / 30.0)
+    weak = -(0.012 + 0.006 * t) * (1.0 + max(0.0, -i) / 30.0)
     offsets = tuple(weak if k == 4 else 0.0 for k in range(SERIES))
     st = pack(t, _soc(70.0, t), i, offsets=offsets)
     delta = max(st.cells) - min(st.cells)
@@ -139,16 +139,16 @@ SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in [
         Scenario("healthy-ride", "a normal 13S ride: launches, cruise, gentle regen; nothing to flag", 60.0, _healthy,
-                 {**_RIDE_CONTEXT, "regen_limit": 10, "battery_limit": 35, "charge_ocp": 20, "discharge_ocp": 60},
+                 {**_RIDE_CONTEXT, "regen_limit": 10, "battery_limit": 25, "charge_ocp": 20, "discharge_ocp": 60},
                  ()),
         Scenario("regen-charge-fet-off",
                  "straight off the charger, the first braking trips OVP: the charge FET opens while regen is set to 30 A",
                  60.0, _regen_fet_off,
-                 {**_RIDE_CONTEXT, "regen_limit": 30, "battery_limit": 35, "cell_ovp": 4.20,
+                 {**_RIDE_CONTEXT, "regen_limit": 30, "battery_limit": 25, "cell_ovp": 4.20,
                   "cell_ovp_recover": 4.10, "charge_ocp": 30, "discharge_ocp": 60},
                  ("charge FET off while regen can flow (critical)",)),
-        Scenario("growing-imbalance", "cell 5 drifts away under load while the balancer runs: delta grows to ~0.3 V",
-                 60.0, _imbalance, {**_RIDE_CONTEXT, "regen_limit": 10, "balance_trigger": 0.01},
+        Scenario("growing-imbalance", "cell 5 drifts away under load while the balancer runs: delta grows past 0.4 V",
+                 60.0, _imbalance, {**_RIDE_CONTEXT, "regen_limit": 10},
                  ("cell imbalance, growing to critical",)),
         Scenario("sense-lead-fault",
                  "from 15 s cells 7/8 read 0.75 V low/high in turn (a loose balance lead); OVP trips on the false high",
