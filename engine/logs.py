@@ -347,12 +347,11 @@ def find_candidates(data: Any, t: np.ndarray, v: np.ndarray, i: np.ndarray, r_oh
     out: list[Candidate] = []
     cuts = _collapses(t, v, i, duty, ok)
     out += cuts
-    cut_times = [c.t_s for c in cuts if c.kind in ("discharge_cut", "regen_cut", "voltage_collapse")]
-    out += _episodes(t, v, i, duty, r_ohm, ok, fault)
+    out += _episodes(t, v, i, duty, r_ohm, ok)
     if ok[-1]:
         out += _log_end(t, v, i, duty)
     if fault is not None:
-        _attach_faults(out, t, v, i, duty, fault, cut_times)
+        _attach_faults(out, t, v, i, duty, fault)
     out += _cells(data, t, v, i)
     out += _temperatures(data, t, i)
     return out
@@ -411,7 +410,7 @@ def _collapses(t, v, i, duty, ok) -> list[Candidate]:
     return out
 
 
-def _episodes(t, v, i, duty, r_ohm, ok, fault) -> list[Candidate]:
+def _episodes(t, v, i, duty, r_ohm, ok) -> list[Candidate]:
     """One candidate per regen episode and per load episode, at the peak held for two samples."""
     out = []
     n = len(t)
@@ -425,7 +424,7 @@ def _episodes(t, v, i, duty, r_ohm, ok, fault) -> list[Candidate]:
         peaks = np.maximum.reduceat(h, bounds[:-1] if bounds[-1] == n else bounds)[::2]
         order = np.argsort(-peaks, kind="stable")[:MAX_CHECKS]
         biggest = int(order[0])
-        for rank, m in enumerate(order):
+        for m in order:
             s, e = int(eps[m, 0]), int(eps[m, 1])
             k = s + int(np.argmax(h[s:e]))
             j0, _ = _window(t, s, 1.0, 0.0)
@@ -439,15 +438,18 @@ def _episodes(t, v, i, duty, r_ohm, ok, fault) -> list[Candidate]:
                 # rise beyond the IR model: regen with nowhere to go pushes the voltage up far past R*I
                 _, j1 = _window(t, e - 1, 0.0, POST_S)
                 model = v_rest + r_ohm * (i[s:j1] - i_rest)
-                excess = float((v[s:j1] - model).max())
+                ks = s + int(np.argmax(v[s:j1] - model))
+                excess = float(v[ks] - model[ks - s])
                 fields["pack_voltage"] = _r(v_rest, 1)  # the pack before braking (how full it was)
                 values["pack_voltage"] = fields["pack_voltage"]
-                if excess >= max(SPIKE_MIN_V, SPIKE_FRACTION * v_rest):
+                # an open charge path stops the regen current at the spike; a high voltage while the current
+                # still flows is more likely a resistance the estimate missed
+                current_stopped = i[ks] <= 0.5 * h[k]
+                if excess >= max(SPIKE_MIN_V, SPIKE_FRACTION * v_rest) and current_stopped:
                     fields["voltage_rise"] = _r(excess, 1)
                     values["voltage_rise"] = fields["voltage_rise"]
                     values["voltage_max"] = _r(v[s:j1].max(), 1)
-                    out.append(Candidate("regen_cut", float(t[s + int(np.argmax(v[s:j1] - model))]), fields, values,
-                                         always=True, size=float(h[k])))
+                    out.append(Candidate("regen_cut", float(t[ks]), fields, values, always=True, size=float(h[k])))
                     continue
             else:
                 fields["voltage_drop"] = _r(max(0.0, v_rest - v[k]), 1)  # sag from the voltage before the launch
@@ -478,7 +480,7 @@ def _log_end(t, v, i, duty) -> list[Candidate]:
     return [Candidate("log_end_under_load", float(t[k]), fields, values, always=True, size=abs(i_dom))]
 
 
-def _attach_faults(out: list[Candidate], t, v, i, duty, fault, cut_times) -> None:
+def _attach_faults(out: list[Candidate], t, v, i, duty, fault) -> None:
     """Controller fault onsets join the cut or spike they belong to, else they are events of their own."""
     f = np.asarray(fault).astype(np.int64)
     onset = np.flatnonzero((f != 0) & (np.concatenate(([0], f[:-1])) != f))

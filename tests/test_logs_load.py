@@ -50,6 +50,17 @@ def test_ms_today_wraps_at_midnight(tmp_path):
     assert any("midnight" in n for n in d.notes)
 
 
+def test_a_clock_step_backwards_is_clamped(tmp_path):
+    p = write_rt_csv(healthy(), tmp_path / "r.csv")
+    lines = p.read_text().splitlines()
+    cells = lines[100].split(";")
+    cells[0] = str(int(cells[0]) - 500)  # the phone's clock was corrected by half a second
+    lines[100] = ";".join(cells)
+    p.write_text("\n".join(lines) + "\n")
+    d = load_log(p)
+    assert np.all(np.diff(d.t_s) >= 0) and any("stepped back" in n for n in d.notes)
+
+
 def test_a_log_cut_mid_line_keeps_the_complete_rows(tmp_path):
     p = write_rt_csv(healthy(), tmp_path / "cut.csv")
     lines = p.read_text().splitlines()

@@ -165,10 +165,3 @@ def monotonic(name: str, t: np.ndarray, notes: list[str]) -> np.ndarray:
         notes.append(f"the clock stepped back {int(back.sum())} time(s); those samples keep the previous time")
         t = np.maximum.accumulate(t)
     return t
-
-
-def finite_or_error(name: str, col: str, a: np.ndarray, first_line: int) -> None:
-    bad = ~np.isfinite(a)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise UserError(f"{name}: line {first_line + i}: column '{col}' has no number")
