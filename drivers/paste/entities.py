@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 from engine.reading import canonical_field
 from kb.fields import FIELDS
@@ -68,6 +69,7 @@ _TABLE: list[tuple[str, Target | str]] = [
     (r"(?:discharge|discharging) current", Target("signed_current", "-")),
 ]
 _COMPILED = [(re.compile(rf"(?:{pat})"), t) for pat, t in _TABLE]
+_ANY = re.compile("|".join(f"(?:{pat})" for pat, _t in _TABLE))  # one pass to ask "is this a known name?"
 
 
 def norm(name: str) -> str:
@@ -80,6 +82,7 @@ def _indexed(m: re.Match, kind: str) -> Target:
     return Target(kind, index=idx)
 
 
+@lru_cache(maxsize=4096)
 def lookup(name: str, prefix: str = "") -> Target | None:
     """What a whole name means (after dropping the tool's prefix), else None."""
     s = norm(name)
@@ -99,12 +102,13 @@ def lookup(name: str, prefix: str = "") -> Target | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def _suffix_start(s: str) -> int | None:
     """Where the longest known name at the end of s begins (0 or just after a separator)."""
     starts = [0] + [i + 1 for i, ch in enumerate(s) if not ch.isalnum()]
     for i in starts:
         rest = s[i:].strip()
-        if rest and any(rx.fullmatch(rest) for rx, _t in _COMPILED):
+        if rest and _ANY.fullmatch(rest):
             return i
     return None
 

@@ -60,6 +60,9 @@ def family_of(frames: list[bytes]) -> str | None:
 
 
 def detect(text: str) -> float:
+    compact = re.sub(r"0x|[^0-9a-fA-F]", "", text[:200_000]).lower()
+    if not any(head.hex() in compact for head, _fam in _STARTS):
+        return 0.0  # cheap refusal: no frame header anywhere
     lines = [ln for ln in clean_text(text).split("\n") if ln.strip()]
     frames = notifications(text)
     if not frames or family_of(frames) is None:
