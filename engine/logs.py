@@ -162,7 +162,8 @@ def analyze(source: Any, context: Mapping[str, Any] | None = None, *, kb: Any = 
             raise TypeError("analyze(path) needs loader= (e.g. drivers.logs.load_log); or pass a loaded log")
         source = loader(source)
     data = source
-    ctx = _context(context)
+    notes = list(getattr(data, "notes", []))
+    ctx = _context({**_recorded_context(getattr(data, "context", None), notes), **dict(context or {})})
     t, v, i = _signals(data)
     if kb is None:
         from kb.load import load_kb
@@ -174,7 +175,6 @@ def analyze(source: Any, context: Mapping[str, Any] | None = None, *, kb: Any = 
     judge = _Judge(kb, ctx, check_engine)
     events = judge.events(cands)
     peaks = _peaks(t, v, i)
-    notes = list(getattr(data, "notes", []))
     if res.note:
         notes.append(res.note)
     return LogAnalysis(
@@ -208,6 +208,21 @@ def resistance_trend(logs: list[Any], series: int | None = None) -> dict[str, An
     known = [row["resistance_ohm"] for row in rows if row["resistance_ohm"] is not None]
     change = round(100.0 * (known[-1] - known[0]) / known[0], 1) if len(known) >= 2 else None
     return {"logs": rows, "change_pct": change}
+
+
+def _recorded_context(recorded: Mapping[str, Any] | None, notes: list[str]) -> dict[str, Any]:
+    """Context a recording carries (series, limits): each field kept only if it is a valid reading field."""
+    from engine.reading import Reading
+
+    out = {}
+    for k, v in (recorded or {}).items():
+        try:
+            out.update(Reading.parse({k: v}).given())
+        except UserError:
+            notes.append(f"recorded context '{k}' is not usable: ignored")
+    if out:
+        notes.append("context from the recording: " + ", ".join(f"{k}={v}" for k, v in out.items()))
+    return out
 
 
 def _context(context: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -57,15 +57,17 @@ def _detect_lines(name: str, lines: list[str]) -> str:
                     f"--map {MAP_HELP}")
 
 
-def load_log(path: str | Path, mapping: ColumnMap | str | None = None, progress: Progress | None = None) -> LogData:
-    """Load a ride log. `mapping` (a ColumnMap or --map text) forces the generic CSV reader."""
+def load_log(path: str | Path, mapping: ColumnMap | str | None = None, progress: Progress | None = None,
+             session: int | None = None) -> LogData:
+    """Load a ride log. `mapping` (a ColumnMap or --map text) forces the generic CSV reader; `session` picks
+    one session of a bmsdoc recording (default: the newest)."""
     p = Path(path)
     if isinstance(mapping, str):
         mapping = parse_map(mapping)
     if _is_sqlite(p):
-        from drivers.logs import session
+        from drivers.logs import session as session_reader
 
-        return session.load(p, progress)
+        return session_reader.load(p, progress, session)
     name, lines = read_lines(p)
     if mapping is not None:
         from drivers.logs import generic

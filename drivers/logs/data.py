@@ -28,6 +28,7 @@ class LogData:
     cells: np.ndarray | None = None  # shape (samples, cells), V
     columns: int = 0  # columns in the source file
     notes: list[str] = field(default_factory=list)  # what the loader understood or converted
+    context: dict = field(default_factory=dict)  # reading fields the file itself records (a session's series, ...)
 
     def __post_init__(self) -> None:
         n = len(self.t_s)

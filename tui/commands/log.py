@@ -52,6 +52,7 @@ def register(sub) -> None:
     _context_args(a)
     a.add_argument("--map", metavar="MAPPING", help="columns of another CSV: time=COL,voltage=COL,current=COL"
                                                     "[,current_sign=discharge_positive][,time_unit=ms]")
+    a.add_argument("--session", type=int, metavar="ID", help="which session of a bmsdoc recording (default: newest)")
     a.add_argument("--json", action="store_true", help="machine-readable output")
     a.add_argument("--plot", metavar="FILE.png|svg", help="write voltage, current and events to an image")
     a.add_argument("--all", action="store_true", help="list every event (default: a few of each kind)")
@@ -93,12 +94,12 @@ def context_of(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def analyze_file(path: str, context: dict[str, Any] | None = None, mapping: str | None = None,
-                 progress: Callable[[float], None] | None = None, kb: Any = None):
+                 progress: Callable[[float], None] | None = None, kb: Any = None, session: int | None = None):
     """Load and analyse one log: the path the command line and the TUI's log screen share."""
     from drivers.logs import load_log
     from engine.logs import analyze
 
-    data = load_log(path, mapping=mapping, progress=progress)
+    data = load_log(path, mapping=mapping, progress=progress, session=session)
     return analyze(data, context or {}, kb=kb)
 
 
@@ -192,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
         kb = load_kb(args.kb)
     bar = _progress_for(args.file)
     try:
-        analysis = analyze_file(args.file, context_of(args), args.map, bar, kb=kb)
+        analysis = analyze_file(args.file, context_of(args), args.map, bar, kb=kb, session=args.session)
     finally:
         if bar:
             bar.close()
