@@ -20,6 +20,7 @@ class PackState:
     balance_current: float = 0.0  # A (JK reports it; other families have no field for it)
     capacity_ah: float = 20.0
     cycles: int = 12
+    remaining: float | None = None  # Ah left; None: capacity x SoC
     alarm: str | None = None  # family-neutral alarm the BMS raises: "discharge_overcurrent", "charge_overcurrent"
     pack_voltage: float | None = field(default=None)  # None: the sum of the cells
 
@@ -29,7 +30,7 @@ class PackState:
 
     @property
     def remaining_ah(self) -> float:
-        return round(self.capacity_ah * self.soc / 100.0, 3)
+        return self.remaining if self.remaining is not None else round(self.capacity_ah * self.soc / 100.0, 3)
 
     def balancing_mask(self) -> int:
         """Per-cell balancing bits (cell 1 = bit 0), for the families that report a bitmask: the cells more than
