@@ -7,7 +7,6 @@ check the whole path: vectorised reduction -> candidate readings -> engine.check
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -15,15 +14,13 @@ import pytest
 from drivers.logs import load_log
 from engine.logs import TRIP_KINDS, analyze, downsample, estimate_resistance, runs
 from kb.errors import UserError
-from test_logs_synth import (REAL, discharge_cut, end_at, healthy, latched_trip, regen_150, regen_cut_full, ride,
-                             write_logui_csv, write_rt_csv)
+from test_logs_synth import (REAL, discharge_cut, end_at, healthy, knowledge_base, latched_trip, regen_150,
+                             regen_cut_full, ride, write_logui_csv, write_rt_csv)
 
 
 @pytest.fixture(scope="module")
 def kb():
-    from kb.load import load_kb
-
-    return load_kb(os.environ.get("BMSDOC_LOGS_TEST_KB") or None)  # another content root while content/ moves
+    return knowledge_base()
 
 
 def run(kb, tmp_path, r, context=None, name="ride.csv"):

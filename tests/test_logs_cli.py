@@ -8,10 +8,15 @@ import os
 
 import pytest
 
-from test_logs_synth import REAL, healthy, latched_trip, write_rt_csv
+from test_logs_synth import REAL, healthy, knowledge_base, latched_trip, write_rt_csv
 from tui.cli import main
 
 KB_ARGS = ["--kb", os.environ["BMSDOC_LOGS_TEST_KB"]] if os.environ.get("BMSDOC_LOGS_TEST_KB") else []
+
+
+@pytest.fixture
+def kb():
+    return knowledge_base()  # skips, naming the problems, while the shipped knowledge base does not validate
 
 
 def bmsdoc(capsys, *argv):
@@ -20,7 +25,7 @@ def bmsdoc(capsys, *argv):
     return code, out.out, out.err
 
 
-def test_analyze_json(capsys):
+def test_analyze_json(kb, capsys):
     code, out, err = bmsdoc(capsys, "log", "analyze", str(REAL), "--series", "12", "--json", *KB_ARGS)
     assert code == 0, err
     d = json.loads(out)
@@ -30,7 +35,7 @@ def test_analyze_json(capsys):
     assert {e["kind"] for e in d["events"]} >= {"discharge_peak", "regen_peak"}
 
 
-def test_analyze_human_output_for_a_healthy_and_a_tripped_ride(capsys, tmp_path):
+def test_analyze_human_output_for_a_healthy_and_a_tripped_ride(kb, capsys, tmp_path):
     code, out, _ = bmsdoc(capsys, "log", "analyze", str(REAL), *KB_ARGS)
     assert code == 0 and "No BMS trip in this log" in out and "Pack resistance: 0.07" in out
     p = write_rt_csv(latched_trip(), tmp_path / "trip.csv")
@@ -41,7 +46,7 @@ def test_analyze_human_output_for_a_healthy_and_a_tripped_ride(capsys, tmp_path)
 
 
 @pytest.mark.parametrize("ext,magic", [(".png", b"\x89PNG"), (".svg", b"<svg")])
-def test_plot(capsys, tmp_path, ext, magic):
+def test_plot(kb, capsys, tmp_path, ext, magic):
     p = write_rt_csv(latched_trip(), tmp_path / "trip.csv")
     img = tmp_path / f"ride{ext}"
     code, out, err = bmsdoc(capsys, "log", "analyze", str(p), "--plot", str(img), "--json", *KB_ARGS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 
 import numpy as np
@@ -13,14 +12,12 @@ from drivers.record import Recorder
 from engine.logs import analyze
 from engine.reading import Reading
 from kb.errors import UserError
-from test_logs_synth import ride
+from test_logs_synth import knowledge_base, ride
 
 
 @pytest.fixture(scope="module")
 def kb():
-    from kb.load import load_kb
-
-    return load_kb(os.environ.get("BMSDOC_LOGS_TEST_KB") or None)
+    return knowledge_base()
 
 
 def record(path, rides, context=None):

@@ -103,13 +103,18 @@ def analyze_file(path: str, context: dict[str, Any] | None = None, mapping: str 
     return analyze(data, context or {}, kb=kb)
 
 
+def check_plot_path(path: str) -> None:
+    from kb.errors import UserError
+
+    if os.path.splitext(path)[1].lower() not in (".png", ".svg"):
+        raise UserError(f"--plot: '{path}' must end in .png or .svg")
+
+
 def write_plot(analysis, path: str) -> str:
     """Voltage and current over time with event markers (matplotlib, Agg). Returns the path written."""
     from kb.errors import UserError
 
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in (".png", ".svg"):
-        raise UserError(f"--plot: '{path}' must end in .png or .svg")
+    check_plot_path(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -186,6 +191,8 @@ def _progress_for(path: str) -> _Bar | None:
 def run(args: argparse.Namespace) -> int:
     from tui.cli import emit_json
 
+    if args.plot:
+        check_plot_path(args.plot)  # before the work, not after it
     kb = None
     if args.kb:
         from kb.load import load_kb
