@@ -40,6 +40,7 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
     phase = np.floor(t / 7.0).astype(int)  # a new riding phase every 7 s
     level = rng.choice([0.0, 8.0, 15.0, 40.0, 70.0, -30.0, -60.0], size=phase.max() + 1)
     i_vesc = level[phase] + rng.normal(0, 1.5, rows)
+    i_vesc[t > t[-1] - 10.0] = 0.0  # the ride ends at rest, as logs do
     ah = np.cumsum(i_vesc) * 0.05 / 3600.0
     v = 16 * (4.1 - 0.5 * ah / 30.0) - 0.09 * i_vesc + rng.normal(0, 0.05, rows)
     a = np.zeros((rows, 55))

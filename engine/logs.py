@@ -38,7 +38,7 @@ REST_A = 1.0  # |current| below this is rest
 RES_WINDOW_S = 30.0  # resistance: per-window deviations, so the slow state-of-charge drift cancels
 RES_MIN_STD_A = 3.0  # windows without load steps carry no information
 RES_MIN_SAMPLES = 30
-MAX_CHECKS = 1500  # at most this many episode readings go through the engine (the largest ones)
+MAX_CHECKS = 600  # per kind, at most this many episode readings go through the engine (the largest ones)
 FAULT_NAMES = {0: "none", 1: "over_voltage", 2: "under_voltage", 3: "drv", 4: "abs_over_current", 5: "over_temp_fet",
                6: "over_temp_motor", 7: "gate_driver_over_voltage", 8: "gate_driver_under_voltage",
                9: "mcu_under_voltage", 10: "booting_from_watchdog_reset"}  # VESC mc_fault_code
@@ -446,6 +446,8 @@ def _episodes(t, v, i, duty, r_ohm, ok) -> list[Candidate]:
             rest = v[j0:s] if s > j0 else v[s:s + 1]
             v_rest = float(np.median(rest))
             i_rest = float(np.median(i[j0:s])) if s > j0 else 0.0
+            # the pack's voltage without current: braking or a launch just before would shift a plain "before"
+            v_ocv = v_rest - r_ohm * i_rest
             fields: dict[str, Any] = {"current": _r(sign * h[k], 1), "pack_voltage": _r(v[k], 1)}
             values: dict[str, Any] = {"peak_a": _r(x[s:e].max(), 1), "held_a": _r(h[k], 1),
                                       "duration_s": _r(t[e - 1] - t[s], 2), "pack_voltage": fields["pack_voltage"]}
@@ -467,9 +469,9 @@ def _episodes(t, v, i, duty, r_ohm, ok) -> list[Candidate]:
                     out.append(Candidate("regen_cut", float(t[ks]), fields, values, always=True, size=float(h[k])))
                     continue
             else:
-                fields["voltage_drop"] = _r(max(0.0, v_rest - v[k]), 1)  # sag from the voltage before the launch
+                fields["voltage_drop"] = _r(max(0.0, v_ocv - v[k]), 1)  # sag from the pack's no-current voltage
                 values["sag_v"] = fields["voltage_drop"]
-                values["rest_voltage"] = _r(v_rest, 1)
+                values["rest_voltage"] = _r(v_ocv, 1)
                 if duty is not None:
                     fields["duty"] = _r(np.clip(duty[k], -1, 1), 3)
                     values["duty"] = fields["duty"]
