@@ -54,6 +54,13 @@ def test_resistance_estimate_follows_the_pack(tmp_path):
         assert est.ohm == pytest.approx(r_ohm, rel=0.1), r_ohm
 
 
+def test_sag_after_braking_is_measured_from_the_no_current_voltage(kb, tmp_path):
+    # 50 A of regen lifts the voltage 3.5 V; a 12 A launch straight after sags only 0.84 V below the pack's voltage
+    a = run(kb, tmp_path, ride(40.0, [(5, 9, 8), (12, 16.2, -50), (16, 22, 12)], seed=12))
+    launch = [e for e in kinds(a, "discharge_peak") if 15.5 < e.t_s < 23]
+    assert launch and all(e.values["sag_v"] < 1.6 for e in launch)
+
+
 def test_no_load_steps_means_no_resistance(tmp_path):
     d = load_log(write_rt_csv(ride(60.0, [], seed=2), tmp_path / "rest.csv"))
     est = estimate_resistance(d.t_s, d.voltage, d.current)
