@@ -331,7 +331,7 @@ async def watch(address: str | Any, *, family: str | None = None, context: Mappi
                 return
         attempt = failed_connects + 1
         delay = min(backoff[1], backoff[0] * 2 ** (attempt - 1))
-        yield LiveEvent("reconnecting", clock(), detail=f"in {delay:.1f} s", attempt=attempt)
+        yield LiveEvent("reconnecting", clock(), detail=f"in {delay:g} s", attempt=attempt)
         await asyncio.sleep(delay)
 
 
