@@ -46,16 +46,23 @@ def _setting(text: str) -> tuple[str, str]:
 
 
 def register(sub) -> None:
-    scen = "; ".join(f"{n}: {s.description}" for n, s in SCENARIOS.items())
+    import textwrap
+
+    scen = "\n".join(textwrap.fill(f"{n}: {s.description}", 78, initial_indent="  ", subsequent_indent="      ")
+                     for n, s in SCENARIOS.items())
+    intro = textwrap.fill(
+        "Poll a BMS over Bluetooth LE with aiobmsble, check every reading against the knowledge base and print "
+        "findings as they appear and clear. Reconnects with backoff after drops. With --demo, a virtual BMS plays a "
+        "scripted scenario as real JK/JBD/ANT/Daly frames through the same decoders.", 78)
     p = sub.add_parser(
         "watch", help="stream a BMS over Bluetooth (or the virtual BMS) and print findings as they change",
-        description="Poll a BMS over Bluetooth LE with aiobmsble, check every reading against the knowledge base and "
-                    "print findings as they appear and clear. Reconnects with backoff after drops. With --demo, a "
-                    "virtual BMS plays a scripted scenario as real JK/JBD/ANT/Daly frames through the same decoders. "
-                    f"Scenarios: {scen}.",
-        epilog="Settings the BMS does not report over BLE (series, regen limit, protection settings) come from you: "
-               "--series, --regen-limit, --set FIELD=VALUE. Examples: bmsdoc watch --demo regen-charge-fet-off; "
-               "bmsdoc watch C8:47:8C:10:20:30 --series 13 --regen-limit 30 --record ride.sqlite")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"{intro}\n\nDemo scenarios (13S Li-ion scooter pack):\n{scen}",
+        epilog=textwrap.fill(
+            "Settings the BMS does not report over BLE (series, regen limit, protection settings) come from you: "
+            "--series, --regen-limit, --set FIELD=VALUE.", 78)
+        + "\n\nexamples:\n  bmsdoc watch --demo regen-charge-fet-off --family ant\n"
+          "  bmsdoc watch C8:47:8C:10:20:30 --series 13 --regen-limit 30 --record ride.sqlite")
     p.add_argument("address", nargs="?", metavar="ADDRESS", help="Bluetooth address of the BMS (see bmsdoc scan)")
     p.add_argument("--demo", nargs="?", const=DEFAULT_SCENARIO, choices=list(SCENARIOS), metavar="SCENARIO",
                    help=f"the virtual BMS instead of a real one; SCENARIO is one of {', '.join(SCENARIOS)} "
