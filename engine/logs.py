@@ -25,7 +25,7 @@ from kb.errors import UserError
 # Detection thresholds: they only decide what becomes a candidate. Whether a candidate matters is up to the rules.
 REGEN_MIN_A = 2.0  # charging current that makes a regen episode
 LOAD_MIN_A = 5.0  # discharge current that makes a load episode
-EPISODE_GAP_S = 0.5  # episodes closer than this are one
+EPISODE_GAP_S = 1.0  # episodes closer than this are one (a brake pulse, regen paused by a fault)
 COLLAPSE_FRACTION = 0.5  # pack voltage below half its usual level has collapsed (a cut)
 COLLAPSE_GAP_S = 1.0
 PRE_S = 2.0  # look-back for the current that preceded an event
