@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kb.errors import UserError
+from kb.expr import fields_of
 from kb.flows import Flow, Step, coerce_answer, exits, reachable, route, show_answer
 
 _UNSET = object()
@@ -283,8 +284,6 @@ class Session:
                     stop = s
                     break
                 v, auto = bool(out.value), True
-                from kb.expr import fields_of
-
                 evidence = {f: values[f] for f in fields_of(tree) if f in values}
                 explanation = list(out.explanation)
             elif s.field is not None and values.get(s.field) is not None:

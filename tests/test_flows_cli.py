@@ -162,3 +162,15 @@ def test_the_installed_command_runs_over_a_pipe(content):
     assert p.returncode == 0, p.stderr
     assert "Conclusion (warning): Test the extra battery on its own first" in p.stdout
     assert "[^cheap-externals]" in p.stdout
+
+
+def test_kb_test_fails_on_a_script_that_stops_short(tmp_path, capsys):
+    root = build_content(tmp_path / "content")
+    p = root / "flows" / "external-battery.yaml"
+    p.write_text(p.read_text().replace("answers: {ext-tested: yes, ext-capacity: 40}", "answers: {ext-tested: yes, ext-capacity: 80}"))
+    rc = main(["kb", "test", str(root), "--engine", "evaluator"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "FAIL flow external-battery :: weak" in out
+    assert "expected 'weak-external', got no conclusion (stopped at 'ext-sharing')" in out
+    assert "path ext-tested > ext-capacity > ext-sharing differs from ext-tested > ext-capacity > weak-external" in out
