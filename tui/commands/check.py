@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 SEVERITIES = ("critical", "warning", "info")
+MAX_ASKED = 10  # fields named in "Could not check ...; give: ..." (--json lists them all)
 
 
 def _series(text: str) -> int:
@@ -229,10 +230,10 @@ def print_report(report, explain: bool = False, rules: int | None = None, out=No
     if not counts["critical"] and not counts["warning"]:
         w("\nNo warning or critical findings.\n")
     if report.not_checked:
-        missing = report.missing_fields()
+        missing = report.missing_fields()  # most useful first: the fields that would unlock the most rules
         n = len(report.not_checked)
-        w(f"\nCould not check {n} rule{'s' if n != 1 else ''}"
-          + (f"; give: {', '.join(missing)}" if missing else "") + "\n")
+        shown = ", ".join(missing[:MAX_ASKED]) + (f" (+{len(missing) - MAX_ASKED} more)" if len(missing) > MAX_ASKED else "")
+        w(f"\nCould not check {n} rule{'s' if n != 1 else ''}" + (f"; give: {shown}" if missing else "") + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
