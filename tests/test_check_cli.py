@@ -224,3 +224,19 @@ def test_real_kb_healthy_rested_pack_has_no_warning_or_critical(name):
     assert r.returncode == 0, r.stderr
     bad = [f for f in json.loads(r.stdout)["findings"] if f["severity"] in ("warning", "critical")]
     assert bad == []
+
+
+def test_pasted_screen_goes_through_the_paste_parsers(fake_kb, capsys, monkeypatch):
+    pytest.importorskip("drivers.paste")
+    import io
+
+    class Stdin(io.TextIOWrapper):
+        def isatty(self):
+            return False
+
+    text = b"Cell 1: 3.92\nCell 2: 3.95\nCell 3: 3.91\nbms: jk\ncharge_fet: off\nregen_limit: 40\n"
+    monkeypatch.setattr(sys, "stdin", Stdin(io.BytesIO(text)))
+    code, out, _ = run_cli(capsys, "-", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["reading"]["cells"] == [3.92, 3.95, 3.91] and doc["notes"]
+    assert [f["rule"] for f in doc["findings"]] == ["regen-charge-fet-off"]

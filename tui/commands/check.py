@@ -155,7 +155,12 @@ def _paste(text: str) -> tuple[dict[str, Any], list[str]] | None:
     parse_text = getattr(mod, "parse_text", None)
     if parse_text is None:
         return None
-    parsed = parse_text(text)  # raises UserError itself when it recognises nothing
+    try:
+        parsed = parse_text(text)  # raises UserError itself when it recognises nothing
+    except UserError:
+        raise
+    except Exception as e:  # a parser bug must not become a traceback for the rider
+        raise UserError(f"could not read the pasted text ({type(e).__name__}: {e})") from None
     if parsed is None or not getattr(parsed, "fields", None):
         raise UserError("could not find any reading fields in the text")
     notes = [f"read as {parsed.format}"] if getattr(parsed, "format", None) else []
