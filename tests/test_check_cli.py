@@ -239,4 +239,4 @@ def test_pasted_screen_goes_through_the_paste_parsers(fake_kb, capsys, monkeypat
     code, out, _ = run_cli(capsys, "-", "--json")
     doc = json.loads(out)
     assert code == 0 and doc["reading"]["cells"] == [3.92, 3.95, 3.91] and doc["notes"]
-    assert [f["rule"] for f in doc["findings"]] == ["regen-charge-fet-off"]
+    assert {f["rule"] for f in doc["findings"]} == {"regen-charge-fet-off", "cell-imbalance"}  # delta 0.04 V
