@@ -19,6 +19,7 @@ from drivers.sample import sample_to_fields
 from kb.errors import UserError
 from tui.cli import main
 
+PINNED_KB = str(Path(__file__).parent / "data" / "tui_kb")  # these tests are about Bluetooth, not the rules
 FRAMES = json.loads((Path(__file__).parent / "data" / "frames" / "aiobmsble_frames.json").read_text())
 
 
@@ -82,14 +83,14 @@ def test_scan_and_watch_commands_exit_2_without_an_adapter(monkeypatch: pytest.M
     assert main(["scan", "--timeout", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no Bluetooth adapter found" in err
-    assert main(["watch", "C8:47:8C:10:20:30", "--series", "13"]) == 2
+    assert main(["watch", "C8:47:8C:10:20:30", "--series", "13", "--kb", PINNED_KB]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no Bluetooth adapter found" in err
 
 
 def test_watch_of_an_address_that_is_not_advertising(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setattr(ble, "_discover", fake_discover({}))
-    assert main(["watch", "C8:47:8C:10:20:30"]) == 2
+    assert main(["watch", "C8:47:8C:10:20:30", "--kb", PINNED_KB]) == 2
     err = capsys.readouterr().err
     assert "no BMS with address C8:47:8C:10:20:30" in err and "phone app" in err
 
