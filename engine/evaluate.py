@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from kb.expr import And, Arith, Cmp, Lit, Node, Or, Ref
+from kb.expr import And, Arith, Cmp, Lit, Node, Ref
 
 Truth = bool | None  # None = unknown
 
