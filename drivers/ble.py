@@ -20,6 +20,7 @@ t is seconds on the stream's clock (wall seconds since the start; scenario secon
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
@@ -88,17 +89,18 @@ class WatchStats:
 
 
 def explain(exc: BaseException) -> str | None:
-    """A one-line explanation for the BLE stack failures a user can fix, else None."""
-    text = f"{type(exc).__name__}: {exc}"
-    low = text.lower()
-    if "no bluetooth adapters" in low or "adapter" in low and "not found" in low:
+    """A one-line explanation for the Bluetooth stack failures a user can fix (no adapter, no BlueZ/D-Bus, no
+    permission, Bluetooth off), else None: ordinary connection failures are not explained as these."""
+    low = f"{type(exc).__name__}: {exc}".lower()
+    if "no bluetooth adapters" in low or re.search(r"adapter '?[\w:]+'? not found", low):
         return "no Bluetooth adapter found: plug one in or enable Bluetooth (rfkill unblock bluetooth)"
-    if isinstance(exc, FileNotFoundError) or "dbus" in low or "system_bus_socket" in low or "org.bluez" in low:
+    if (isinstance(exc, (FileNotFoundError, ConnectionRefusedError)) or "system_bus_socket" in low
+            or "serviceunknown" in low or "not provided by any .service files" in low):
         return ("Bluetooth is not available: BlueZ/D-Bus is not running here (no Bluetooth adapter, or a container "
                 "without access to the host's Bluetooth)")
-    if isinstance(exc, PermissionError) or "not permitted" in low or "permission" in low:
+    if isinstance(exc, PermissionError) or "accessdenied" in low or "not permitted" in low:
         return "no permission to use Bluetooth: run as a user in the 'bluetooth' group, or grant the permission"
-    if "bluetooth" in low and ("off" in low or "powered" in low or "unavailable" in low):
+    if "org.bluez.error.notready" in low or "powered off" in low:
         return "Bluetooth is switched off: turn it on and try again"
     return None
 
@@ -321,7 +323,8 @@ async def watch(address: str | Any, *, family: str | None = None, context: Mappi
                 return
             if not ever_connected:
                 name = getattr(device, "name", None) or device.address
-                yield LiveEvent("error", clock(), detail=f"{name}: {PHONE_APP_HINT}", fatal=True)
+                yield LiveEvent("error", clock(), detail=f"{name}: {PHONE_APP_HINT} ({type(e).__name__})",
+                                fatal=True)
                 return
             failed_connects += 1
             yield LiveEvent("error", clock(), detail=f"reconnection failed ({type(e).__name__})")

@@ -78,6 +78,15 @@ def test_an_unusable_bluetooth_stack_is_one_clear_line(exc: BaseException, words
     assert words in str(e.value) and "\n" not in str(e.value)
 
 
+def test_ordinary_connection_failures_are_not_called_a_missing_adapter() -> None:
+    from bleak.exc import BleakDBusError
+
+    assert ble.explain(BleakDBusError("org.bluez.Error.Failed", ["le-connection-abort-by-local"])) is None
+    assert ble.explain(TimeoutError()) is None
+    assert "switched off" in ble.explain(BleakDBusError("org.bluez.Error.NotReady", ["Resource Not Ready"]))
+    assert "no Bluetooth adapter" in ble.explain(BleakError("adapter 'hci1' not found"))
+
+
 def test_scan_and_watch_commands_exit_2_without_an_adapter(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setattr(ble, "_discover", failing_discover(BleakError("No Bluetooth adapters found.")))
     assert main(["scan", "--timeout", "1"]) == 2
