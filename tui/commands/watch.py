@@ -235,7 +235,7 @@ async def _watch(source: Any, args: argparse.Namespace, kb: Any) -> int:
     finally:
         if recorder is not None:
             recorder.close()
-    if not args.json:
+    if not args.json and (stats.readings or not fatal):
         active = ", ".join(f"{r} ({s})" for r, s in changes.active.items()) or "none"
         print(f"{stats.readings} readings, {stats.failed_polls} skipped polls, {stats.rejected} rejected samples, "
               f"{stats.drops} drops; findings active at the end: {active}")
