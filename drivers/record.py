@@ -181,6 +181,14 @@ class Recorder:
                          (self.session, float(t), kind, detail))
         self.flush()  # connection changes are rare and worth keeping at once
 
+    def add_live_event(self, ev: Any, findings: Iterable[Any] = ()) -> None:
+        """Record one drivers.live event: a reading with the findings of its check, or a status event."""
+        if ev.kind == "reading":
+            self.add_reading(ev.seq, ev.t, ev.reading)
+            self.add_findings(ev.seq, ev.t, findings)
+        else:
+            self.add_event(ev.t, ev.kind, ev.detail)
+
     def flush(self) -> None:
         if self._timer is not None:
             self._timer.cancel()

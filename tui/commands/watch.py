@@ -124,6 +124,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         source = BleSource(address=args.address, family=args.family, context=ctx, interval=args.interval,
                            duration=args.duration)
+    import logging
+
+    # the stream reports failures as events; aiobmsble's own error lines would only repeat them on stderr
+    logging.getLogger("aiobmsble").setLevel(logging.CRITICAL)
+    logging.getLogger("bleak_retry_connector").setLevel(logging.CRITICAL)
     try:
         return asyncio.run(_watch(source, args, kb))
     except KeyboardInterrupt:
@@ -213,8 +218,7 @@ async def _watch(source: Any, args: argparse.Namespace, kb: Any) -> int:
                     findings = check(ev.reading, kb).sorted_findings()
                     raised, cleared = changes.update(findings)
                     if recorder is not None:
-                        recorder.add_reading(ev.seq, ev.t, ev.reading)
-                        recorder.add_findings(ev.seq, ev.t, findings)
+                        recorder.add_live_event(ev, findings)
                     if args.json:
                         line = ev.to_json()
                         line["findings"] = [f.to_json() for f in findings]
@@ -224,7 +228,7 @@ async def _watch(source: Any, args: argparse.Namespace, kb: Any) -> int:
                         printer.changes(ev.t, raised, cleared)
                     continue
                 if recorder is not None:
-                    recorder.add_event(ev.t, ev.kind, ev.detail)
+                    recorder.add_live_event(ev)
                 if args.json:
                     print(json.dumps(ev.to_json(), ensure_ascii=False), flush=True)
                 elif not (ev.kind == "error" and ev.fatal):
