@@ -217,3 +217,23 @@ def test_a_corrupt_frame_fails_aiobmsble_checks() -> None:
         sim.install()
         asyncio.run(run())
         assert dev.stats.corrupted > 0
+
+
+def test_jbd_encoder_matches_a_second_real_capture() -> None:
+    """batmon-ha's captured JBD basic info (another BMS, another pack): our encoder, given the pack it describes,
+    writes the same bytes except the production date and firmware version (and so the checksum)."""
+    from aiobmsble.bms.jbd_bms import BMS
+
+    src = json.loads((Path(__file__).parent / "data" / "frames" / "batmon_frames.json").read_text())
+    real = bytes.fromhex(src["jbd_basic_7cell"]["frame"])
+    decoded = BMS._decode_data(BMS._FIELDS, real)
+    assert decoded["current"] == -6.04  # on the wire: charging positive; batmon-ha shows +6.04 (its convention)
+    state = PackState(cells=(3.3,) * decoded["cell_count"], current=decoded["current"], soc=decoded["battery_level"],
+                      temps=(21.0, 20.4), capacity_ah=560.0, cycles=decoded["cycles"],
+                      remaining=decoded["cycle_charge"], pack_voltage=decoded["voltage"],
+                      charge_fet=decoded["chrg_mosfet"], discharge_fet=decoded["dischrg_mosfet"])
+    mine = jbd.basic_info(state)
+    assert len(mine) == len(real)
+    differ = [i for i in range(len(real)) if mine[i] != real[i]]
+    assert set(differ) <= {14, 15, 22, len(real) - 3, len(real) - 2}, differ
+    assert BMS._decode_data(BMS._FIELDS, mine) == decoded
