@@ -59,6 +59,7 @@ class Doc:
     node: Any  # ruamel round-trip tree (carries positions)
     model: BaseModel | None = None
     lines: list[str] = field(default_factory=list)
+    partial: bool = False  # the model holds None for items that did not validate
 
     def pos(self, loc: tuple = (), value: bool = False) -> tuple[int, int]:
         """1-based line and column of the node at `loc` (keys and indices); the deepest that exists."""
@@ -157,12 +158,29 @@ def validate_doc(doc: Doc, model: type[BaseModel], problems: list[Problem]) -> N
     try:
         doc.model = model.model_validate(to_plain(doc.node))
     except ValidationError as e:
+        doc.model = _partial(doc, model)
         for err in e.errors():
             loc = tuple(err["loc"])
             msg = _pydantic_message(err)
             # point at the offending key for unknown keys, at the value otherwise
             line, col = doc.pos(loc, value=err["type"] != "extra_forbidden")
             problems.append(Problem(doc.path, line, col, msg))
+
+
+def _partial(doc: Doc, model: type[BaseModel]) -> BaseModel | None:
+    """A file of items (rules) with one bad item keeps its good ones, so their own checks still run."""
+    from kb.schema import Rule, RuleFile
+
+    if model is not RuleFile or not isinstance(doc.node, dict) or not isinstance(doc.node.get("rules"), list):
+        return None
+    good = []
+    for item in doc.node["rules"]:
+        try:
+            good.append(Rule.model_validate(to_plain(item)))
+        except ValidationError:
+            good.append(None)
+    doc.partial = True
+    return RuleFile.model_construct(topic=str(doc.node.get("topic", "")), rules=good)
 
 
 def _pydantic_message(err: dict) -> str:
@@ -212,6 +230,13 @@ class KB:
 
     def models(self, collection: str) -> list[Any]:
         return [d.model for d in self.docs.get(collection, []) if d.model is not None]
+
+    def __getstate__(self) -> dict:
+        # The ruamel documents only serve validation; leaving them out makes the disk cache 5x smaller and
+        # keeps ruamel out of `bmsdoc check`'s start-up.
+        state = dict(self.__dict__)
+        state["docs"] = {}
+        return state
 
     def section_title(self, sid: str) -> str:
         return next((s.title for s in self.manifest.sections if s.id == sid), sid)

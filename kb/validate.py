@@ -89,7 +89,10 @@ def build(root: Path, docs: dict, problems: list[Problem]):
         if doc.model is None:
             continue
         for i, r in enumerate(doc.model.rules):
-            _check_rule(kb, doc, i, r, section_ids, released, problems)
+            if r is None:  # did not validate: still report its id clash and its condition
+                _check_raw_rule(kb, doc, i, problems)
+            else:
+                _check_rule(kb, doc, i, r, section_ids, released, problems)
 
     # guide entries point at rules
     for doc in docs.get("guides", []):
@@ -140,7 +143,7 @@ def _check_rule(kb, doc, i: int, r, section_ids: set[str], released: dict, probl
     from kb.load import LoadedRule
 
     base = ("rules", i)
-    if r.id in kb.rules:
+    if r.id in kb.rules or r.id in kb.extra.get("invalid_rule_ids", set()):
         problems.append(Problem(doc.path, *doc.pos(base + ("id",), True), f"duplicate rule id '{r.id}'"))
     if r.section not in section_ids:
         problems.append(Problem(doc.path, *doc.pos(base + ("section",), True), _unknown_section(r.section, section_ids)))
@@ -179,6 +182,24 @@ def _check_rule(kb, doc, i: int, r, section_ids: set[str], released: dict, probl
                                     f"but its version is still {r.version}: bump it to {r.version + 1}"))
     kb.rules[r.id] = LoadedRule(rule=r, tree=tree, doc=doc.path, line=line, fingerprint=fp)
     kb.locations[f"rule:{r.id}"] = (doc.path, line, col)
+
+
+def _check_raw_rule(kb, doc, i: int, problems: list[Problem]) -> None:
+    raw = doc.node["rules"][i]
+    if not isinstance(raw, dict):
+        return
+    rid = raw.get("id")
+    if isinstance(rid, str):
+        if rid in kb.rules or rid in kb.extra.setdefault("invalid_rule_ids", set()):
+            problems.append(Problem(doc.path, *doc.pos(("rules", i, "id"), True), f"duplicate rule id '{rid}'"))
+        kb.extra["invalid_rule_ids"].add(rid)
+    when = raw.get("when")
+    if isinstance(when, str):
+        try:
+            parse(when)
+        except ExprError as e:
+            line, col = expr_position(doc, ("rules", i, "when"), e.line, e.col)
+            problems.append(Problem(doc.path, line, col, f"condition: {e.message}"))
 
 
 def fingerprint(rule, tree) -> str:

@@ -111,8 +111,8 @@ def test_dead_end_and_missing_branch_keys(content):
 
 def test_duplicate_step_id_and_conclusion_without_citations(content):
     text = _edit(content, "no-wake.yaml", "  - id: jk-service\n", "  - id: jk-new\n")
-    text = _edit(content, "no-wake.yaml", "    citations: [ant-floor]\n  - id: ant-pinout-check",
-                 "  - id: ant-pinout-check")
+    text = _edit(content, "no-wake.yaml", "    citations: [ant-floor]\n    rules: [voltage.ant-wake-floor",
+                 "    rules: [voltage.ant-wake-floor")
     problems = _problems(content)
     line = line_of(text, "- id: jk-new", line_of(text, "- id: jk-new") + 1)
     assert f"no-wake.yaml:{line}:" in _one(problems, "duplicate step id 'jk-new'")
@@ -174,8 +174,10 @@ def test_validate_command_reports_flow_problems_with_exit_1(content, capsys):
 
 
 def test_links_to_rules_and_guides_must_exist(content):
-    text = _edit(content, "cutout.yaml", "    citations: [\"4\", \"6\"]\n",
-                 "    citations: [\"4\", \"6\"]\n    rules: [fet.no-such-rule]\n    guides: [no.such-guide]\n")
+    text = (content / "flows" / "cutout.yaml").read_text()
+    text = re.sub(r"^    rules: \[", "    rules: [fet.no-such-rule, ", text, count=1, flags=re.M)
+    text = re.sub(r"^    guides: \[", "    guides: [no.such-guide, ", text, count=1, flags=re.M)
+    (content / "flows" / "cutout.yaml").write_text(text)
     problems = _problems(content)
     line = line_of(text, "fet.no-such-rule")
     assert f"cutout.yaml:{line}:{col_of(text, line, 'fet.no-such-rule')}:" in _one(problems, "unknown rule id 'fet.no-such-rule'")

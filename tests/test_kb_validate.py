@@ -137,9 +137,11 @@ def test_diff_classifies_changes(kb_copy, capsys):
     assert main(["kb", "diff", str(CONTENT_DIR), str(kb_copy), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["bump"] == "patch" and len(d["changed"]) == 1 and d["changed"][0]["fields"] == ["title"]
-    shutil.rmtree(kb_copy / "families")
-    (kb_copy / "families").mkdir()
-    shutil.copy(CONTENT_DIR / "families" / "jk.yaml", kb_copy / "families" / "jk.yaml")
+    sev = re.search(r"^(\s*)severity: (\w+)", text, re.M)
+    other = "critical" if sev.group(2) != "critical" else "info"
+    text = text[:sev.start(2)] + other + text[sev.end(2):]
+    path.write_text(text)
     assert main(["kb", "diff", str(CONTENT_DIR), str(kb_copy), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["bump"] == "major" and "family:ant" in d["removed"]
+    assert d["bump"] == "major" and d["version_ok"] is False
+    assert any(c["change"] == "major" and "severity" in c["fields"] for c in d["changed"])
