@@ -69,7 +69,7 @@ def test_demo_finding_to_diagnosis_conclusion_with_sources(tmp_path):
         app = make_app(tmp_path, kb=kb)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            app.start_source({"kind": "demo", "family": "jk", "scenario": "regen-charge-fet-off"})
+            app.start_source({"kind": "demo", "family": "jk", "scenario": "regen-charge-fet-off", "speed": 4.0})
             for _ in range(200):
                 await pilot.pause(0.05)
                 if any(f.severity == "critical" for f in app.live.findings()):
