@@ -155,6 +155,10 @@ conclusion, `e` exports the session report.
             if lst.get_option_at_index(i).id == flow_id:
                 lst.highlighted = i
         self.render_session()
+        opts = self.query_one("#dx-options", OptionList)
+        if opts.display and opts.option_count:  # the rider answers next: put the keyboard there
+            opts.focus()
+            opts.highlighted = 0
 
     def render_session(self) -> None:
         r = self.runner
