@@ -6,19 +6,10 @@ import argparse
 import sys
 from typing import Any
 
+from tui.commands import argtypes
+
 SEVERITIES = ("critical", "warning", "info")
 MAX_ASKED = 10  # fields named in "Could not check ...; give: ..." (--json lists them all)
-
-
-def _series(text: str) -> int:
-    t = text.strip().lower().removesuffix("s").strip()
-    try:
-        v = int(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a series count such as 20 or 20S") from None
-    if not 1 <= v <= 64:
-        raise argparse.ArgumentTypeError(f"{v} series is out of range (1..64)")
-    return v
 
 
 def register(sub) -> None:
@@ -28,7 +19,7 @@ def register(sub) -> None:
                                    "findings by severity, each with evidence, remedy and handbook citations.")
     p.add_argument("file", nargs="?", default="-", metavar="FILE", help="the reading; '-' or nothing reads stdin")
     p.add_argument("--bms", metavar="FAMILY", help="BMS family (jk, ant, jbd/llt, daly, charge-only); overrides the file")
-    p.add_argument("--series", type=_series, metavar="N", help="configured series count; overrides the file")
+    p.add_argument("--series", type=argtypes.series, metavar="N", help="configured series count; overrides the file")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--explain", action="store_true", help="show why each finding fired, comparison by comparison")
     p.add_argument("--engine", choices=("auto", "durable", "evaluator"), default="auto", help=argparse.SUPPRESS)

@@ -13,30 +13,10 @@ import os
 import sys
 from typing import Any, Callable
 
+from tui.commands import argtypes
+
 BIG_FILE_BYTES = 2_000_000  # show a progress bar above this (when stderr is a terminal)
 SHOWN_PER_GROUP = 3  # human output: events of one kind and rule beyond this are counted, not listed
-
-
-def _amps(text: str) -> float:
-    t = text.strip().lower().removesuffix("a").strip()
-    try:
-        v = float(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a current in amps") from None
-    if not 0 < v <= 2000:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a plausible current (0..2000 A)")
-    return v
-
-
-def _series(text: str) -> int:
-    t = text.strip().lower().removesuffix("s").strip()
-    try:
-        v = int(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a series count such as 20 or 20S") from None
-    if not 1 <= v <= 64:
-        raise argparse.ArgumentTypeError(f"{v} series is out of range (1..64)")
-    return v
 
 
 def register(sub) -> None:
@@ -63,7 +43,7 @@ def register(sub) -> None:
                                     "from the first to the last: rising resistance is an early warning.")
     t.add_argument("files", metavar="FILE", nargs="+")
     t.add_argument("--map", metavar="MAPPING", help="column mapping for CSVs bmsdoc does not know (see analyze)")
-    t.add_argument("--series", type=_series, metavar="N", help="series count (adds resistance per group)")
+    t.add_argument("--series", type=argtypes.series, metavar="N", help="series count (adds resistance per group)")
     t.add_argument("--json", action="store_true", help="machine-readable output")
     t.set_defaults(func=run_trend)
     p.set_defaults(func=lambda args: _usage(p))
@@ -71,11 +51,11 @@ def register(sub) -> None:
 
 def _context_args(a: argparse.ArgumentParser) -> None:
     a.add_argument("--bms", metavar="FAMILY", help="BMS family: jk, ant, jbd/llt, daly, charge-only")
-    a.add_argument("--series", type=_series, metavar="N", help="series count (e.g. 20 or 20S)")
+    a.add_argument("--series", type=argtypes.series, metavar="N", help="series count (e.g. 20 or 20S)")
     a.add_argument("--chemistry", metavar="CHEM", help="li-ion (default) or lifepo4")
-    a.add_argument("--rated", type=_amps, metavar="A", help="the board's continuous current rating")
-    a.add_argument("--charge-limit", type=_amps, metavar="A", help="the BMS charge over-current limit (limits regen too)")
-    a.add_argument("--discharge-limit", type=_amps, metavar="A", help="the BMS discharge over-current limit")
+    a.add_argument("--rated", type=argtypes.positive_amps, metavar="A", help="the board's continuous current rating")
+    a.add_argument("--charge-limit", type=argtypes.positive_amps, metavar="A", help="the BMS charge over-current limit (limits regen too)")
+    a.add_argument("--discharge-limit", type=argtypes.positive_amps, metavar="A", help="the BMS discharge over-current limit")
 
 
 def _usage(p: argparse.ArgumentParser) -> int:

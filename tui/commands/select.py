@@ -4,39 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from tui.commands import argtypes
+
 SPACES = ("none", "cramped", "normal", "roomy")
-
-
-def _amps(text: str) -> float:
-    t = text.strip().lower().removesuffix("a").strip()
-    try:
-        v = float(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a current in amps") from None
-    if v != v or v < 0 or v > 5000:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a plausible current (0..5000 A)")
-    return v
-
-
-def _series(text: str) -> int:
-    t = text.strip().lower().removesuffix("s").strip()
-    try:
-        v = int(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a series count such as 20 or 20S") from None
-    if not 1 <= v <= 64:
-        raise argparse.ArgumentTypeError(f"{v} series is out of range (1..64)")
-    return v
 
 
 def register(sub) -> None:
     p = sub.add_parser("select", help="rank the BMS families for a pack's needs",
                        description="Rank JK, ANT, JBD/LLT, Daly and charge-only + active balancer for a pack, "
                                    "with a verdict, reasons and pitfalls, each citing the handbook.")
-    p.add_argument("--series", type=_series, required=True, help="series count (e.g. 20 or 20S)")
-    p.add_argument("--continuous", type=_amps, required=True, metavar="A", help="continuous discharge current")
-    p.add_argument("--peak", type=_amps, metavar="A", help="peak discharge current")
-    p.add_argument("--regen", type=_amps, metavar="A", help="regen (braking) current into the pack")
+    p.add_argument("--series", type=argtypes.series, required=True, help="series count (e.g. 20 or 20S)")
+    p.add_argument("--continuous", type=argtypes.amps, required=True, metavar="A", help="continuous discharge current")
+    p.add_argument("--peak", type=argtypes.amps, metavar="A", help="peak discharge current")
+    p.add_argument("--regen", type=argtypes.amps, metavar="A", help="regen (braking) current into the pack")
     p.add_argument("--space", choices=SPACES, help="room in the deck (none = no room for a discharge-FET board)")
     p.add_argument("--uptime", choices=("critical", "normal"), help="how bad a cut-out would be")
     p.add_argument("--budget", choices=("low", "normal", "high"))
