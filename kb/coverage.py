@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 
 def _cited(node: Any) -> set[str]:
     """Every citation label inside a model (nested lists and models included)."""
     out: set[str] = set()
-    if hasattr(node, "model_fields"):
+    if isinstance(node, BaseModel):
         for name in type(node).model_fields:
             v = getattr(node, name)
             if name == "citations" and isinstance(v, list):

@@ -71,13 +71,15 @@ def position(node: Any, loc: tuple, value: bool = False) -> tuple[int, int]:
     if hasattr(node, "lc"):
         line, col = node.lc.line, node.lc.col
     cur = node
+    if not hasattr(node, "lc"):  # loaded by the fast path: positions are only computed when there are problems
+        return 1, 1
     for i, key in enumerate(loc):
         last = i == len(loc) - 1
-        if isinstance(cur, dict) and key in cur:
+        if isinstance(cur, dict) and key in cur and hasattr(cur, "lc"):
             lc = cur.lc.value(key) if (last and value) else cur.lc.key(key)
             line, col = lc[0], lc[1]
             cur = cur[key]
-        elif isinstance(cur, list) and isinstance(key, int) and 0 <= key < len(cur):
+        elif isinstance(cur, list) and isinstance(key, int) and 0 <= key < len(cur) and hasattr(cur, "lc"):
             line, col = cur.lc.item(key)
             cur = cur[key]
         else:
@@ -87,16 +89,19 @@ def position(node: Any, loc: tuple, value: bool = False) -> tuple[int, int]:
     return line + 1, col + 1
 
 
-def _yaml():
+def _yaml(fast: bool = False):
     from ruamel.yaml import YAML
 
-    y = YAML(typ="rt")
-    y.preserve_quotes = True
+    if fast:  # libyaml through ruamel.yaml.clib: ~5x faster, no positions (still refuses duplicate keys)
+        y = YAML(typ="safe")
+    else:
+        y = YAML(typ="rt")
+        y.preserve_quotes = True
     y.allow_duplicate_keys = False
     return y
 
 
-def read_doc(root: Path, path: Path, problems: list[Problem]) -> Doc | None:
+def read_doc(root: Path, path: Path, problems: list[Problem], fast: bool = False) -> Doc | None:
     rel = _rel(root, path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -106,7 +111,7 @@ def read_doc(root: Path, path: Path, problems: list[Problem]) -> Doc | None:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
-        node = _yaml().load(text)
+        node = _yaml(fast).load(text)
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -301,7 +306,8 @@ def _disk_cache_path(stamp: str) -> Path | None:
         return None
 
 
-def _load(root: Path) -> KB:
+def _load(root: Path, fast: bool = True) -> KB:
+    """Parse fast without positions; only when something is wrong, parse again keeping every position."""
     from kb import validate  # validation registers the extra collections' checks
 
     problems: list[Problem] = []
@@ -313,12 +319,14 @@ def _load(root: Path) -> KB:
             problems.append(Problem(_rel(root, root / c.pattern), 1, 1, f"no {c.name} file found ({c.pattern})"))
         docs[c.name] = []
         for p in paths:
-            doc = read_doc(root, p, problems)
+            doc = read_doc(root, p, problems, fast)
             if doc is None:
                 continue
             validate_doc(doc, c.model, problems)
             docs[c.name].append(doc)
     kb = validate.build(root, docs, problems)
+    if problems and fast:
+        return _load(root, fast=False)
     if problems:
         raise KBInvalid(problems)
     assert kb is not None
