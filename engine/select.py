@@ -101,13 +101,12 @@ def select(needs: Needs, kb=None) -> Selection:
     if spec is None:
         raise UserError("the knowledge base has no selection criteria (content/selection.yaml)")
     ranking = []
+    all_traits = {t for f in kb.families.values() for t in f.traits}
     for fid, card in kb.families.items():
         values = needs.values()
         values.update(family_facts(card))
-        for t in card.traits:
-            values["has_" + t.replace("-", "_")] = True
-        for t in {t for f in kb.families.values() for t in f.traits} - set(card.traits):
-            values["has_" + t.replace("-", "_")] = False
+        for t in all_traits:  # every trait is known true or false, so "not has_x" criteria can apply
+            values["has_" + t.replace("-", "_")] = t in card.traits
         r = Ranked(fid, card.name, "acceptable", spec.base_score)
         avoid = False
         for c in spec.criteria:

@@ -84,8 +84,6 @@ def position(node: Any, loc: tuple, value: bool = False) -> tuple[int, int]:
             cur = cur[key]
         else:
             break
-        if not last and hasattr(cur, "lc") and isinstance(cur, (dict, list)) and not (isinstance(cur, list) and not cur):
-            pass
     return line + 1, col + 1
 
 

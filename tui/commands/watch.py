@@ -9,6 +9,8 @@ from typing import Any
 
 from drivers.sim.scenarios import DEFAULT_SCENARIO, SCENARIOS
 
+from tui.commands import argtypes
+
 FAMILIES = ("jk", "jbd", "ant", "daly")
 
 
@@ -25,17 +27,6 @@ def _positive(kind: str, lo: float, hi: float):
             raise argparse.ArgumentTypeError(f"{text} is out of range for {kind} ({lo:g}..{hi:g})")
         return v
     return parse
-
-
-def _series(text: str) -> int:
-    t = text.strip().lower().removesuffix("s").strip()
-    try:
-        v = int(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a series count such as 13 or 13S") from None
-    if not 1 <= v <= 64:
-        raise argparse.ArgumentTypeError(f"{v} series is out of range (1..64)")
-    return v
 
 
 def _setting(text: str) -> tuple[str, str]:
@@ -69,7 +60,7 @@ def register(sub) -> None:
                         f"(default {DEFAULT_SCENARIO})")
     p.add_argument("--family", choices=FAMILIES, help="BMS family (a real BMS: else identified from its "
                                                       "advertisement; --demo: the protocol to speak, default jk)")
-    p.add_argument("--series", type=_series, metavar="N", help="configured series count")
+    p.add_argument("--series", type=argtypes.series, metavar="N", help="configured series count")
     p.add_argument("--regen-limit", type=_positive("a current in amps", 0, 2000), metavar="A",
                    help="the controller's battery regen current limit (magnitude)")
     p.add_argument("--set", type=_setting, action="append", default=[], metavar="FIELD=VALUE",
