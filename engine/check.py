@@ -12,11 +12,11 @@ import threading
 import weakref
 from typing import Any
 
-from engine.evaluate import evaluate, render_template, rule_truth, scope_text, scope_truth, unknown_fields
+from engine.evaluate import evaluate, fmt_value, render_template, rule_truth, scope_text, scope_truth, unknown_fields
+from engine.facts import condition_values, derive_facts
 from engine.reading import Reading
-from engine.report import Finding, NotChecked, Report
-from kb.expr import fields_of
-from kb.fields import LIST_FIELDS
+from engine.report import SEVERITY_RANK, Finding, NotChecked, Question, Report
+from kb.expr import fields_of, known_fields
 
 ENGINES = ("auto", "durable", "evaluator")
 
@@ -51,17 +51,20 @@ def durable_engine_for(kb) -> Any:
 
 
 def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
-    """Check a reading against every rule of the KB (the shipped one when kb is None)."""
+    """Check a reading against every rule of the KB (the shipped one when kb is None).
+
+    The reading first becomes derived facts with provenance (engine.facts): series from the cell count, chemistry
+    from the voltages, what the pack is doing, handbook defaults for settings nobody gave. Rules run over those;
+    findings a root cause accounts for are grouped under it; what is missing and would decide a warning or
+    critical finding becomes a ranked question."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
     if kb is None:
         from kb.load import load_kb
 
         kb = load_kb()
-    given = reading.given()
-    derived = reading.derived()
-    values = {k: v for k, v in given.items() if k not in LIST_FIELDS}  # exactly Reading.values()
-    values.update(derived)
+    facts = derive_facts(reading, kb)
+    values = condition_values(facts, known_flags(kb))
     notes: list[str] = []
     used = "evaluator"
     fired: set[str] | None = None
@@ -93,7 +96,7 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
         if fired is not None and fires != (t is True):
             agree.append(rid)
         if fires:
-            findings.append(_finding(lr, values))
+            findings.append(_finding(lr, values, facts))
         elif t is None:
             _, scope_missing = scope_truth(rule.scope, values)
             missing = list(dict.fromkeys(scope_missing + unknown_fields(lr.tree, values)))
@@ -101,13 +104,84 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
     if agree:
         notes.append("durable-rules and the evaluator disagree on: " + ", ".join(sorted(agree))
                      + " (please report this reading)")
-    shown = dict(given)
-    shown.update(derived)
+    findings = group_by_root_cause(kb, findings)
+    shown = {k: f.value for k, f in facts.items()}
     return Report(kb_version=kb.kb_version, reading=shown, findings=findings, not_checked=not_checked,
-                  engine=used, notes=notes)
+                  engine=used, notes=notes, facts=facts,
+                  questions=rank_questions(kb, not_checked, values, facts))
 
 
-def _finding(lr, values: dict[str, Any]) -> Finding:
+def known_flags(kb) -> frozenset[str]:
+    """Fields whose known()/unknown() some rule tests (their flags go into every fact)."""
+    key = id(kb)
+    hit = _KNOWN_CACHE.get(key)
+    if hit is None or hit[0] is not kb:
+        flags = frozenset(f for lr in kb.rules.values() for f in known_fields(lr.tree))
+        _KNOWN_CACHE[key] = hit = (kb, flags)
+    return hit[1]
+
+
+_KNOWN_CACHE: dict[int, tuple[Any, frozenset[str]]] = {}
+
+
+def group_by_root_cause(kb, findings: list[Finding]) -> list[Finding]:
+    """A finding that a fired root cause explains (rule `explains:`) is kept, marked as explained by it: its own
+    remedy would send the rider the wrong way (a sense-lead fault is not a weak cell)."""
+    from dataclasses import replace
+
+    from kb.reasoning import explained
+
+    fired = {f.rule for f in findings}
+    roots = [r for r in fired if kb.rules[r].rule.explains]
+    out = []
+    for f in findings:
+        root = next((r for r in sorted(roots) if r != f.rule and explained(kb, r, f.rule)), None)
+        out.append(replace(f, explained_by=root) if root else f)
+    return out
+
+
+def rank_questions(kb, not_checked: list[NotChecked], values: dict[str, Any], facts) -> list[Question]:
+    """What to ask: every input field whose absence keeps a warning or critical rule undecided, ranked by the worst
+    severity it could reveal, then by how close those rules are to firing, then by how many they are."""
+    from engine.evaluate import support
+    from kb.fields import FIELDS, ask_for
+
+    asked: dict[str, dict[str, Any]] = {}
+    texts = kb.extra.get("questions") or {}
+    for nc in not_checked:
+        lr = kb.rules[nc.rule]
+        rule = lr.rule
+        if rule.severity == "info":
+            continue
+        near = support(lr.tree, values)
+        for missing in nc.missing:
+            for name in ask_for(missing) if missing in FIELDS else (missing,):
+                if name in facts and facts[name].provenance != "assumed":
+                    continue  # known already: another input of the derived field is what is missing
+                q = asked.setdefault(name, {"rules": [], "severity": rule.severity, "citations": {}, "near": 0})
+                q["rules"].append(rule.id)
+                if SEVERITY_RANK[rule.severity] < SEVERITY_RANK[q["severity"]]:
+                    q["severity"] = rule.severity
+                q["near"] = max(q["near"], near)
+                q["citations"].update(dict.fromkeys(rule.citations))
+    out = []
+    for name, q in asked.items():
+        text = texts.get(name)
+        titles = [kb.rules[r].rule.title for r in q["rules"]]
+        why = "It decides: " + "; ".join(dict.fromkeys(titles[:3])) + (f" (+{len(titles) - 3} more)" if len(titles) > 3 else "")
+        spec = FIELDS.get(name)
+        ask = text.ask if text else f"What is the {spec.doc if spec and spec.doc else name.replace('_', ' ')}?"
+        how = text.how if text else ""
+        if name in facts and facts[name].provenance == "assumed":
+            ask += f" (assumed {facts[name].value:g} for now)"
+        out.append(Question(name, ask, why, how, q["severity"], q["rules"], list(q["citations"]), q["near"]))
+    out.sort(key=lambda q: (SEVERITY_RANK[q.severity], -q.relevance, -len(q.rules), q.field))
+    return out
+
+
+def _finding(lr, values: dict[str, Any], facts) -> Finding:
+    from engine.facts import ASSUMED, assumption_text
+
     rule = lr.rule
     outcome = evaluate(lr.tree, values)
     explanation = list(outcome.explanation)
@@ -116,6 +190,11 @@ def _finding(lr, values: dict[str, Any]) -> Finding:
         explanation.insert(0, f"scope: {scope}")
     read = ["bms"] * bool(rule.scope.families) + ["chemistry"] * bool(rule.scope.chemistry) + fields_of(lr.tree)
     evidence = {f: values[f] for f in dict.fromkeys(read) if values.get(f) is not None}
+    provenance = {f: facts[f].provenance for f in evidence if f in facts}
+    assumed = [assumption_text(f, facts[f]) for f in evidence if f in facts and facts[f].provenance == ASSUMED]
+    inferred = [f"{f.replace('_', ' ')} {fmt_value(facts[f].value)} inferred ({facts[f].basis})" for f in evidence
+                if f in facts and facts[f].provenance == "inferred" and facts[f].basis]
     return Finding(rule=rule.id, severity=rule.severity, title=rule.title,
                    message=render_template(rule.message, values), remedy=list(rule.remedy),
-                   citations=list(rule.citations), evidence=evidence, section=rule.section, explanation=explanation)
+                   citations=list(rule.citations), evidence=evidence, section=rule.section, explanation=explanation,
+                   provenance=provenance, assumed=assumed + inferred)

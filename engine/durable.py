@@ -220,7 +220,7 @@ def _ref_fields(o) -> list[str]:
 
 
 def scope_condition(scope) -> tuple[list[dict[str, Any]], int]:
-    """Scope as durable conditions (and the term multiplier they add). No chemistry counts as li-ion."""
+    """Scope as durable conditions (and the term multiplier they add)."""
     conds: list[dict[str, Any]] = []
     mult = 1
     families = list(getattr(scope, "families", []) or [])
@@ -228,10 +228,8 @@ def scope_condition(scope) -> tuple[list[dict[str, Any]], int]:
         conds.append({"bms": families[0]} if len(families) == 1 else {"$or": [{"bms": f} for f in families]})
         mult *= len(families)
     chemistry = list(getattr(scope, "chemistry", []) or [])
-    if chemistry:
+    if chemistry:  # a reading whose chemistry is neither given nor inferred is outside (unknown, not true)
         alts: list[dict[str, Any]] = [{"chemistry": c} for c in chemistry]
-        if "li-ion" in chemistry:
-            alts.append({"$nex": {"chemistry": 1}})  # safe inside the positive discriminator
         conds.append(alts[0] if len(alts) == 1 else {"$or": alts})
         mult *= len(alts)
     return conds, mult

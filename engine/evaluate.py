@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from kb.expr import And, Arith, Cmp, Lit, Node, Ref
+from kb.expr import And, Arith, Cmp, Lit, Node, Ref, known_field
 
 Truth = bool | None  # None = unknown
 
@@ -141,6 +141,13 @@ def truth(tree: Node, values: Mapping[str, Any]) -> Truth:
     return result
 
 
+def support(tree: Node, values: Mapping[str, Any]) -> int:
+    """How many comparisons already hold (a rule with more of its conditions true is closer to firing)."""
+    if isinstance(tree, Cmp):
+        return 1 if _cmp_truth(tree, values) is True and known_field(tree.field) is None else 0
+    return sum(support(i, values) for i in tree.items)
+
+
 def unknown_fields(tree: Node, values: Mapping[str, Any]) -> list[str]:
     """Missing fields of the comparisons that came out unknown (what evaluate() reports, without the text)."""
     out: dict[str, None] = {}
@@ -194,6 +201,10 @@ def _word(t: Truth) -> str:
 
 
 def _explain_cmp(c: Cmp, values: Mapping[str, Any]) -> tuple[Truth, list[str], str]:
+    kf = known_field(c.field)
+    if kf is not None:
+        t = _cmp_truth(c, values)
+        return t, [], f"{'known' if c.op == '==' else 'unknown'}({kf}) -> {_word(t)}"
     left = _get(values, c.field)
     missing = [c.field] if left is _MISSING else []
     missing += [f for f in _fields_in(c.rhs) if _get(values, f) is _MISSING and f not in missing]
@@ -256,7 +267,8 @@ def _explain_group(tree: Node, values: Mapping[str, Any], depth: int, lines: lis
 
 def scope_truth(scope, values: Mapping[str, Any]) -> tuple[Truth, list[str]]:
     """Does a rule's scope (families, chemistry) cover this reading? Unknown when a family-scoped rule meets a
-    reading that does not say which BMS it is. A reading without chemistry counts as li-ion."""
+    reading that does not say which BMS it is, and when a chemistry-scoped rule meets a reading whose chemistry is
+    neither given nor inferred (engine.facts)."""
     result: Truth = True
     missing: list[str] = []
     families = list(getattr(scope, "families", []) or [])
@@ -267,8 +279,12 @@ def scope_truth(scope, values: Mapping[str, Any]) -> tuple[Truth, list[str]]:
         elif bms not in families:
             return False, []
     chemistry = list(getattr(scope, "chemistry", []) or [])
-    if chemistry and (values.get("chemistry") or "li-ion") not in chemistry:
-        return False, []
+    if chemistry:
+        chem = values.get("chemistry")
+        if chem is None:  # neither given nor inferable: Li-ion advice is not given to what may be LiFePO4
+            result, missing = None, missing + ["chemistry"]
+        elif chem not in chemistry:
+            return False, []
     return result, missing
 
 
@@ -282,7 +298,7 @@ def scope_text(scope, values: Mapping[str, Any] | None = None) -> str:
         parts.append(f"bms {shown} in [{', '.join(scope.families)}]")
     if getattr(scope, "chemistry", None):
         chem = values.get("chemistry")
-        shown = "(not given: li-ion)" if chem is None else fmt_value(chem)
+        shown = "(unknown)" if chem is None else fmt_value(chem)
         parts.append(f"chemistry {shown} in [{', '.join(scope.chemistry)}]")
     return " and ".join(parts)
 

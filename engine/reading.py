@@ -30,7 +30,8 @@ FAMILY_ALIASES = {
 CHEMISTRY_ALIASES = {
     "li-ion": "li-ion", "liion": "li-ion", "li ion": "li-ion", "lithium-ion": "li-ion", "lithium ion": "li-ion",
     "nmc": "li-ion", "nca": "li-ion", "lion": "li-ion", "li-ion nmc": "li-ion",
-    "lifepo4": "lifepo4", "lfp": "lifepo4", "lifepo": "lifepo4", "life": "lifepo4",
+    "lifepo4": "lifepo4", "lfp": "lifepo4", "lifepo": "lifepo4", "life": "lifepo4", "lifepo₄": "lifepo4",
+    "lto": "lto", "lithium titanate": "lto", "titanate": "lto",
 }
 BOOL_WORDS = {
     "on": True, "off": False, "true": True, "false": False, "yes": True, "no": False, "enabled": True,
@@ -97,7 +98,7 @@ class Reading(BaseModel):
     firmware: str | None = None
     series: int | None = Field(default=None, ge=1, le=64)
     board_max_series: int | None = Field(default=None, ge=1, le=64)
-    chemistry: Literal["li-ion", "lifepo4"] | None = None
+    chemistry: Literal["li-ion", "lifepo4", "lto"] | None = None
 
     cells: list[float] | None = None
     pack_voltage: float | None = None
@@ -257,7 +258,7 @@ def _loose(name: str, v: Any) -> Any:
     if name == "chemistry" and isinstance(v, str):
         chem = CHEMISTRY_ALIASES.get(v.strip().lower())
         if chem is None:
-            raise ValueError(f"unknown chemistry '{v}' (known: li-ion, lifepo4)")
+            raise ValueError(f"unknown chemistry '{v}' (known: li-ion, lifepo4, lto)")
         return chem
     if kind == "enum" and isinstance(v, str):
         return v.strip().lower()

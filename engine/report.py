@@ -19,12 +19,32 @@ class Finding:
     evidence: dict[str, Any]  # the values of every field the condition read
     section: str = ""
     explanation: list[str] = field(default_factory=list)  # one line per comparison: "cell_delta 0.040 > 0.015 -> true"
+    provenance: dict[str, str] = field(default_factory=dict)  # evidence field -> measured | typed | inferred | assumed
+    assumed: list[str] = field(default_factory=list)  # "balance trigger assumed 0.015 V (...) [^9]"
+    explained_by: str | None = None  # the root-cause finding that accounts for this one (its remedy applies)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("explanation")
         d["explanation"] = list(self.explanation)
         return d
+
+
+@dataclass(frozen=True)
+class Question:
+    """A missing fact that would decide a warning or critical finding: what to ask, why, and how to read it."""
+
+    field: str
+    ask: str
+    why: str
+    how: str
+    severity: str  # the worst severity it could reveal
+    rules: list[str]
+    citations: list[str]
+    relevance: int = 0  # how many conditions of those rules already hold (higher: closer to firing)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -42,9 +62,18 @@ class Report:
     not_checked: list[NotChecked]
     engine: str = "durable-rules"  # or "evaluator" where durable-rules is not installed
     notes: list[str] = field(default_factory=list)  # what a driver understood or converted
+    facts: dict[str, Any] = field(default_factory=dict)  # field -> engine.facts.Fact (value and provenance)
+    questions: list[Question] = field(default_factory=list)  # ranked: most decisive first
 
     def sorted_findings(self) -> list[Finding]:
         return sorted(self.findings, key=lambda f: (SEVERITY_RANK[f.severity], f.rule))
+
+    def root_findings(self) -> list[Finding]:
+        """Findings not accounted for by a root cause: one story per cause."""
+        return [f for f in self.sorted_findings() if f.explained_by is None]
+
+    def explained(self, root: str) -> list[Finding]:
+        return [f for f in self.sorted_findings() if f.explained_by == root]
 
     def worst(self) -> str | None:
         fs = self.sorted_findings()
@@ -64,6 +93,8 @@ class Report:
             "engine": self.engine,
             "reading": self.reading,
             "findings": [f.to_json() for f in self.sorted_findings()],
+            "questions": [q.to_json() for q in self.questions],
+            "facts": {k: (f.to_json() if hasattr(f, "to_json") else f) for k, f in self.facts.items()},
             "not_checked": [asdict(n) for n in self.not_checked],
             "notes": list(self.notes),
         }

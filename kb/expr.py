@@ -7,6 +7,7 @@ plain dataclasses. Nothing here (or anywhere) evaluates the text with ``eval``.
 
 Grammar (everything else is an error with the column where it starts):
   cond    := cond 'and' cond | cond 'or' cond | 'not' cond | '(' cond ')' | cmp | FIELD (a bool field)
+           | 'known(' FIELD ')' | 'unknown(' FIELD ')'   (is the value there, measured, typed or inferred?)
   cmp     := operand OP operand [OP operand ...]     OP in == != < <= > >=   (one side must be a bare field)
            | FIELD 'in' '[' literal, ... ']' | FIELD 'not in' '[' ... ']'
   operand := FIELD | NUMBER | 'string' | true | false | operand (+ - * /) operand | '-' operand
@@ -23,7 +24,7 @@ import contextvars
 from dataclasses import dataclass
 from typing import Mapping, Union
 
-from kb.fields import FIELDS, FieldSpec
+from kb.fields import FIELDS, KNOWN_PREFIX, FieldSpec
 
 # The vocabulary a condition may name: reading fields by default; the selection advisor parses its criteria
 # against pack needs and family facts instead.
@@ -123,12 +124,35 @@ def _cond(n: ast.AST) -> Node:
         return negate(_cond(n.operand))
     if isinstance(n, ast.Compare):
         return _compare(n)
+    if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("known", "unknown"):
+        return _known(n)
     if isinstance(n, ast.Name) and n.id not in _BOOL_WORDS:
         name = _field(n)
         if _fields()[name].kind != "bool":
             raise _err(n, f"'{name}' is not a yes/no field; compare it with a value")
         return Cmp(name, "==", Lit(True))
     raise _err(n, f"expected a comparison or a yes/no field, found {_what(n)}")
+
+
+def _known(n: ast.Call) -> Node:
+    """known(f) / unknown(f): a two-valued test of whether the reading holds f (an assumed default does not count).
+    It is carried as a comparison on the flag field KNOWN_PREFIX + f, which check() always fills."""
+    if n.keywords or len(n.args) != 1 or not isinstance(n.args[0], ast.Name):
+        raise _err(n, f"{n.func.id}() takes one field name, e.g. {n.func.id}(regen_limit)")
+    arg = n.args[0]
+    if arg.id not in _fields():
+        raise _err(arg, f"unknown field '{arg.id}'" + _suggest(arg.id))
+    return Cmp(KNOWN_PREFIX + arg.id, "==" if n.func.id == "known" else "!=", Lit(True))
+
+
+def known_field(name: str) -> str | None:
+    """The field a known()/unknown() flag is about, or None for an ordinary field."""
+    return name[len(KNOWN_PREFIX):] if name.startswith(KNOWN_PREFIX) else None
+
+
+def known_fields(node: Node) -> list[str]:
+    """Fields whose known()/unknown() the condition tests."""
+    return [f for c in comparisons(node) if (f := known_field(c.field)) is not None]
 
 
 def _compare(n: ast.Compare) -> Node:
@@ -280,7 +304,7 @@ def fields_of(node: Node) -> list[str]:
 
     def walk(n: Node) -> None:
         if isinstance(n, Cmp):
-            for f in [n.field, *operand_fields(n.rhs)]:
+            for f in [known_field(n.field) or n.field, *operand_fields(n.rhs)]:
                 if f not in seen:
                     seen[f] = None
                     order.append(f)
@@ -313,6 +337,9 @@ def render_operand(o: Operand) -> str:
 def render(node: Node) -> str:
     """Canonical text of a tree: two conditions with the same meaning and layout render the same."""
     if isinstance(node, Cmp):
+        kf = known_field(node.field)
+        if kf is not None:
+            return f"{'known' if node.op == '==' else 'unknown'}({kf})"
         return f"{node.field} {node.op} {render_operand(node.rhs)}"
     joiner = " and " if isinstance(node, And) else " or "
     return "(" + joiner.join(render(i) for i in node.items) + ")"

@@ -13,7 +13,7 @@ from typing import Literal
 Kind = Literal["number", "int", "bool", "enum", "text", "list"]
 
 FAMILIES = ("jk", "ant", "jbd", "daly", "charge-only")
-CHEMISTRIES = ("li-ion", "lifepo4")
+CHEMISTRIES = ("li-ion", "lifepo4", "lto")
 STATES = ("riding", "idle", "charging", "storage")
 GOALS = ("longevity", "range")
 CONTROLLERS = ("vesc", "spintend", "makerbase", "flipsky", "tronic", "wepoor", "stock", "other")
@@ -29,6 +29,8 @@ class FieldSpec:
     values: tuple[str, ...] = ()  # allowed values of an enum
     bounds: tuple[float, float] | None = None  # physically possible range; outside it the reading is rejected
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    # for a derived or inferred field: the input fields a rider gives so that it can be known (what to ask for)
+    ask_for: tuple[str, ...] = ()
 
     @property
     def derived(self) -> bool:
@@ -45,9 +47,9 @@ FIELDS: dict[str, FieldSpec] = {
         _F("firmware", "text", doc="firmware version", group="identity"),
         _F("series", "int", doc="configured series count", group="identity", bounds=(1, 64)),
         _F("board_max_series", "int", doc="most series the board's harness supports", group="identity", bounds=(1, 64)),
-        _F("chemistry", "enum", doc="cell chemistry (li-ion when not given)", group="identity", values=CHEMISTRIES),
+        _F("chemistry", "enum", doc="cell chemistry (inferred from voltages when not given)", group="identity", values=CHEMISTRIES),
         # measured
-        _F("cells", "list", "V", "cell voltages, cell 1 first", bounds=(-1.0, 10.0)),
+        _F("cells", "list", "V", "cell voltages, cell 1 first (a negative cell is a reversed sense pair: evidence, not bad input)", bounds=(-10.0, 20.0)),
         _F("pack_voltage", "number", "V", "pack voltage", bounds=(0.0, 300.0)),
         _F("current", "number", "A", "pack current, positive = charging (or regen), negative = discharging", bounds=(-2000.0, 2000.0)),
         _F("soc", "number", "%", "state of charge", bounds=(0.0, 100.0)),
@@ -89,26 +91,47 @@ FIELDS: dict[str, FieldSpec] = {
         _F("fused", "bool", doc="a fuse or contactor sits in the main lead", group="context"),
         _F("uptime_critical", "bool", doc="a cut-out would be dangerous or costly (commuting, high speed)", group="context"),
         # derived by the engine
-        _F("cell_count", "int", doc="number of cell voltages given", group="derived"),
-        _F("cell_min", "number", "V", "lowest cell", group="derived"),
-        _F("cell_max", "number", "V", "highest cell", group="derived"),
-        _F("cell_mean", "number", "V", "mean cell voltage (from cells, else pack voltage / series)", group="derived"),
-        _F("cell_delta", "number", "V", "highest minus lowest cell", group="derived"),
-        _F("cell_min_index", "int", doc="1-based index of the lowest cell", group="derived"),
-        _F("cell_max_index", "int", doc="1-based index of the highest cell", group="derived"),
-        _F("cells_sum", "number", "V", "pack voltage as the sum of the cells", group="derived"),
-        _F("pack_cells_gap", "number", "V", "|pack voltage - sum of cells|", group="derived"),
-        _F("dead_cells", "int", doc="cells reading below 0.5 V (unconnected or broken sense lead)", group="derived"),
-        _F("discharge_current", "number", "A", "discharge current magnitude (0 when charging)", group="derived"),
-        _F("charge_current", "number", "A", "charge or regen current magnitude (0 when discharging)", group="derived"),
-        _F("temp_max", "number", "°C", "hottest probe (cells and MOSFET)", group="derived"),
-        _F("temp_min", "number", "°C", "coldest probe", group="derived"),
-        _F("max_regen", "number", "A", "regen the pack may see: the controller's regen limit, else the measured charge current while riding", group="derived"),
+        _F("cell_count", "int", doc="number of cell voltages given", group="derived", ask_for=('cells',)),
+        _F("cell_min", "number", "V", "lowest cell", group="derived", ask_for=('cells',)),
+        _F("cell_max", "number", "V", "highest cell", group="derived", ask_for=('cells',)),
+        _F("cell_mean", "number", "V", "mean cell voltage (from cells, else pack voltage / series)", group="derived", ask_for=('cells',)),
+        _F("cell_delta", "number", "V", "highest minus lowest cell", group="derived", ask_for=('cells',)),
+        _F("cell_min_index", "int", doc="1-based index of the lowest cell", group="derived", ask_for=('cells',)),
+        _F("cell_max_index", "int", doc="1-based index of the highest cell", group="derived", ask_for=('cells',)),
+        _F("cells_sum", "number", "V", "pack voltage as the sum of the cells", group="derived", ask_for=('cells',)),
+        _F("pack_cells_gap", "number", "V", "|pack voltage - sum of cells|", group="derived", ask_for=('cells', 'pack_voltage')),
+        _F("dead_cells", "int", doc="cells reading below 0.5 V (unconnected or broken sense lead)", group="derived", ask_for=('cells',)),
+        _F("discharge_current", "number", "A", "discharge current magnitude (0 when charging)", group="derived", ask_for=('current',)),
+        _F("charge_current", "number", "A", "charge or regen current magnitude (0 when discharging)", group="derived", ask_for=('current',)),
+        _F("temp_max", "number", "°C", "hottest probe (cells and MOSFET)", group="derived", ask_for=('temperatures', 'mos_temp')),
+        _F("temp_min", "number", "°C", "coldest probe", group="derived", ask_for=('temperatures',)),
+        _F("max_regen", "number", "A", "regen the pack may see: the controller's regen limit, else the measured charge current while riding", group="derived", ask_for=("regen_limit",)),
+        # derived facts a technician notes (engine/facts.py; each carries its provenance in the report)
+        _F("cell_median", "number", "V", "median cell voltage", group="derived", ask_for=("cells",)),
+        _F("negative_cells", "int", doc="cells reading below -0.05 V (a reversed sense pair)", group="derived", ask_for=("cells",)),
+        _F("zero_beside_double", "bool", doc="a cell near 0 V next to one reading about twice the others (a lead landed on the wrong tap)", group="derived", ask_for=("cells",)),
+        _F("opposite_pair", "number", "V", "largest equal-and-opposite deviation of two neighbouring cells from the rest (a shifted tap)", group="derived", ask_for=("cells",)),
+        _F("charger_per_cell", "number", "V", "charger end voltage divided by the series count", group="derived", ask_for=("charger_voltage", "series")),
+        _F("charge_ceiling", "number", "V", "the per-cell voltage charging ends at: the typed target, else charger / series, else the top cell seen while charging", group="derived", ask_for=("charge_target",)),
+        _F("at_rest", "bool", doc="no current flows (idle, storage, or |current| < 1 A)", group="derived", ask_for=("state", "current")),
+        _F("under_load", "bool", doc="the pack is being discharged hard (riding, or >= 5 A out)", group="derived", ask_for=("state", "current")),
+        _F("charging_now", "bool", doc="the pack is on the charger (state charging, or charge current at rest)", group="derived", ask_for=("state", "current")),
+        _F("regen_possible", "bool", doc="the controller can push regen current into the pack (riding, or a regen-capable controller), unless the regen limit is 0", group="derived", ask_for=("regen_limit", "controller", "state")),
+        _F("chemistry_ambiguous", "bool", doc="the voltages fit more than one chemistry and none was given", group="derived", ask_for=("chemistry",)),
     ]
 }
 
 LIST_FIELDS = frozenset(n for n, f in FIELDS.items() if f.kind == "list")
 CONDITION_FIELDS = frozenset(n for n, f in FIELDS.items() if f.kind != "list")  # lists are reached through derived values
+
+
+def ask_for(name: str) -> tuple[str, ...]:
+    """The input fields to ask a rider for so that `name` becomes known."""
+    f = FIELDS[name]
+    return f.ask_for or (name,)
+
+
+KNOWN_PREFIX = "known__"  # values[KNOWN_PREFIX + f] is True when f is known (measured, typed or inferred, not assumed)
 
 
 def describe(name: str) -> str:

@@ -12,7 +12,7 @@ from kb.fields import CHEMISTRIES, FAMILIES
 Severity = Literal["info", "warning", "critical"]
 Status = Literal["experimental", "test", "stable", "deprecated"]
 Family = Literal["jk", "ant", "jbd", "daly", "charge-only"]
-Chemistry = Literal["li-ion", "lifepo4"]
+Chemistry = Literal["li-ion", "lifepo4", "lto"]
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 _ID = r"^[a-z0-9][a-z0-9._-]*$"
@@ -166,6 +166,14 @@ class RuleTest(Strict):
     boundary: bool = False  # a case on the edge of a threshold
 
 
+class Basis(Strict):
+    """Whose numbers a condition uses: the handbook's (cited by the rule) or our own engineering judgement."""
+
+    handbook: list[float] = Field(default_factory=list)
+    ours: list[float] = Field(default_factory=list)
+    note: str = ""
+
+
 class Rule(Strict):
     id: str = Field(pattern=_ID)
     version: int = Field(ge=1)
@@ -179,6 +187,8 @@ class Rule(Strict):
     remedy: list[str] = Field(min_length=1)
     citations: Citations = Field(min_length=1)
     tests: list[RuleTest] = Field(min_length=2)
+    basis: Basis | None = None  # every number in `when` other than 0 must be listed here
+    explains: list[str] = Field(default_factory=list)  # rule ids (or 'prefix.*') this root cause accounts for
 
 
 class RuleFile(Strict):
@@ -188,3 +198,34 @@ class RuleFile(Strict):
 
 ALL_FAMILIES = FAMILIES
 ALL_CHEMISTRIES = CHEMISTRIES
+
+
+# ---------------------------------------------------------------- reasoning: handbook defaults and questions
+
+
+class Default(Strict):
+    """A setting's value when nobody gave it, used and shown as an assumption."""
+
+    field: str
+    value: float
+    families: list[Family] = Field(default_factory=list)
+    chemistry: list[Chemistry] = Field(default_factory=list)
+    basis: Literal["handbook", "ours"]
+    note: str
+    citations: Citations = Field(default_factory=list)
+
+
+class DefaultsFile(Strict):
+    defaults: list[Default] = Field(min_length=1)
+
+
+class Question(Strict):
+    """How to ask a rider for a missing fact, and where they can read it."""
+
+    field: str
+    ask: str
+    how: str
+
+
+class QuestionsFile(Strict):
+    questions: list[Question] = Field(min_length=1)
