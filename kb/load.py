@@ -2,7 +2,7 @@
 
 `load_kb()` returns a KB or raises KBInvalid carrying every problem found (not just the first), each located at
 the key or value that is wrong. Loading is cached per process; across processes a pickle of the validated KB is
-kept in the user cache directory, keyed by the content files' names, sizes and modification times and by this
+kept in the user cache directory (HMAC-checked, see _read_cache), keyed by the content files' names, sizes and modification times and by this
 package's source, so `bmsdoc check` does not pay for YAML parsing on every run.
 """
 
@@ -22,6 +22,16 @@ from kb.errors import KBInvalid, Problem
 from kb.schema import FamilyCard, GuideEntry, GuideFile, Manifest, Rule, RuleFile, Source, SourcesFile
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+
+
+def _content_limits():
+    from kb.untrusted import Limits
+
+    # a content file is larger than a reading, but nothing in it nests deeply or needs a 30-digit number
+    return Limits(depth=40, nodes=500_000, int_digits=30, key_chars=200, finite=False)
+
+
+CONTENT_LIMITS = _content_limits()
 
 
 # ---------------------------------------------------------------- collections: which files hold which models
@@ -87,39 +97,37 @@ def position(node: Any, loc: tuple, value: bool = False) -> tuple[int, int]:
     return line + 1, col + 1
 
 
-def _yaml(fast: bool = False):
-    from ruamel.yaml import YAML
-
-    if fast:  # libyaml through ruamel.yaml.clib: ~5x faster, no positions (still refuses duplicate keys)
-        y = YAML(typ="safe")
-    else:
-        y = YAML(typ="rt")
-        y.preserve_quotes = True
-    y.allow_duplicate_keys = False
-    return y
-
-
 def read_doc(root: Path, path: Path, problems: list[Problem], fast: bool = False) -> Doc | None:
+    from kb import untrusted
+    from kb.errors import UserError
+
     rel = _rel(root, path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+        text = untrusted.read_text(str(path), untrusted.CONTENT_BYTES, "file")
+    except UserError as e:
         problems.append(Problem(rel, 1, 1, f"cannot read file: {e}"))
         return None
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    try:
-        node = _yaml(fast).load(text)
+    def configure(y: Any) -> None:
+        if not fast:
+            y.preserve_quotes = True
+
+    try:  # libyaml through ruamel.yaml.clib on the fast path: ~5x faster, no positions
+        node = untrusted.load_yaml(text, CONTENT_LIMITS, "file", typ="safe" if fast else "rt", configure=configure)
+    except UserError as e:
+        problems.append(Problem(rel, 1, 1, str(e)))
+        return None
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = (e.problem or e.context or "invalid YAML").strip()
         if "duplicate key" in str(e).lower():
             what = "duplicate key " + _dup_key(str(e))
-        problems.append(Problem(rel, line, col, what))
+        problems.append(Problem(rel, line, col, untrusted.shown(what, 200)))
         return None
     except YAMLError as e:
-        problems.append(Problem(rel, 1, 1, f"invalid YAML: {e}"))
+        problems.append(Problem(rel, 1, 1, f"invalid YAML: {untrusted.shown(str(e), 200)}"))
         return None
     if node is None:
         problems.append(Problem(rel, 1, 1, "the file is empty"))
@@ -141,11 +149,16 @@ def _rel(root: Path, path: Path) -> str:
         return str(path)
 
 
-def to_plain(node: Any) -> Any:
+def to_plain(node: Any, _depth: int = 0) -> Any:
+    """Plain dicts, lists and scalars from a ruamel tree. Depth is bounded (read_doc already refused deeper or
+    self-containing documents; this guards trees that came from elsewhere)."""
+    if _depth > CONTENT_LIMITS.depth:
+        raise ValueError(f"nested deeper than {CONTENT_LIMITS.depth} levels")
     if isinstance(node, dict):
-        return {str(k) if not isinstance(k, (int, float, bool)) else k: to_plain(v) for k, v in node.items()}
+        return {str(k) if not isinstance(k, (int, float, bool)) else k: to_plain(v, _depth + 1)
+                for k, v in node.items()}
     if isinstance(node, list):
-        return [to_plain(v) for v in node]
+        return [to_plain(v, _depth + 1) for v in node]
     if isinstance(node, str):
         return str(node)
     if isinstance(node, bool):
@@ -260,25 +273,130 @@ def load_kb(root: str | Path | None = None, *, use_cache: bool = True) -> KB:
 @functools.lru_cache(maxsize=8)
 def _load_cached(root: str, stamp: str) -> KB:
     cache = _disk_cache_path(stamp)
-    if cache is not None and cache.exists():
-        try:
-            with cache.open("rb") as f:
-                kb = pickle.load(f)
-            if isinstance(kb, KB):
-                return kb
-        except Exception:  # a stale or truncated cache is rebuilt, never trusted
-            pass
+    if cache is not None:
+        kb = _read_cache(cache)
+        if kb is not None:
+            return kb
     kb = _load(Path(root))
     if cache is not None:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-            with tmp.open("wb") as f:
-                pickle.dump(kb, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, cache)
-        except OSError:
-            pass
+        _write_cache(cache, kb)
     return kb
+
+
+# ---------------------------------------------------------------- the disk cache
+#
+# A pickle can run code when loaded, so the cache is only unpickled after three checks: the directory is the
+# user's own and nobody else can write it (mode 0700), the file is not larger than CACHE_MAX_BYTES, and its
+# HMAC-SHA256 (over the whole pickle) matches, computed with a random key kept in that directory with mode 0600.
+# Anyone who could plant a file there could not forge the HMAC without reading the key, which only the user
+# can. Any failed check means the cache is ignored (and rebuilt), never trusted.
+
+CACHE_MAX_BYTES = 32_000_000
+_MAC_BYTES = 32
+
+
+def _private_dir(d: Path) -> bool:
+    """d exists (created 0700 if not), belongs to this user and is closed to others."""
+    try:
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = d.lstat()
+        import stat
+
+        if not stat.S_ISDIR(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+            return False
+        if st.st_mode & 0o077:
+            os.chmod(d, 0o700)
+            st = d.lstat()
+        return not st.st_mode & 0o077
+    except OSError:
+        return False
+
+
+def _cache_key(d: Path, create: bool) -> bytes | None:
+    path = d / "cache.key"
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        if not create:
+            return None
+        key = os.urandom(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except FileExistsError:  # another process made it first: read theirs
+            return _cache_key(d, create=False)
+        except OSError:
+            return None
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        return key
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if (hasattr(os, "getuid") and st.st_uid != os.getuid()) or st.st_mode & 0o077:
+            return None
+        key = f.read(64)
+    return key if len(key) == 32 else None
+
+
+def _read_cache(cache: Path) -> KB | None:
+    import hmac
+
+    if not _private_dir(cache.parent):
+        return None
+    key = _cache_key(cache.parent, create=False)
+    if key is None:
+        return None
+    try:
+        with cache.open("rb") as f:
+            if os.fstat(f.fileno()).st_size > CACHE_MAX_BYTES:
+                return None
+            blob = f.read(CACHE_MAX_BYTES + 1)
+    except OSError:
+        return None
+    mac, body = blob[:_MAC_BYTES], blob[_MAC_BYTES:]
+    if len(blob) > CACHE_MAX_BYTES or not hmac.compare_digest(mac, hmac.new(key, body, "sha256").digest()):
+        return None
+    try:
+        kb = pickle.loads(body)  # authenticated: written by this user's bmsdoc
+    except Exception:  # written by an older build of the code: rebuild
+        return None
+    return kb if isinstance(kb, KB) else None
+
+
+def _write_cache(cache: Path, kb: KB) -> None:
+    import hmac
+    import tempfile
+
+    if not _private_dir(cache.parent):
+        return
+    key = _cache_key(cache.parent, create=True)
+    if key is None:
+        return
+    try:
+        body = pickle.dumps(kb, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return
+    if len(body) + _MAC_BYTES > CACHE_MAX_BYTES:
+        return
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".kb-", suffix=".tmp", dir=cache.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(hmac.new(key, body, "sha256").digest() + body)
+        os.replace(tmp, cache)
+        tmp = None
+        for old in cache.parent.glob("kb-*.pickle"):  # older stamps are never read again
+            if old != cache:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def _stamp(root: Path) -> str:
@@ -297,6 +415,9 @@ def _disk_cache_path(stamp: str) -> Path | None:
     if os.environ.get("BMSDOC_NO_CACHE"):
         return None
     try:
+        env = os.environ.get("BMSDOC_CACHE_DIR")
+        if env:
+            return Path(env) / f"kb-{stamp}.pickle"
         from platformdirs import user_cache_path
 
         return user_cache_path("bmsdoc") / f"kb-{stamp}.pickle"
@@ -335,8 +456,11 @@ def load_manifest_version(root: str | Path | None = None) -> str:
     """The KB version without loading everything (for --version)."""
     root_path = Path(root) if root else CONTENT_DIR
     try:
-        node = _yaml().load((root_path / "manifest.yaml").read_text(encoding="utf-8"))
-        return str(node.get("kb_version", "?"))
+        from kb import untrusted
+
+        text = untrusted.read_text(str(root_path / "manifest.yaml"), untrusted.CONTENT_BYTES, "manifest")
+        node = untrusted.load_yaml(text, CONTENT_LIMITS, "manifest")
+        return untrusted.shown(node.get("kb_version", "?"), 40)
     except Exception:
         return "?"
 

@@ -3,9 +3,7 @@ aiobmsble BMSSample dumped as JSON (`chrg_mosfet`, `temp_values`, ...), which go
 
 from __future__ import annotations
 
-import json
 import re
-from io import StringIO
 from typing import Any
 
 from drivers.paste import cells as cellrules
@@ -14,26 +12,28 @@ from drivers.paste.parsed import Parsed
 from drivers.paste.text import clean_text, field_value
 from drivers.sample import sample_to_fields
 from engine.reading import FAMILY_ALIASES
+from kb import untrusted
 
 NAME = "json-yaml"
 _SAMPLE_KEYS = {"chrg_mosfet", "dischrg_mosfet", "temp_values", "cell_voltages", "battery_level", "balancer",
                 "problem_code", "cycle_charge", "delta_voltage"}
-_YAMLISH = re.compile(r"^---|^[\w \-]+:\s*$\n\s+-\s|^[\w \-]+:\s*\[", re.MULTILINE)
+# [ \t] rather than \s: \s also matches line ends, and `a:` followed by many blank lines made the old pattern
+# quadratic. Keys are bounded so a long line without a colon is given up on quickly.
+_YAMLISH = re.compile(r"^---|^[\w \-]{1,80}:[ \t]*\n[ \t]*-\s|^[\w \-]{1,80}:[ \t]*\[", re.MULTILINE)
 
 
 def _load(text: str) -> tuple[Any, str] | None:
     s = clean_text(text).strip()
     if s[:1] in "{[":
         try:
-            return json.loads(s), "JSON"
+            return untrusted.loads_json(s, what="pasted JSON"), "JSON"
         except ValueError:
             pass
     if _YAMLISH.search(s):
-        from ruamel.yaml import YAML
         from ruamel.yaml.error import YAMLError
 
         try:
-            return YAML(typ="safe", pure=True).load(StringIO(s)), "YAML"
+            return untrusted.check_data(untrusted.load_yaml(s, what="pasted YAML"), what="pasted YAML"), "YAML"
         except (YAMLError, ValueError):
             return None
     return None
