@@ -185,7 +185,7 @@ class Session:
             raise UserError(str(e)) from None
         self._walked = None
 
-    def answer(self, step_or_value: Any, value: Any = _UNSET) -> "Session":
+    def answer(self, step_or_value: Any, value: Any = _UNSET) -> Session:
         """answer(step_id, value) for any step of the flow (out of order is fine); answer(value) for the step asked now.
         Bad answers raise UserError naming the allowed answers."""
         if value is _UNSET:
@@ -198,19 +198,19 @@ class Session:
         self._set(sid, value)
         return self
 
-    def change(self, step_id: str, value: Any) -> "Session":
+    def change(self, step_id: str, value: Any) -> Session:
         """Change (or with None, forget) an answer; everything after it is recomputed."""
         if value is None:
             return self.forget(step_id)
         return self.answer(step_id, value)
 
-    def forget(self, step_id: str) -> "Session":
+    def forget(self, step_id: str) -> Session:
         self._step(step_id)
         self.answers.pop(step_id, None)
         self._walked = None
         return self
 
-    def rewind(self, index: int) -> "Session":
+    def rewind(self, index: int) -> Session:
         """Ask the step at `index` of the path again: forget its answer and every answer given after it on the path.
         Steps the reading answered cannot be asked again; if only those follow `index`, the rider's last answer
         before it is forgotten instead, so going back always goes back."""
@@ -420,7 +420,7 @@ class Session:
         }
 
     @classmethod
-    def from_json(cls, kb, data: Any) -> "Session":
+    def from_json(cls, kb, data: Any) -> Session:
         if not isinstance(data, dict) or not isinstance(data.get("flow"), str):
             raise UserError("a saved diagnosis is a mapping with at least 'flow'")
         answers = data.get("answers") or {}
@@ -507,17 +507,31 @@ class SymptomMatch:
     phrase: str
 
 
+def generic_words(kb) -> frozenset[str]:
+    """Symptom words too common to pick a flow on their own: found in the phrases of at least 3 flows and of a
+    quarter of them ('bms', 'battery', 'app'). "my cat ate the bms" shares only such words with any flow."""
+    flows = flows_of(kb).values()
+    df: dict[str, int] = {}
+    for f in flows:
+        for w in {t for phrase in [*f.symptoms, f.title] for t in tokens(phrase)}:
+            df[w] = df.get(w, 0) + 1
+    need = max(3, len(flows) / 4)
+    return frozenset(w for w, n in df.items() if n >= need)
+
+
 def match_symptom(kb, text: str, limit: int = 5) -> list[SymptomMatch]:
-    """Flows ranked by word overlap between `text` and their symptom phrases (and titles); best first."""
+    """Flows ranked by word overlap between `text` and their symptom phrases (and titles); best first.
+    A phrase counts only when a word other than the generic ones (generic_words) is shared."""
     words = set(tokens(text))
     if not words:
         return []
+    generic = generic_words(kb)
     out = []
     for f in flows_of(kb).values():
         best, best_phrase = 0.0, ""
         for phrase in [*f.symptoms, f.title]:
             ptoks = set(tokens(phrase))
-            if not ptoks:
+            if not ptoks or not (words & ptoks) - generic:
                 continue
             hit = len(words & ptoks)
             score = hit / len(ptoks) * 0.8 + hit / len(words) * 0.2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 
 def series(text: str) -> int:
@@ -32,3 +33,19 @@ def positive_amps(text: str) -> float:
     if v <= 0:
         raise argparse.ArgumentTypeError(f"'{text}' is not a plausible current (0..2000 A)")
     return v
+
+
+_MAC = re.compile(r"[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}", re.I)
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+
+def bluetooth_address(text: str) -> str:
+    """A BMS's Bluetooth address: a MAC such as C8:47:8C:10:20:30 (Linux, Windows) or the UUID macOS shows."""
+    t = text.strip()
+    if _MAC.fullmatch(t):
+        return t.replace("-", ":").upper()
+    if _UUID.fullmatch(t):
+        return t.upper()
+    raise argparse.ArgumentTypeError(
+        f"'{text}' is not a Bluetooth address: six pairs of hex digits such as C8:47:8C:10:20:30 (or the UUID "
+        "macOS shows); bmsdoc scan lists the BMS nearby")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 MIN_SCORE = 0.3  # a symptom match below this is a guess, not an answer
 WORDS = "Answer with a number or the words; 'why' explains the question, 'back' undoes the last answer, " \
@@ -87,7 +88,10 @@ def resolve(kb, text: str) -> tuple[str, str]:
 
     close = [m.flow for m in matches[:3]]
     close += [c for c in difflib.get_close_matches(key, list(flows), n=3, cutoff=0.5) if c not in close]
-    hint = f"closest: {', '.join(close)}" if close else f"flows: {', '.join(sorted(flows))}"
+    if close:
+        hint = f"closest: {', '.join(close)}"
+    else:  # nothing in common: say what bmsdoc can diagnose, by flow id and title
+        hint = "the symptoms bmsdoc knows: " + "; ".join(f"{f.id} ({f.title})" for f in flows.values())
     raise UserError(f"no diagnosis flow matches '{text}' ({hint}; see bmsdoc diagnose --list)")
 
 

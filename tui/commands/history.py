@@ -36,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
             return 0
         _print_session(s)
         return 0
-    infos = record.sessions(args.db)
+    if args.db is None and not record.default_path().exists():
+        infos = []  # nothing recorded yet on this machine: not an error
+    else:
+        infos = record.sessions(args.db)
     if args.json:
         emit_json([i.to_json() for i in infos])
         return 0

@@ -8,7 +8,6 @@ import sys
 from typing import Any
 
 from drivers.sim.scenarios import DEFAULT_SCENARIO, SCENARIOS
-
 from tui.commands import argtypes
 
 FAMILIES = ("jk", "jbd", "ant", "daly")
@@ -54,7 +53,7 @@ def register(sub) -> None:
             "--series, --regen-limit, --set FIELD=VALUE.", 78)
         + "\n\nexamples:\n  bmsdoc watch --demo regen-charge-fet-off --family ant\n"
           "  bmsdoc watch C8:47:8C:10:20:30 --series 13 --regen-limit 30 --record ride.sqlite")
-    p.add_argument("address", nargs="?", metavar="ADDRESS", help="Bluetooth address of the BMS (see bmsdoc scan)")
+    p.add_argument("address", nargs="?", type=argtypes.bluetooth_address, metavar="ADDRESS", help="Bluetooth address of the BMS (see bmsdoc scan)")
     p.add_argument("--demo", nargs="?", const=DEFAULT_SCENARIO, choices=list(SCENARIOS), metavar="SCENARIO",
                    help=f"the virtual BMS instead of a real one; SCENARIO is one of {', '.join(SCENARIOS)} "
                         f"(default {DEFAULT_SCENARIO})")
