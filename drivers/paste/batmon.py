@@ -10,8 +10,11 @@ from drivers.paste.parsed import Parsed
 from drivers.paste.text import clean_text, to_float
 
 NAME = "batmon-ha"
-_SAMPLE = re.compile(r"BmsSampl\((?P<body>[^)]*)\)")
-_LIST = re.compile(r"\b(?P<key>volt|voltages|cells|temp|temps|temperatures)\s*=\s*\[(?P<items>[^\]]*)\]", re.IGNORECASE)
+# Bodies stop at the next opening bracket and at the line end as well as at the closing one, so a text full of
+# unclosed `volt=[` or `BmsSampl(` is scanned once, not once per opening (which was quadratic).
+_SAMPLE = re.compile(r"BmsSampl\((?P<body>[^()\n]{0,2000})\)")
+_LIST = re.compile(r"\b(?P<key>volt|voltages|cells|temp|temps|temperatures)[ \t]*=[ \t]*\[(?P<items>[^\[\]\n]{0,20000})\]",
+                   re.IGNORECASE)
 _NUM = r"[-+]?\d+(?:\.\d+)?"
 _PARTS = {
     "soc": re.compile(rf"(?:^|,)\s*({_NUM})\s*%"),

@@ -10,9 +10,11 @@ from drivers.paste.entitymap import collect
 from drivers.paste.parsed import Parsed
 from drivers.paste.text import lines_of, number_unit
 from engine.reading import BOOL_WORDS
+from kb.untrusted import shown
 
 NAME = "home-assistant"
-_STATES = set(BOOL_WORDS) | {"unavailable", "unknown", "charging", "discharging", "idle"}
+_NO_VALUE = {"unavailable", "unknown", "nan", "-nan", "n/a", "none", "—", "-"}  # an entity without a reading
+_STATES = set(BOOL_WORDS) | _NO_VALUE | {"charging", "discharging", "idle"}
 
 
 def _is_value(line: str) -> bool:
@@ -41,8 +43,13 @@ def detect(text: str) -> float:
 
 def parse(text: str) -> Parsed:
     p = Parsed(format=NAME)
-    pairs = [(n, v) for n, v in _pairs(text) if v.strip().lower() not in ("unavailable", "unknown")]
+    pairs = _pairs(text)
+    empty = [n for n, v in pairs if v.strip().lower() in _NO_VALUE]
+    pairs = [(n, v) for n, v in pairs if v.strip().lower() not in _NO_VALUE]
     p.note(f"{len(pairs)} name/value pairs read; decimal commas read as decimal points")
+    if empty:
+        p.unsure(f"{len(empty)} entities without a value (NaN/unavailable), left out: "
+                 + ", ".join(shown(n, 40) for n in empty[:4]) + (" ..." if len(empty) > 4 else ""))
     collect(pairs, p)
     if "current" in p.fields:
         p.note("current as the integration shows it: positive = charging")

@@ -11,17 +11,35 @@ from drivers.paste.entities import Target, lookup
 from drivers.paste.text import lines_of
 
 NAME = "key-value"
-_KV = re.compile(r"^(?P<key>[A-Za-z][\w °%/().#\-]*?)\s*(?:[:=]|\s-\s|\t|\s(?=[-+−]?\d|on\b|off\b|yes\b|no\b|true\b|"
-                 r"false\b|jk|jbd|ant|daly|li|lfp|nmc))\s*(?P<val>\S.*?)\s*$", re.IGNORECASE)
+MAX_LINE = 400  # a key/value line of a BMS screen is short; longer lines are not tried (bounds the regex work)
+# The key is bounded ({0,63}) and the value is taken to the end of the line and stripped in Python, so no part
+# of the pattern can backtrack over more than the key: matching is linear in the line.
+_KV = re.compile(r"^(?P<key>[A-Za-z][\w °%/().#\-]{0,63}?)[ \t]*(?P<sep>[:=]|\s-\s|\t|\s(?=[-+−]?\d|on\b|off\b|"
+                 r"yes\b|no\b|true\b|false\b|jk|jbd|ant|daly|li|lfp|nmc))[ \t]*(?P<val>\S.*)$", re.IGNORECASE)
+_INDEX = re.compile(r"\d{1,3}")
+_WS = re.compile(r"[ \t]+")
+
+
+def _squeeze(line: str) -> str:
+    """Runs of blanks become one (a tab if the run has one): then the key's blanks and the separator's cannot
+    trade characters, which is what made the pattern polynomial on lines of many spaces."""
+    return _WS.sub(lambda m: "\t" if "\t" in m.group() else " ", line)
 
 
 def match(line: str) -> tuple[str, Target | None, str] | None:
     """(key, what it names or None, value text) for a key/value line."""
-    m = _KV.match(line)
+    if len(line) > MAX_LINE:
+        return None
+    m = _KV.match(_squeeze(line))
     if not m:
         return None
     key = m.group("key").strip()
-    return key, lookup(key), m.group("val")
+    val = m.group("val").rstrip()
+    target = lookup(key)
+    if m.group("sep").strip() == "" and target is not None and target.kind == "field" \
+            and target.name in ("cells", "temperatures") and _INDEX.fullmatch(val):
+        return None  # `Cell voltage 1`, `Temperature 2`: an entity name ending in its index, not a value
+    return key, target, val
 
 
 def detect(text: str) -> float:

@@ -9,7 +9,7 @@ from engine.reading import BOOL_WORDS, CHEMISTRY_ALIASES, FAMILY_ALIASES
 from kb.fields import FIELDS
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_MARKDOWN_LEAD = re.compile(r"^\s*(?:>\s*)+|^\s*[-*+•·]\s+(?=\S)")  # quote marks, bullets
+_MARKDOWN_LEAD = re.compile(r"[ \t]*(?:>|[-*+•·](?=[ \t]+\S))")  # one quote mark or bullet at a position
 _EMPHASIS = re.compile(r"\*\*|__|`|~~")
 
 # a number with an optional unit; decimal comma allowed; unicode minus too
@@ -29,11 +29,10 @@ def clean_text(text: str) -> str:
 
 def strip_markdown(line: str) -> str:
     """`> **5) 3.75**` -> `5) 3.75`: quote marks, bullets, emphasis and code ticks go."""
-    prev = None
-    while prev != line:
-        prev = line
-        line = _MARKDOWN_LEAD.sub("", line)
-    return _EMPHASIS.sub("", line).strip()
+    pos = 0  # one pass: each quote mark or bullet is stepped over once (the old loop re-scanned the line per mark)
+    while m := _MARKDOWN_LEAD.match(line, pos):
+        pos = m.end()
+    return _EMPHASIS.sub("", line[pos:]).strip()
 
 
 def lines_of(text: str) -> list[str]:

@@ -17,7 +17,9 @@ def register(sub) -> None:
                        description="Check one reading (a JSON or YAML mapping of fields such as bms, cells, "
                                    "charge_fet, regen_limit; or a pasted BMS screen where supported) and print "
                                    "findings by severity, each with evidence, remedy and handbook citations.")
-    p.add_argument("file", nargs="?", default="-", metavar="FILE", help="the reading; '-' or nothing reads stdin")
+    p.add_argument("file", nargs="?", default="-", metavar="FILE",
+                   help="the reading (at most 4 MB; UTF-8, or UTF-16 with a BOM; JSON/YAML nested at most 64 deep); "
+                        "'-' or nothing reads stdin")
     p.add_argument("--bms", metavar="FAMILY", help="BMS family (jk, ant, jbd/llt, daly, charge-only); overrides the file")
     p.add_argument("--series", type=argtypes.series, metavar="N", help="configured series count; overrides the file")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -31,43 +33,65 @@ def register(sub) -> None:
 
 
 def read_bytes(path: str) -> bytes:
+    """At most READING_BYTES of FILE or stdin (kb.untrusted: larger input is refused, not read whole)."""
+    from kb import untrusted
     from kb.errors import UserError
 
-    if path == "-":
-        if sys.stdin is None or sys.stdin.isatty():
-            raise UserError("give a reading: a FILE, or pipe one in (e.g. bmsdoc check - < reading.json)")
-        return sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
-    try:
-        with open(path, "rb") as f:
-            return f.read(4_000_001)
-    except FileNotFoundError:
-        raise UserError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise UserError(f"{path} is a directory, not a reading") from None
-    except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror or e}") from None
+    if path == "-" and (sys.stdin is None or sys.stdin.isatty()):
+        raise UserError("give a reading: a FILE, or pipe one in (e.g. bmsdoc check - < reading.json)")
+    return untrusted.read_bytes(path, untrusted.READING_BYTES, "reading")
 
 
 def decode(data: bytes) -> str:
+    """UTF-8 (or UTF-16/32 with a byte-order mark) text; binary and empty input are one-line errors."""
+    from kb import untrusted
     from kb.errors import UserError
 
-    if len(data) > 4_000_000:
-        raise UserError("the input is too large for one reading (over 4 MB)")
-    if b"\x00" in data:
-        raise UserError("the input is binary, not a reading (give JSON, YAML or a pasted BMS screen)")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UserError("the input is not UTF-8 text (give JSON, YAML or a pasted BMS screen)") from None
+        text = untrusted.decode_text(data, "input")
+    except UserError as e:
+        raise UserError(f"{e} (give JSON, YAML or a pasted BMS screen)") from None
     if not text.strip():
         raise UserError("the input is empty: give a reading such as {\"bms\": \"jk\", \"cells\": [3.91, 3.92]}")
     return text
 
 
-def _no_constants(name: str) -> Any:
+def load_reading(path: str):
+    """FILE (or '-') -> a Reading, through the same boundary as `bmsdoc check` (checklist --reading uses it)."""
+    from engine.reading import Reading
+
+    data, _notes = read_input(decode(read_bytes(path)))
+    return parse_reading(data)
+
+
+def parse_reading(data: dict[str, Any]):
+    """Reading.parse with the boundary's own checks first; its error line is kept short."""
+    from engine.reading import Reading
+    from kb import untrusted
     from kb.errors import UserError
 
-    raise UserError(f"the reading contains {name}: NaN and infinity are not readings")
+    screen_fields(data)
+    try:
+        return Reading.parse(data)
+    except UserError as e:
+        raise UserError(untrusted.shown(str(e), 300)) from None
+
+
+def screen_fields(data: dict[str, Any]) -> None:
+    """true/false is not a number: `series: true` would otherwise be read as 1."""
+    from engine.reading import canonical_field
+    from kb.errors import UserError
+    from kb.fields import FIELDS
+
+    for k, v in data.items():
+        name = canonical_field(k) if isinstance(k, str) else None
+        spec = FIELDS.get(name) if name else None
+        if spec is None:
+            continue
+        if spec.kind in ("number", "int") and isinstance(v, bool):
+            raise UserError(f"'{name}': {str(v).lower()} is not a number")
+        if spec.kind == "list" and isinstance(v, list) and any(isinstance(x, bool) for x in v):
+            raise UserError(f"'{name}': true/false is not a number")
 
 
 def _kind(v: Any) -> str:
@@ -78,12 +102,13 @@ def read_input(text: str) -> tuple[dict[str, Any], list[str]]:
     """Reading fields and notes from text: a JSON or YAML mapping first, else a pasted screen (drivers.paste)."""
     import json
 
+    from kb import untrusted
     from kb.errors import UserError
 
     stripped = text.strip()
     if stripped[:1] in "{[":
         try:
-            data = json.loads(stripped, parse_constant=_no_constants)
+            data = untrusted.loads_json(stripped, what="reading")
         except json.JSONDecodeError as e:
             if stripped[:1] == "{":
                 data = _yaml_or_none(stripped)
@@ -109,13 +134,17 @@ def read_input(text: str) -> tuple[dict[str, Any], list[str]]:
 
 
 def _yaml_or_none(text: str) -> Any:
-    from ruamel.yaml import YAML
+    """YAML through the boundary (safe constructors, alias/merge/depth limits: a bomb is a UserError); text
+    that is not YAML at all is None, so the paste parsers get it."""
     from ruamel.yaml.error import YAMLError
 
+    from kb import untrusted
+
     try:
-        return YAML(typ="safe", pure=True).load(text)
-    except (YAMLError, ValueError, TypeError, RecursionError):
+        data = untrusted.load_yaml(text, what="reading")
+    except (YAMLError, ValueError, TypeError):
         return None
+    return untrusted.check_data(data, what="reading") if isinstance(data, (dict, list)) else data
 
 
 def _paste_claims(text: str, data: dict) -> bool:
@@ -234,13 +263,12 @@ def print_report(report, explain: bool = False, rules: int | None = None, out=No
 
 def run(args: argparse.Namespace) -> int:
     from engine.check import check
-    from engine.reading import Reading
     from kb.load import load_kb
     from tui.cli import emit_json
 
     data, notes = read_input(decode(read_bytes(args.file)))
     data = apply_overrides(data, args.bms, args.series)
-    reading = Reading.parse(data)
+    reading = parse_reading(data)
     kb = load_kb(args.kb) if args.kb else load_kb()
     report = check(reading, kb=kb, engine=args.engine)
     report.notes = notes + report.notes
