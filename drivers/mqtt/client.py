@@ -1,0 +1,63 @@
+"""paho-mqtt clients set up one way for the fleet worker and the `watch --mqtt` publisher: MQTT 5, credentials,
+optional TLS, reconnect with backoff (0.5 s doubling to 30 s), and connection errors as one-line UserErrors."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+
+from drivers.mqtt.url import Broker
+from kb.errors import UserError
+
+RECONNECT_MIN, RECONNECT_MAX = 0.5, 30.0
+
+
+def make_client(broker: Broker, client_id: str, *, will: tuple[str, bytes, bool] | None = None) -> mqtt.Client:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    if broker.username:
+        c.username_pw_set(broker.username, broker.password)
+    if broker.tls:
+        try:
+            c.tls_set(ca_certs=broker.ca_file, cert_reqs=ssl.CERT_NONE if broker.insecure else ssl.CERT_REQUIRED)
+        except (ssl.SSLError, OSError) as e:
+            raise UserError(f"TLS setup failed: {e}") from None
+        if broker.insecure:
+            c.tls_insecure_set(True)
+    if will is not None:
+        topic, payload, retain = will
+        c.will_set(topic, payload, qos=1, retain=retain)
+    c.reconnect_delay_set(RECONNECT_MIN, RECONNECT_MAX)  # type: ignore[arg-type]
+    c.max_queued_messages_set(100_000)
+    return c
+
+
+def session_properties(expiry: int) -> Properties:
+    """CONNECT properties: keep the session (subscriptions and queued QoS 1 messages) this many seconds."""
+    p = Properties(PacketTypes.CONNECT)
+    p.SessionExpiryInterval = expiry
+    return p
+
+
+def connect(c: mqtt.Client, broker: Broker, *, keepalive: int = 5, expiry: int = 0) -> None:
+    """Connect once (the network loop reconnects afterwards); a broker that cannot be reached is a UserError."""
+    try:
+        c.connect(broker.host, broker.port, keepalive=keepalive,
+                  clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+                  properties=session_properties(expiry) if expiry else None)
+    except ssl.SSLError as e:
+        raise UserError(f"TLS handshake with {broker.describe()} failed: {e.reason or e}") from None
+    except socket.gaierror:
+        raise UserError(f"cannot resolve the broker host '{broker.host}'") from None
+    except (ConnectionError, TimeoutError, OSError) as e:
+        raise UserError(f"cannot reach the broker at {broker.describe()}: {e.strerror or e}") from None
+
+
+def reason_text(reason_code) -> str:
+    try:
+        return str(reason_code)
+    except Exception:  # noqa: BLE001 - paho's ReasonCode str() on an unknown code
+        return repr(reason_code)

@@ -1,0 +1,63 @@
+"""`bmsdoc watch ... --mqtt URL [--pack NAME]`: every reading goes to `bmsdoc/{pack}/reading` as
+{"seq", "t", "time", "reading"} (the reading as `bmsdoc check` reads it; time: Unix seconds, which the fleet uses
+to drop duplicates and out-of-order messages). QoS 1: paho queues readings while the broker is away and sends them
+after it reconnects."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from drivers.mqtt.client import connect, make_client
+from drivers.mqtt.config import valid_pack_name
+from drivers.mqtt.url import Broker
+from kb.errors import UserError
+
+
+def pack_name(text: str) -> str:
+    """A pack name from free text (a Bluetooth address, a scenario): topic-safe."""
+    import re
+
+    name = re.sub(r"[/+#\s]+", "-", text.strip()).strip("-")
+    return name or "pack"
+
+
+class ReadingPublisher:
+    def __init__(self, broker: Broker, pack: str, *, timeout: float = 10.0) -> None:
+        if not valid_pack_name(pack):
+            raise UserError(f"--pack '{pack}' cannot be an MQTT topic level (no / + # or surrounding spaces)")
+        self.topic = f"bmsdoc/{pack}/reading"
+        self.client = make_client(broker, f"bmsdoc-watch-{pack[:40]}-{os.getpid()}")
+        connect(self.client, broker, keepalive=10)
+        self.client.loop_start()
+        self._infos: list[Any] = []
+        self.sent = 0
+
+    def publish(self, seq: int, t: float, reading: Any, when: float | None = None) -> None:
+        body = {"seq": seq, "t": round(float(t), 3), "time": when if when is not None else time.time(),
+                "reading": reading.given() if hasattr(reading, "given") else dict(reading)}
+        info = self.client.publish(self.topic, json.dumps(body, ensure_ascii=False, default=str).encode(), qos=1)
+        self._infos.append(info)
+        if len(self._infos) > 1000:
+            self._infos = [i for i in self._infos if not i.is_published()]
+        self.sent += 1
+
+    def settings(self, pack_settings: dict[str, Any]) -> None:
+        topic = self.topic.rsplit("/", 1)[0] + "/settings"
+        self.client.publish(topic, json.dumps(pack_settings, default=str).encode(), qos=1, retain=True)
+
+    def close(self, timeout: float = 5.0) -> int:
+        """Wait (up to timeout) for queued readings to reach the broker; returns how many did not."""
+        end = time.monotonic() + timeout
+        left = 0
+        for info in self._infos:
+            try:
+                info.wait_for_publish(max(0.0, end - time.monotonic()))
+            except (RuntimeError, ValueError):
+                pass
+            left += 0 if info.is_published() else 1
+        self.client.disconnect()
+        self.client.loop_stop()
+        return left

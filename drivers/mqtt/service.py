@@ -1,0 +1,587 @@
+"""The headless fleet worker: subscribe, assemble per-pack readings, check, publish, record (no Textual).
+
+    svc = FleetService(broker, config, kb=load_kb(), store_path=None, group="bmsdoc")
+    svc.start()          # connects (UserError when the broker cannot be reached), then runs in two threads
+    ...
+    svc.stop()
+
+Threads: paho's network thread only queues incoming messages; one processing thread owns every pack's state,
+checks packs when they are due, publishes and writes the store. Nothing is shared but the queue.
+
+Topics read: `$share/{group}/bmsdoc/+/reading` (MQTT 5 shared subscription: the broker spreads whole readings over
+the group's workers), `bmsdoc/+/settings` (retained), the configured batmon-ha aliases, ESPHome nodes and
+serialbattery topics (every worker assembles every split pack; only its owner checks it: drivers.mqtt.shard),
+`bmsdoc/+/state` (what another worker decided, so transitions and `since` stay right whoever checks next),
+`bmsdoc/workers/{group}/+` (the live workers), `homeassistant/status` and `bmsdoc/status`.
+
+Topics written (retained, QoS 1): `bmsdoc/{pack}/findings`, `/status`, `/questions`, `/attributes`, `/state`,
+Home Assistant discovery, `bmsdoc/status` online (last will: offline), `bmsdoc/workers/{group}/{id}`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from drivers.mqtt import discovery, shapes, shard
+from drivers.mqtt.client import connect, make_client, reason_text
+from drivers.mqtt.config import FleetConfig, PackConfig, Timing, valid_pack_name
+from drivers.mqtt.packs import SPLIT_SHAPES, PackState
+from drivers.mqtt.url import Broker
+from kb.errors import UserError
+
+log = logging.getLogger("bmsdoc.fleet")
+STATUS_RANK = {"critical": 0, "warning": 1, "info": 2}
+_CONNECTED, _WORKERS = "\x00connected", "\x00workers"
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds")
+
+
+def status_of(findings: list[dict[str, Any]]) -> str:
+    sevs = [f["severity"] for f in findings]
+    return min(sevs, key=lambda s: STATUS_RANK.get(s, 9)) if sevs else "ok"
+
+
+@dataclass
+class Stats:
+    messages: int = 0
+    checks: int = 0
+    published: int = 0
+    malformed: int = 0
+    duplicates: int = 0
+    out_of_order: int = 0
+    connects: int = 0
+    disconnects: int = 0
+    stale: int = 0
+    transitions: int = 0
+    latencies: list[float] = field(default_factory=list)  # receipt -> findings published, seconds (last 10,000)
+
+    def to_json(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "latencies"}
+        lat = sorted(self.latencies)
+        if lat:
+            d["latency_p50_ms"] = round(lat[len(lat) // 2] * 1000, 2)
+            d["latency_p95_ms"] = round(lat[int(len(lat) * 0.95)] * 1000, 2)
+        return d
+
+
+class FleetService:
+    def __init__(self, broker: Broker, config: FleetConfig | None = None, *, kb: Any = None,
+                 store_path: str | None = None, group: str = "bmsdoc", worker_id: str | None = None,
+                 share: bool = True, keepalive: int = 5, session_expiry: int = 0, record: bool = True,
+                 on_change: Callable[[str, PackState], None] | None = None) -> None:
+        if kb is None:
+            from kb.load import load_kb
+
+            kb = load_kb()
+        if not valid_pack_name(group):
+            raise UserError(f"--group '{group}' cannot be an MQTT topic level")
+        self.broker, self.config, self.kb = broker, config or FleetConfig(), kb
+        self.timing: Timing = self.config.timing
+        self.group, self.share = group, share
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        if not valid_pack_name(self.worker_id):
+            raise UserError(f"--worker-id '{self.worker_id}' cannot be an MQTT topic level")
+        self.keepalive, self.session_expiry = keepalive, session_expiry
+        self.on_change = on_change
+        self.stats = Stats()
+        self.packs: dict[str, PackState] = {}
+        self.workers: set[str] = {self.worker_id}
+        self.connected = threading.Event()
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._heap: list[tuple[float, int, str]] = []
+        self._n = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._logged: set[str] = set()
+        self._routes: dict[tuple[str, str], str] = {}  # (shape, alias/node/topic) -> pack
+        for pc in self.config.packs.values():
+            if pc.shape != "bmsdoc":
+                self._routes[(pc.shape, pc.source)] = pc.name
+        self.store = None  # opened by the processing thread (SQLite connections stay in their thread)
+        self._store_path, self._record = store_path, record
+        if record:  # a bad database path is a one-line error now, not later in the thread
+            from drivers.mqtt.store import FleetStore
+
+            FleetStore(store_path, kb_version=kb.kb_version).close()
+        self._worker_topic = f"bmsdoc/workers/{group}/{self.worker_id}"
+        self.client = make_client(broker, f"bmsdoc-{self.worker_id}",
+                                  will=(discovery.AVAILABILITY, b"offline", True))
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self._last_announce = 0.0
+        self._last_stale_scan = 0.0
+        self._started = time.time()
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    def start(self, timeout: float = 10.0) -> None:
+        connect(self.client, self.broker, keepalive=self.keepalive, expiry=self.session_expiry)
+        self.client.loop_start()
+        self._thread = threading.Thread(target=self._run, name="bmsdoc-fleet", daemon=True)
+        self._thread.start()
+        if not self.connected.wait(timeout):
+            self.stop()
+            raise UserError(f"the broker at {self.broker.describe()} did not accept the connection within "
+                            f"{timeout:g} s")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        try:
+            if self.connected.is_set():
+                self.client.publish(self._worker_topic, b"", qos=1, retain=True)
+                infos = [self.client.publish(discovery.AVAILABILITY, b"offline", qos=1, retain=True)]
+                for i in infos:
+                    i.wait_for_publish(2)
+            self.client.disconnect()
+        except (RuntimeError, ValueError, OSError):
+            pass
+        self.client.loop_stop()
+
+    def run_forever(self, duration: float | None = None) -> None:
+        end = None if duration is None else time.monotonic() + duration
+        while not self._stop.is_set() and (end is None or time.monotonic() < end):
+            if self._thread is not None and not self._thread.is_alive():
+                raise RuntimeError("the processing thread stopped")
+            time.sleep(0.2)
+
+    # ------------------------------------------------------------------------------ network thread
+
+    def _subscriptions(self) -> list[tuple[str, Any]]:
+        from paho.mqtt.subscribeoptions import SubscribeOptions
+
+        q1 = SubscribeOptions(qos=1)
+        reading = f"$share/{self.group}/bmsdoc/+/reading" if self.share else "bmsdoc/+/reading"
+        subs = [(reading, q1), ("bmsdoc/+/settings", q1), ("bmsdoc/+/state", SubscribeOptions(qos=1, noLocal=True)),
+                (f"bmsdoc/workers/{self.group}/+", q1), ("homeassistant/status", q1), (discovery.AVAILABILITY, q1)]
+        if self.share:  # who else checked a whole-reading pack, so a silent pack is told from one checked elsewhere
+            subs.append(("bmsdoc/+/findings", SubscribeOptions(qos=0, noLocal=True)))
+        for shape, source in self._routes:
+            subs.append((source if shape == "serialbattery" else f"{source}/#", q1))
+        return subs
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        if getattr(reason_code, "is_failure", False):
+            log.warning("broker refused the connection: %s", reason_text(reason_code))
+            return
+        self.stats.connects += 1
+        subs = self._subscriptions()
+        for i in range(0, len(subs), 100):  # a broker limits the topics of one SUBSCRIBE
+            client.subscribe(subs[i:i + 100])
+        client.publish(discovery.AVAILABILITY, b"online", qos=1, retain=True)
+        self._announce(force=True)
+        self.connected.set()
+        self._q.put((_CONNECTED, b"", False, time.monotonic(), time.time()))
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        if self.connected.is_set():
+            self.stats.disconnects += 1
+            if not self._stop.is_set():
+                log.warning("lost the broker (%s); reconnecting with backoff", reason_text(reason_code))
+        self.connected.clear()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        self._q.put((msg.topic, msg.payload, msg.retain, time.monotonic(), time.time()))
+
+    # ------------------------------------------------------------------------------ processing thread
+
+    def _run(self) -> None:
+        if self._record:
+            from drivers.mqtt.store import FleetStore
+
+            self.store = FleetStore(self._store_path, kb_version=self.kb.kb_version)
+        for pc in self.config.packs.values():
+            self._pack(pc.name)
+        from engine.check import check
+        from engine.reading import Reading
+
+        check(Reading(), self.kb)  # compile the rule engine before the first real reading waits for it
+        try:
+            self._loop()
+        finally:
+            if self.store is not None:
+                self.store.close()
+                self.store = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            timeout = 0.2
+            if self._heap:
+                timeout = max(0.0, min(timeout, self._heap[0][0] - now))
+            try:
+                item = self._q.get(timeout=timeout)
+                self._handle(*item)
+                for _ in range(500):  # drain a burst before looking at the clock again
+                    self._handle(*self._q.get_nowait())
+            except queue.Empty:
+                pass
+            except Exception:  # noqa: BLE001 - one bad message must never stop the service
+                log.exception("unexpected error while handling a message")
+            self._due_checks()
+            self._housekeeping()
+
+    def _due_checks(self) -> None:
+        now = time.monotonic()
+        while self._heap and self._heap[0][0] <= now:
+            due, _n, name = heapq.heappop(self._heap)
+            ps = self.packs.get(name)
+            if ps is None or ps.due is None or ps.due > due:
+                continue
+            try:
+                self._check(ps)
+            except Exception:  # noqa: BLE001
+                log.exception("unexpected error while checking pack %s", name)
+
+    def _schedule(self, ps: PackState) -> None:
+        if ps.due is not None:
+            self._n += 1
+            heapq.heappush(self._heap, (ps.due, self._n, ps.name))
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_stale_scan >= 1.0:
+            self._last_stale_scan = now
+            self._stale_scan()
+        if self.store is not None:
+            self.store.flush()
+        if now - self._last_announce >= 5.0:
+            self._announce()
+
+    def _announce(self, force: bool = False) -> None:
+        self._last_announce = time.monotonic()
+        body = {"state": "online", "worker": self.worker_id, "group": self.group, "time": round(time.time(), 3),
+                "packs": len(self.packs), "stats": self.stats.to_json()}
+        self.client.publish(self._worker_topic, json.dumps(body).encode(), qos=1, retain=True)
+
+    def _pack(self, name: str, pc: PackConfig | None = None) -> PackState:
+        ps = self.packs.get(name)
+        if ps is None:
+            pc = pc or self.config.packs.get(name) or PackConfig(name)
+            ps = PackState(name, pc)
+            ps.last_msg = time.monotonic()  # a configured pack that never speaks goes stale after stale_after
+            ps.seen_wall = time.time()
+            if self.store is not None:
+                ps.active = self.store.active(name)
+                if ps.active:
+                    ps.active_time = max(s for _sev, s in ps.active.values())
+            self.packs[name] = ps
+        return ps
+
+    def owns(self, pack: str) -> bool:
+        return shard.owner(pack, self.workers) == self.worker_id
+
+    def _malformed(self, topic: str, why: str) -> None:
+        self.stats.malformed += 1
+        if topic not in self._logged:
+            self._logged.add(topic)
+            log.warning("malformed message on %s: %s (further ones on this topic are counted, not logged)", topic,
+                        why)
+
+    def _handle(self, topic: str, payload: bytes, retained: bool, mono: float, wall: float) -> None:
+        if topic == _CONNECTED:
+            self._republish_all()
+            return
+        self.stats.messages += 1
+        parts = topic.split("/")
+        try:
+            if parts[0] == "bmsdoc" and len(parts) == 3:
+                name, kind = parts[1], parts[2]
+                if kind == "reading":
+                    self._whole(name, payload, mono, wall)
+                elif kind == "settings":
+                    self._settings(name, payload)
+                elif kind == "state":
+                    self._adopt(name, payload)
+                elif kind == "findings" and not retained and name in self.packs:
+                    self.packs[name].seen_wall = max(self.packs[name].seen_wall, wall)
+                return
+            if parts[0] == "bmsdoc" and len(parts) == 4 and parts[1] == "workers" and parts[2] == self.group:
+                self._worker(parts[3], payload)
+                return
+            if topic == "homeassistant/status":
+                if shapes.text(payload).lower() == "online":
+                    log.info("Home Assistant is back online: discovery sent again")
+                    for ps in self.packs.values():
+                        if ps.announced:
+                            self._discovery(ps)
+                return
+            if topic == discovery.AVAILABILITY:
+                if payload == b"offline" and not self._stop.is_set() and self.connected.is_set():
+                    self.client.publish(discovery.AVAILABILITY, b"online", qos=1, retain=True)  # another worker left
+                return
+            self._split(topic, parts, payload, mono, wall)
+        except shapes.Malformed as e:
+            self._malformed(topic, str(e))
+        except UserError as e:
+            self._malformed(topic, str(e))
+
+    def _whole(self, name: str, payload: bytes, mono: float, wall: float) -> None:
+        if not valid_pack_name(name):
+            raise shapes.Malformed(f"'{name}' is not a pack name")
+        fields, seq, when = shapes.bmsdoc_reading(payload)
+        ps = self._pack(name)
+        if when is not None and ps.last_time is not None and when <= ps.last_time:
+            if when == ps.last_time:
+                self.stats.duplicates += 1
+            else:
+                self.stats.out_of_order += 1
+            return
+        if when is None and seq is not None and ps.last_seq is not None and seq <= ps.last_seq and seq != 1:
+            if seq == ps.last_seq:
+                self.stats.duplicates += 1
+            else:
+                self.stats.out_of_order += 1
+            return
+        ps.last_seq = seq if seq is not None else ps.last_seq
+        ps.last_time = when if when is not None else ps.last_time
+        ps.whole = fields
+        self._touched(ps, mono, wall, whole=True)
+
+    def _touched(self, ps: PackState, mono: float, wall: float, *, whole: bool) -> None:
+        ps.received = wall
+        ps.seen_wall = wall
+        ps.touched(mono, self.timing, whole=whole)
+        self._schedule(ps)
+
+    def _settings(self, name: str, payload: bytes) -> None:
+        if not valid_pack_name(name):
+            raise shapes.Malformed(f"'{name}' is not a pack name")
+        data = shapes.settings(payload)
+        ps = self._pack(name)
+        ps.set_retained(data)
+        if ps.whole is not None or ps.split or ps.states:
+            ps.due = max(time.monotonic(), ps.last_check + self.timing.min_interval)
+            self._schedule(ps)
+
+    def _split(self, topic: str, parts: list[str], payload: bytes, mono: float, wall: float) -> None:
+        name = self._routes.get(("serialbattery", topic))
+        if name is not None:
+            ps = self._pack(name)
+            ps.whole = shapes.serialbattery(payload)
+            self._touched(ps, mono, wall, whole=True)
+            return
+        if len(parts) < 2:
+            return
+        name = self._routes.get(("batmon", parts[0]))
+        if name is not None:
+            ps = self._pack(name)
+            got = shapes.batmon(parts[1:], payload) if len(parts) == 3 else shapes.batmon_single(parts[1], payload)
+            if got is None:
+                return
+            slot, value = got
+            ps.split[slot] = value
+            self._touched(ps, mono, wall, whole=False)
+            return
+        name = self._routes.get(("esphome", parts[0]))
+        if name is not None:
+            ps = self._pack(name)
+            if len(parts) == 2 and parts[1] == "status":
+                return
+            if len(parts) != 4 or parts[3] != "state" or parts[1] not in shapes.ESPHOME_DOMAINS:
+                return
+            ps.states[(parts[1], parts[2])] = shapes.text(payload)
+            self._touched(ps, mono, wall, whole=False)
+
+    def _worker(self, wid: str, payload: bytes) -> None:
+        before = set(self.workers)
+        if not payload:
+            self.workers.discard(wid)
+        else:
+            try:
+                body = json.loads(payload)
+            except (ValueError, UnicodeDecodeError):
+                raise shapes.Malformed("a worker announcement is JSON") from None
+            if isinstance(body, dict) and body.get("state") == "online":
+                self.workers.add(wid)
+            else:
+                self.workers.discard(wid)
+        self.workers.add(self.worker_id)
+        if self.workers != before:
+            log.info("workers of group %s: %s", self.group, ", ".join(sorted(self.workers)))
+            now = time.monotonic()
+            for ps in self.packs.values():  # take over the packs that moved here: check them now
+                if ps.shape != "bmsdoc" and self.owns(ps.name) and (ps.split or ps.states or ps.whole):
+                    ps.due = max(now, ps.last_check + self.timing.min_interval)
+                    self._schedule(ps)
+
+    def _adopt(self, name: str, payload: bytes) -> None:
+        """Another worker's decision for a pack (retained: also the previous run's)."""
+        if not payload or not valid_pack_name(name):
+            return
+        data = shapes.json_object(payload, "a pack state")
+        when = data.get("decided")
+        active = data.get("active")
+        if not isinstance(when, (int, float)) or not isinstance(active, dict):
+            raise shapes.Malformed("a pack state has 'decided' and 'active'")
+        ps = self._pack(name)
+        if when <= ps.active_time:
+            return
+        ps.active = {r: (str(v.get("severity")), float(v.get("since", when))) for r, v in active.items()
+                     if isinstance(v, dict)}
+        ps.active_time = float(when)
+        if isinstance(data.get("findings"), list):
+            ps.findings = data["findings"]
+            ps.status = status_of(ps.findings)
+        if isinstance(data.get("seq"), int) and (ps.last_seq is None or data["seq"] > ps.last_seq):
+            ps.last_seq = data["seq"]
+        if isinstance(data.get("time"), (int, float)) and (ps.last_time is None or data["time"] > ps.last_time):
+            ps.last_time = float(data["time"])
+
+    # ------------------------------------------------------------------------------ checking
+
+    def _reading(self, ps: PackState):
+        from pydantic import ValidationError
+
+        from engine.reading import Reading, one_line
+
+        measured, notes = ps.measured()
+        fields = dict(measured)
+        fields.update(ps.settings(self.config.defaults))  # the owner's settings win over what the BMS reports
+        for _attempt in range(3):
+            try:
+                return Reading.model_validate(fields), notes
+            except ValidationError as e:
+                bad = {str(err["loc"][0]) for err in e.errors() if err["loc"]}
+                if ps.shape not in SPLIT_SHAPES or not bad or not bad & set(fields):
+                    raise UserError(one_line(e)) from None
+                notes.append(f"left out: {one_line(e).removeprefix('invalid reading: ')}")
+                for k in bad:
+                    fields.pop(k, None)
+        raise UserError("invalid reading")
+
+    def _check(self, ps: PackState) -> None:
+        from engine.check import check
+
+        mono = time.monotonic()
+        ps.due, ps.first_pending, ps.last_check = None, None, mono
+        if ps.shape != "bmsdoc" and not self.owns(ps.name):
+            return
+        try:
+            reading, notes = self._reading(ps)
+        except UserError as e:
+            self._malformed(f"bmsdoc/{ps.name}/reading" if ps.shape == "bmsdoc" else f"{ps.config.source}/#", str(e))
+            return
+        report = check(reading, self.kb)
+        self.stats.checks += 1
+        now = time.time()
+        findings = []
+        current: dict[str, tuple[str, float]] = {}
+        raised, cleared = [], []
+        for f in report.sorted_findings():
+            prev = ps.active.get(f.rule)
+            since = prev[1] if prev and prev[0] == f.severity else now
+            current[f.rule] = (f.severity, since)
+            item = {"rule": f.rule, "severity": f.severity, "title": f.title, "message": f.message,
+                    "evidence": f.evidence, "citations": list(f.citations), "since": iso(since)}
+            for extra in ("assumed", "explained_by"):
+                if getattr(f, extra, None):
+                    item[extra] = getattr(f, extra)
+            findings.append(item)
+            if since == now:
+                raised.append(f.to_json())
+        for rule, (sev, since) in ps.active.items():
+            if rule not in current:
+                cleared.append((rule, since))
+        questions = report.to_json().get("questions", [])
+        status = status_of(findings)
+        was_stale = ps.stale
+        ps.stale = False
+        ps.findings, ps.questions = findings, questions
+        reading_json = reading.given()
+        if raised or cleared or was_stale or ps.status is None:
+            ps.active, ps.active_time = current, now
+            if raised or cleared:
+                self.stats.transitions += 1
+                if self.store is not None:
+                    self.store.session(ps.name, reading.bms, ps.settings(self.config.defaults))
+                    self.store.transition(ps.name, now, reading_json, raised, cleared)
+            if was_stale and self.store is not None:
+                self.store.event(ps.name, now, "fresh", "data again")
+            self._publish_state(ps, now)
+        ps.status = status
+        if not ps.announced:
+            self._discovery(ps)
+        self._publish_results(ps)
+        self.stats.latencies.append(time.time() - ps.received)
+        if len(self.stats.latencies) > 10_000:
+            del self.stats.latencies[:5_000]
+        if self.store is not None:
+            self.store.overview(ps.name, status, ps.seen_wall, now, findings, questions)
+        if self.on_change is not None:
+            self.on_change(ps.name, ps)
+
+    # ------------------------------------------------------------------------------ publishing
+
+    def _pub(self, topic: str, payload: Any) -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False,
+                                                                      default=str).encode()
+        self.client.publish(topic, data, qos=1, retain=True)
+        self.stats.published += 1
+
+    def _publish_results(self, ps: PackState) -> None:
+        base = f"bmsdoc/{ps.name}"
+        status = "stale" if ps.stale else (ps.status or status_of(ps.findings))
+        self._pub(f"{base}/findings", ps.findings)
+        self._pub(f"{base}/questions", ps.questions)
+        self._pub(f"{base}/attributes", {"findings": [f["title"] for f in ps.findings],
+                                         "rules": [f["rule"] for f in ps.findings],
+                                         "questions": [q.get("ask") for q in ps.questions if isinstance(q, dict)],
+                                         "worker": self.worker_id})
+        self._pub(f"{base}/status", status.encode())
+
+    def _publish_state(self, ps: PackState, now: float) -> None:
+        self._pub(f"bmsdoc/{ps.name}/state", {
+            "decided": now, "worker": self.worker_id, "seq": ps.last_seq, "time": ps.last_time,
+            "active": {r: {"severity": s, "since": t} for r, (s, t) in ps.active.items()},
+            "findings": ps.findings})
+
+    def _discovery(self, ps: PackState) -> None:
+        ps.announced = True
+        for topic, payload in discovery.configs(ps.name, kb_version=self.kb.kb_version):
+            self._pub(topic, payload)
+
+    def _republish_all(self) -> None:
+        """After a (re)connect: the broker may have lost its retained messages (a restart without persistence)."""
+        for ps in self.packs.values():
+            if ps.status is None or not self._owner_of_results(ps):
+                continue
+            self._discovery(ps)
+            self._publish_results(ps)
+
+    def _owner_of_results(self, ps: PackState) -> bool:
+        return self.owns(ps.name)
+
+    def _stale_scan(self) -> None:
+        wall = time.time()
+        for ps in self.packs.values():
+            if ps.stale or wall - ps.seen_wall < self.timing.stale_after:
+                continue
+            if not self.owns(ps.name):
+                continue
+            ps.stale = True
+            self.stats.stale += 1
+            log.info("pack %s is stale: nothing for %.0f s", ps.name, wall - ps.seen_wall)
+            if self.store is not None:
+                self.store.event(ps.name, wall, "stale", f"no data for {self.timing.stale_after:g} s")
+                self.store.overview(ps.name, "stale", ps.seen_wall, None, None, None)
+            self._pub(f"bmsdoc/{ps.name}/status", b"stale")
+            if not ps.announced:
+                self._discovery(ps)
+            self._publish_state(ps, wall)
+            if self.on_change is not None:
+                self.on_change(ps.name, ps)
