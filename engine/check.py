@@ -64,7 +64,7 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
 
         kb = load_kb()
     facts = derive_facts(reading, kb)
-    values = condition_values(facts, known_flags(kb))
+    values = condition_values(facts, known_flags(kb))  # = values_for(reading, kb)
     notes: list[str] = []
     used = "evaluator"
     fired: set[str] | None = None
@@ -111,6 +111,11 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
                   questions=rank_questions(kb, not_checked, values, facts))
 
 
+def values_for(reading: Reading, kb) -> dict[str, Any]:
+    """What rule conditions see for this reading: its derived facts (with defaults) and the known() flags."""
+    return condition_values(derive_facts(reading, kb), known_flags(kb))
+
+
 def known_flags(kb) -> frozenset[str]:
     """Fields whose known()/unknown() some rule tests (their flags go into every fact)."""
     key = id(kb)
@@ -147,7 +152,7 @@ def rank_questions(kb, not_checked: list[NotChecked], values: dict[str, Any], fa
     from kb.fields import FIELDS, ask_for
 
     asked: dict[str, dict[str, Any]] = {}
-    texts = kb.extra.get("questions") or {}
+    texts = getattr(kb, "extra", {}).get("questions") or {}
     for nc in not_checked:
         lr = kb.rules[nc.rule]
         rule = lr.rule

@@ -46,9 +46,6 @@ def _listed(v: float, basis) -> bool:
     return any(abs(abs(v) - abs(x)) < 1e-9 for x in [*basis.handbook, *basis.ours])
 
 
-REQUIRE_BASIS = False  # switched on once every shipped rule carries its basis
-
-
 @register_check
 def check_rules(kb, problems: list[Problem]) -> None:
     ids = list(kb.rules)
@@ -56,7 +53,7 @@ def check_rules(kb, problems: list[Problem]) -> None:
         rule = lr.rule
         loc = kb.locations.get(f"rule:{rid}", (lr.doc, lr.line, 1))
         missing = [v for v in literals(lr.tree) if v != 0 and not _listed(v, rule.basis)]
-        if missing and REQUIRE_BASIS:
+        if missing:
             nums = ", ".join(f"{v:g}" for v in missing)
             problems.append(Problem(loc[0], loc[1], loc[2],
                                     f"rule '{rid}': the number(s) {nums} in its condition have no basis; list each "

@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 durable = pytest.importorskip("durable.engine", reason="durable-rules does not build on this Python")
 
-from engine.durable import (  # noqa: E402
-    MAX_RULES_PER_SHARD, MAX_TERMS_PER_SHARD, DurableEngine, compile_rule, terms)
+from engine.durable import MAX_RULES_PER_SHARD, MAX_TERMS_PER_SHARD, DurableEngine, compile_rule, terms  # noqa: E402
 from engine.evaluate import rule_truth  # noqa: E402
 from engine.reading import Reading  # noqa: E402
 from kb.expr import And, Arith, Cmp, Lit, Or, Ref, parse  # noqa: E402
@@ -66,7 +65,8 @@ def test_scope_is_compiled_too():
              ("liion", parse("charge_fet == false"), Scope(chemistry=["li-ion"])),
              ("lfp", parse("charge_fet == false"), Scope(chemistry=["lifepo4"]))]
     eng = DurableEngine(rules)
-    assert eng.fired({"charge_fet": False}) == {"liion"}
+    assert eng.fired({"charge_fet": False}) == set()  # unknown chemistry is outside a chemistry scope
+    assert eng.fired({"charge_fet": False, "chemistry": "li-ion"}) == {"liion"}
     assert eng.fired({"charge_fet": False, "bms": "ant", "chemistry": "lifepo4"}) == {"jk-only", "lfp"}
     assert eng.fired({"charge_fet": False, "bms": "daly", "chemistry": "li-ion"}) == {"liion"}
 
@@ -280,14 +280,14 @@ def _kb_rules(kb):
 
 
 def test_kb_inline_rule_tests_agree_and_pass_on_both_engines():
-    from engine.check import durable_engine_for
+    from engine.check import durable_engine_for, values_for
 
     kb = _kb()
     eng = durable_engine_for(kb)
     rules = _kb_rules(kb)
     for rid, lr in kb.rules.items():
         for t in lr.rule.tests:
-            values = Reading.parse(t.reading).values()
+            values = values_for(Reading.parse(t.reading), kb)  # derived facts, defaults and known() flags
             got = eng.fired(values) | {r for r in eng.evaluator_only if rule_truth(kb.rules[r].rule.scope, kb.rules[r].tree, values)}
             want = _expected(rules, values)
             assert got == want, (rid, t.name)
@@ -306,14 +306,14 @@ def _everything_wrong(fam: str) -> dict:
 
 
 def test_kb_everything_wrong_reading_per_family_agrees_within_limits():
-    from engine.check import check
+    from engine.check import check, values_for
 
     kb = _kb()
     for fam in FAMILIES:
         reading = Reading.parse(_everything_wrong(fam))
         rep = check(reading, kb=kb, engine="durable")
         assert rep.engine == "durable-rules" and not rep.notes, rep.notes
-        assert {f.rule for f in rep.findings} == _expected(_kb_rules(kb), reading.values())
+        assert {f.rule for f in rep.findings} == _expected(_kb_rules(kb), values_for(reading, kb))
 
 
 @pytest.fixture(scope="module")

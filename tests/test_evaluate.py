@@ -72,7 +72,7 @@ def test_scope_families_and_default_chemistry():
     assert scope_truth(jk, {}) == (None, ["bms"])  # a family-scoped rule needs to know the family
     assert scope_truth(Scope(), {}) == (True, [])
     liion = Scope(chemistry=["li-ion"])
-    assert scope_truth(liion, {}) == (True, [])  # no chemistry counts as li-ion
+    assert scope_truth(liion, {}) == (None, ["chemistry"])  # Li-ion advice needs the chemistry known or inferred
     assert scope_truth(liion, {"chemistry": "lifepo4"}) == (False, [])
     assert scope_truth(Scope(chemistry=["lifepo4"]), {}) == (False, [])
     t = parse("charge_fet == false")

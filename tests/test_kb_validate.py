@@ -109,12 +109,17 @@ def test_kb_test_fails_when_a_threshold_breaks(kb_copy, capsys):
             block_start = t.index("fet.charge-off-with-regen")
             when = t.index("when:", block_start)
             eol = t.index("\n", when)
-            line = t[when:eol].replace("max_regen > 0", "max_regen > 100000")
-            assert line != t[when:eol], "the rule's condition mentions max_regen > 0"
+            line = t[when:eol].replace("charge_fet == false", "charge_fet == true")
+            assert line != t[when:eol], "the rule's condition mentions charge_fet == false"
             f.write_text(t[:when] + line + t[eol:])
     assert main(["kb", "test", str(kb_copy), "--engine", "evaluator"]) == 1
     out = capsys.readouterr().out
     assert "FAIL rule fet.charge-off-with-regen" in out
+    # the failure points at the test's own line in the rule file, not at line 1
+    import re
+
+    where = re.search(r"FAIL rule fet.charge-off-with-regen :: [^(]*\((rules/fets.yaml|[^)]*fets.yaml):(\d+)\)", out)
+    assert where and int(where.group(2)) > 1, out
 
 
 def test_coverage_cites_every_footnote_and_section(capsys):

@@ -22,6 +22,9 @@ def register(sub) -> None:
                    help="which engine runs the tests (default: both, and they must agree)")
     t.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
     t.add_argument("--json", action="store_true", help="machine-readable output")
+    t.add_argument("--mutate", action="store_true",
+                   help="also move every number of every condition 5%% up and down and list the changes no inline "
+                        "test notices (an unguarded threshold); exits 1 if there is one")
     t.set_defaults(func=run_test)
 
     c = ksub.add_parser("coverage", help="which KB items cite each footnote, per handbook section")
@@ -86,9 +89,15 @@ def run_test(args: argparse.Namespace) -> int:
                                           f"engines disagree: evaluator {'passed' if a.passed else 'failed'}, "
                                           f"durable-rules {'passed' if b.passed else 'failed'}", a.where))
     failed = [r for r in results if not r.passed]
+    tried, survivors = (0, [])
+    if getattr(args, "mutate", False):
+        from engine.kbtest import run_mutations
+
+        tried, survivors = run_mutations(kb)
     if args.json:
         emit_json({"kb_version": kb.kb_version, "engines": engines, "passed": len(results) - len(failed),
-                   "failed": len(failed), "results": [r.__dict__ for r in results]})
+                   "failed": len(failed), "results": [r.__dict__ for r in results],
+                   **({"mutants": tried, "survivors": [s.__dict__ for s in survivors]} if args.mutate else {})})
     else:
         for r in results:
             if not r.passed:
@@ -98,7 +107,11 @@ def run_test(args: argparse.Namespace) -> int:
         items = len({(r.kind, r.item) for r in results})
         print(f"{len(results) - len(failed)} passed, {len(failed)} failed ({len(results)} tests of {items} items; "
               f"engines: {', '.join(engines)})")
-    return 1 if failed else 0
+        if args.mutate:
+            for sv in survivors:
+                print(f"UNGUARDED {sv.rule}: {sv.literal:g} -> {sv.mutated:g} changes no test's outcome  ({sv.where})")
+            print(f"mutation: {tried} mutants, {tried - len(survivors)} noticed, {len(survivors)} unguarded")
+    return 1 if failed or survivors else 0
 
 
 def run_coverage(args: argparse.Namespace) -> int:

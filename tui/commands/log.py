@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tui.commands import argtypes
 
@@ -64,7 +65,8 @@ def _usage(p: argparse.ArgumentParser) -> int:
 
 
 def context_of(args: argparse.Namespace) -> dict[str, Any]:
-    pairs = {"bms": args.bms, "series": args.series, "chemistry": getattr(args, "chemistry", None),
+    # VESC logs say nothing of the chemistry: Li-ion unless told (as --help says), so Li-ion rules can judge sag
+    pairs = {"bms": args.bms, "series": args.series, "chemistry": getattr(args, "chemistry", None) or "li-ion",
              "rated_continuous": getattr(args, "rated", None), "charge_ocp": getattr(args, "charge_limit", None),
              "discharge_ocp": getattr(args, "discharge_limit", None)}
     return {k: v for k, v in pairs.items() if v is not None}
