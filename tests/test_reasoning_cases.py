@@ -9,7 +9,6 @@ The session ends with a line "N/M cases right" (and the misses per kind).
 from __future__ import annotations
 
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -76,23 +75,22 @@ def shipped_kb(request):
     except KBInvalid as e:  # team convention: content/ is rewritten in parallel; its own tests report its problems
         pytest.skip(f"the shipped knowledge base does not load yet: {e}")
 
-    def summary() -> None:
-        if not RESULTS:
-            return
-        right = sum(ok for _k, ok in RESULTS.values())
-        missed = Counter(k for k, ok in RESULTS.values() if not ok)
-        line = f"reasoning cases: {right}/{len(RESULTS)} cases right"
-        if missed:
-            line += " (missed per kind: " + ", ".join(f"{k} {n}" for k, n in sorted(missed.items())) + ")"
-        rep = request.config.pluginmanager.get_plugin("terminalreporter")
-        if rep is not None:
-            rep.write_line("")
-            rep.write_line(line)
-        else:
-            print(line, file=sys.__stdout__)
+    class Summary:  # registered once the cases run: prints "N/M cases right" in pytest's terminal summary
+        def pytest_terminal_summary(self, terminalreporter):
+            terminalreporter.write_line(summary_line())
 
-    request.addfinalizer(summary)
+    if not request.config.pluginmanager.has_plugin("reasoning-cases-summary"):
+        request.config.pluginmanager.register(Summary(), "reasoning-cases-summary")
     return kb
+
+
+def summary_line() -> str:
+    right = sum(ok for _k, ok in RESULTS.values())
+    missed = Counter(k for k, ok in RESULTS.values() if not ok)
+    line = f"reasoning cases: {right}/{len(RESULTS)} cases right"
+    if missed:
+        line += " (missed per kind: " + ", ".join(f"{k} {n}" for k, n in sorted(missed.items())) + ")"
+    return line
 
 
 def run_case(text: str, kb) -> dict[str, Any]:
