@@ -157,9 +157,11 @@ def simulate(pack: Pack, current: np.ndarray, *, dt: float = 1.0, seed: int = 0,
 
 
 def write_csv(rec: Recording, path: str | Path, *, pack_v: bool = True) -> Path:
-    """The per-cell CSV shape: time_s,current_a,cell1_v,...,cellN_v[,pack_v,temp_c,soc] (soc in %)."""
+    """The per-cell CSV shape: time_s,current_a,cell1_v,...,cellN_v[,pack_v,temp_c,soc] (soc in %); time_s is Unix
+    seconds when the recording's start is known."""
     p = Path(path)
-    cols = [rec.t_s, rec.current] + [rec.cells[:, j] for j in range(rec.series)]
+    t = rec.t_s + (rec.started or 0.0)  # Unix seconds when the start is known
+    cols = [t, rec.current] + [rec.cells[:, j] for j in range(rec.series)]
     names = ["time_s", "current_a"] + [f"cell{j + 1}_v" for j in range(rec.series)]
     fmt = ["%.1f", "%.2f"] + ["%.3f"] * rec.series
     if pack_v:

@@ -1,0 +1,177 @@
+"""Where `bmsdoc health` reads a pack's history from: per-cell CSVs, bmsdoc recordings and fleet history (SQLite),
+and any other log drivers.logs reads (VESC, LogUI, --map CSV) for the pack-level figures.
+
+SQLite files are opened read-only (mode=ro). Each session with readings is one recording; fleet history is the
+same schema with sessions named `fleet:{pack}` (drivers/mqtt/store.py), so `--pack NAME` picks a pack's sessions
+(source `fleet:NAME`, a context `pack` of NAME, or NAME in the source). A session longer than a day and a half is
+cut into days, so a fleet pack's months of history make a trend. Recordings are yielded one at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from drivers.logs import cellcsv
+from drivers.logs.text import carry_forward
+from engine.health.data import Recording, from_log
+from kb.errors import UserError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+DAY_S = 86400.0
+SPLIT_ABOVE_S = 1.5 * DAY_S
+
+
+def _is_sqlite(p: Path) -> bool:
+    try:
+        with p.open("rb") as f:
+            return f.read(16) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+def recordings(sources: list[str], *, pack: str | None = None, mapping: str | None = None,
+               notes: list[str] | None = None) -> Iterator[Recording]:
+    """Every recording of every source, in the order given (sessions oldest first)."""
+    notes = notes if notes is not None else []
+    for src in sources:
+        p = Path(src)
+        if not p.exists():
+            raise UserError(f"{src}: no such file")
+        if p.is_dir():
+            raise UserError(f"{src}: is a directory, not a log or recording")
+        if _is_sqlite(p):
+            yield from sessions(p, pack=pack, notes=notes)
+            continue
+        header = cellcsv.header_of(p)
+        if mapping is None and header is not None and cellcsv.matches(header):
+            yield cellcsv.load(p)
+            continue
+        from drivers.logs import load_log  # VESC, LogUI, --map CSV: pack figures only
+
+        yield from_log(load_log(p, mapping=mapping))
+
+
+def sessions(path: Path, *, pack: str | None = None, notes: list[str]) -> Iterator[Recording]:
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as e:
+        raise UserError(f"{path.name}: an unreadable SQLite file ({e})") from None
+    try:
+        if not {"sessions", "readings"} <= tables:
+            notes.append(f"{path.name}: a SQLite file that is neither a bmsdoc recording nor fleet history: skipped")
+            return
+        rows = con.execute("SELECT s.id, s.started, s.source, s.context FROM sessions s WHERE EXISTS "
+                           "(SELECT 1 FROM readings r WHERE r.session = s.id) ORDER BY s.id").fetchall()
+        picked = [r for r in rows if pack is None or _is_pack(r[2], r[3], pack)]
+        if pack is not None and not picked:
+            known = sorted({_pack_of(r[2], r[3]) for r in rows} - {None})
+            raise UserError(f"{path.name}: no recording of pack '{pack}'"
+                            + (f" (packs: {', '.join(known[:8])})" if known else ""))
+        for sid, started, source, ctx in picked:
+            data = con.execute("SELECT t, json FROM readings WHERE session = ? ORDER BY seq", (sid,)).fetchall()
+            yield from _split(_session(f"{path.name}#{sid}", data, started, ctx, notes))
+    except sqlite3.DatabaseError as e:
+        raise UserError(f"{path.name}: cannot read the recording ({e})") from None
+    finally:
+        con.close()
+
+
+def _ctx(text: str | None) -> dict:
+    try:
+        d = json.loads(text or "{}")
+        return d if isinstance(d, dict) else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def _pack_of(source: str | None, ctx: str | None) -> str | None:
+    c = _ctx(ctx)
+    if isinstance(c.get("pack"), str):
+        return c["pack"]
+    if source and source.startswith("fleet:"):
+        return source[len("fleet:"):]
+    return None
+
+
+def _is_pack(source: str | None, ctx: str | None, pack: str) -> bool:
+    return _pack_of(source, ctx) == pack or (source is not None and pack in source)
+
+
+def _epoch(iso: str | None) -> float | None:
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _session(name: str, rows: list, started: str | None, ctx: str | None, notes: list[str]) -> Recording | None:
+    n = len(rows)
+    t = np.empty(n)
+    cur = np.full(n, np.nan)
+    pv = np.full(n, np.nan)
+    soc = np.full(n, np.nan)
+    temp = np.full(n, np.nan)
+    cells: list[list[float]] = []
+    for k, (tk, text) in enumerate(rows):
+        t[k] = tk
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError:
+            d = {}
+        c = d.get("cells")
+        cells.append(c if isinstance(c, list) else [])
+        for arr, key in ((cur, "current"), (pv, "pack_voltage"), (soc, "soc")):
+            x = d.get(key)
+            if isinstance(x, (int, float)):
+                arr[k] = x
+        tt = d.get("temperatures")
+        if isinstance(tt, list) and tt and all(isinstance(x, (int, float)) for x in tt):
+            temp[k] = max(tt)
+    width = max((len(c) for c in cells), default=0)
+    if np.isnan(cur).all():
+        notes.append(f"{name}: no current recorded: skipped")
+        return None
+    a = np.full((n, width), np.nan)
+    for k, c in enumerate(cells):
+        if len(c) == width:
+            try:
+                a[k] = c
+            except (TypeError, ValueError):
+                pass
+    a, cur = carry_forward(a), carry_forward(cur)
+    t = np.maximum.accumulate(t - t[0])
+    ok = np.isfinite(cur) & (np.isfinite(a).all(axis=1) if width else True)
+    context = _ctx(ctx)
+    return Recording(name=name, t_s=t[ok], current=cur[ok], cells=a[ok],
+                     pack_v=None if np.isnan(pv).all() else carry_forward(pv)[ok],
+                     temp_c=None if np.isnan(temp).all() else carry_forward(temp)[ok],
+                     soc=None if np.isnan(soc).all() else carry_forward(soc)[ok] / 100.0,
+                     started=_epoch(started), context=context)
+
+
+def _split(rec: Recording | None) -> Iterator[Recording]:
+    if rec is None or rec.samples == 0:
+        return
+    if rec.t_s[-1] <= SPLIT_ABOVE_S:
+        yield rec
+        return
+    edges = np.searchsorted(rec.t_s, np.arange(0, rec.t_s[-1] + DAY_S, DAY_S))
+    for day, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        if b - a < 2:
+            continue
+        sl = slice(a, b)
+        yield Recording(name=f"{rec.name} day {day + 1}", t_s=rec.t_s[sl] - rec.t_s[a], current=rec.current[sl],
+                        cells=rec.cells[sl], pack_v=None if rec.pack_v is None else rec.pack_v[sl],
+                        temp_c=None if rec.temp_c is None else rec.temp_c[sl],
+                        soc=None if rec.soc is None else rec.soc[sl],
+                        started=None if rec.started is None else rec.started + float(rec.t_s[a]),
+                        context=rec.context)
