@@ -29,6 +29,17 @@ Schema (version 1; times in seconds on the stream's clock unless noted):
     events(session INTEGER, t REAL, kind TEXT, detail TEXT)   -- connected / disconnected / reconnecting / error
 
 A finding whose severity changes is cleared and raised again. Readers: `sessions()`, `load()`, `export()`.
+
+One recorder per file: a Recorder holds an exclusive advisory lock (flock) on the database file for as long as
+it is open, and a second recorder on the same file (another `watch --record`, the app) is refused with a clear
+message instead of both fighting over SQLite's write lock (which made each lose readings while the busy wait
+blocked the event loop). Readers never take that lock. A write that fails (disk full, I/O error) ends the
+recording: what was committed stays, the session is left without `ended` (interrupted), and RecordingStopped
+says so in one line.
+
+Readers open the file read-only (`mode=ro`): they never create tables or switch another program's database to
+WAL, and a file that is not a bmsdoc recording (no `meta.schema_version`, no `sessions` table) is refused.
+Exports are written atomically (temporary file + rename) and never over the recording they come from.
 """
 
 from __future__ import annotations
@@ -39,10 +50,11 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from kb.errors import UserError
 
@@ -76,16 +88,24 @@ def default_path() -> Path:
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class RecordingStopped(UserError):
+    """A write failed (disk full, I/O error): the recording ended; the session stays marked interrupted."""
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
-    if not create and not path.exists():
-        raise UserError(f"no recordings at {path} (record one with: bmsdoc watch --demo --record {path})")
+    if not create:
+        return _connect_ro(path)
     try:
-        if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(path, timeout=5.0, isolation_level=None)  # explicit transactions below
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and path.stat().st_size > 0 and not _is_recording(path):
+            raise UserError(f"{path} is not a bmsdoc recording (another program's file?): record to a new file")
+        con = sqlite3.connect(path, timeout=1.0, isolation_level=None)  # explicit transactions below
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
         con.executescript(_SCHEMA)
@@ -97,6 +117,57 @@ def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
     return con
 
 
+def _is_recording(path: Path) -> bool:
+    """A bmsdoc recording: SQLite with meta.schema_version and a sessions table (checked read-only)."""
+    try:
+        with path.open("rb") as f:
+            if f.read(16) != SQLITE_MAGIC:
+                return False
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"meta", "sessions", "readings", "findings", "events"} <= tables:
+                return False
+            return con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() is not None
+        finally:
+            con.close()
+    except (OSError, sqlite3.Error):
+        return False
+
+
+def _connect_ro(path: Path) -> sqlite3.Connection:
+    """Open a recording read-only, after making sure it is one."""
+    if not path.exists():
+        raise UserError(f"no recordings at {path} (record one with: bmsdoc watch --demo --record {path})")
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, not a recording")
+    if not _is_recording(path):
+        raise UserError(f"{path} is not a bmsdoc recording (give a file written by bmsdoc watch --record)")
+    try:
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
+    except sqlite3.Error as e:
+        raise UserError(f"cannot open {path}: {e}") from None
+
+
+def _lock_exclusive(path: Path) -> int | None:
+    """An exclusive flock on the database file, held while recording (None where flock does not exist)."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UserError(f"{path} is being recorded by another bmsdoc already: record to another file "
+                        "(--record OTHER.sqlite) or stop the other recording first") from None
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 class Recorder:
     """Writes one session. Use as a context manager, or call close(); both mark the session ended."""
 
@@ -104,6 +175,12 @@ class Recorder:
         self.path = Path(path) if path else default_path()
         self.commit_interval = commit_interval
         self.con = _connect(self.path, create=True)
+        try:
+            self._lock_fd = _lock_exclusive(self.path)
+        except UserError:
+            self.con.close()
+            raise
+        self.stopped: str | None = None  # why the recording ended early (disk full, I/O error)
         self.session: int | None = None
         self._in_tx = False
         self._last_commit = time.monotonic()
@@ -111,12 +188,41 @@ class Recorder:
         self._active: dict[str, tuple[int, str]] = {}  # rule -> (finding row id, severity)
         self._last_t = 0.0
         self.readings = 0
+        self.committed = 0  # readings known to be on disk
 
     # ------------------------------------------------------------------ writing
 
+    def _write(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        """Every write goes through here: a failing write (disk full, I/O error) stops the recording cleanly."""
+        if self.stopped is not None or self.con is None:
+            raise RecordingStopped(self.stopped or "the recording is closed")
+        try:
+            return self.con.execute(sql, params)
+        except sqlite3.OperationalError as e:  # SQLITE_FULL, SQLITE_IOERR, a lock held too long
+            self._stop(e)
+            raise RecordingStopped(self.stopped) from None
+
+    def _stop(self, e: Exception) -> None:
+        text = str(e)
+        why = "the disk is full" if "full" in text.lower() else f"the database failed ({text})"
+        self.stopped = (f"recording stopped: {why}; the {self.committed} readings saved until then are kept and "
+                        f"session {self.session} is marked interrupted in {self.path}")
+        self._timer_cancel()
+        try:
+            if self.con.in_transaction:
+                self.con.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        self._in_tx = False
+
+    def _timer_cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def start(self, source: str, *, family: str | None = None, kb_version: str | None = None,
               context: Mapping[str, Any] | None = None) -> int:
-        cur = self.con.execute(
+        cur = self._write(
             "INSERT INTO sessions(started, source, family, kb_version, context) VALUES (?, ?, ?, ?, ?)",
             (_now_iso(), source, family, kb_version, json.dumps(dict(context or {}), default=str)))
         self.session = int(cur.lastrowid)
@@ -126,7 +232,7 @@ class Recorder:
         if self.session is None:
             raise RuntimeError("Recorder.start() first")
         if not self._in_tx:
-            self.con.execute("BEGIN")
+            self._write("BEGIN")
             self._in_tx = True
 
     def _written(self) -> None:
@@ -139,12 +245,19 @@ class Recorder:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 return
-            self._timer = loop.call_later(self.commit_interval - elapsed, self.flush)
+            self._timer = loop.call_later(self.commit_interval - elapsed, self._timed_flush)
+
+    def _timed_flush(self) -> None:
+        self._timer = None
+        try:
+            self.flush()
+        except RecordingStopped:
+            pass  # self.stopped is set: the next add_* call raises it where the caller can report it
 
     def add_reading(self, seq: int, t: float, reading: Any) -> None:
         data = reading.given() if hasattr(reading, "given") else dict(reading)
         self._begin()
-        self.con.execute("INSERT INTO readings(session, seq, t, json) VALUES (?, ?, ?, ?)",
+        self._write("INSERT INTO readings(session, seq, t, json) VALUES (?, ?, ?, ?)",
                          (self.session, seq, float(t), json.dumps(data, ensure_ascii=False, default=str)))
         self.readings += 1
         self._last_t = float(t)
@@ -160,14 +273,14 @@ class Recorder:
         self._begin()
         for rule, (row, sev) in list(self._active.items()):
             if rule not in now or now[rule].severity != sev:
-                self.con.execute("UPDATE findings SET cleared = ? WHERE id = ?", (float(t), row))
+                self._write("UPDATE findings SET cleared = ? WHERE id = ?", (float(t), row))
                 del self._active[rule]
                 cleared.append(rule)
         for rule, f in now.items():
             if rule in self._active:
                 continue
             data = f.to_json() if hasattr(f, "to_json") else dict(f)
-            cur = self.con.execute(
+            cur = self._write(
                 "INSERT INTO findings(session, t, seq, rule, severity, json) VALUES (?, ?, ?, ?, ?, ?)",
                 (self.session, float(t), seq, rule, f.severity, json.dumps(data, ensure_ascii=False, default=str)))
             self._active[rule] = (int(cur.lastrowid), f.severity)
@@ -177,7 +290,7 @@ class Recorder:
 
     def add_event(self, t: float, kind: str, detail: str = "") -> None:
         self._begin()
-        self.con.execute("INSERT INTO events(session, t, kind, detail) VALUES (?, ?, ?, ?)",
+        self._write("INSERT INTO events(session, t, kind, detail) VALUES (?, ?, ?, ?)",
                          (self.session, float(t), kind, detail))
         self.flush()  # connection changes are rare and worth keeping at once
 
@@ -190,27 +303,36 @@ class Recorder:
             self.add_event(ev.t, ev.kind, ev.detail)
 
     def flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer_cancel()
+        if self.stopped is not None:
+            return  # called by the commit timer after a failed write: nothing more to commit
         if self._in_tx:
-            self.con.execute("COMMIT")
+            self._write("COMMIT")
             self._in_tx = False
+        self.committed = self.readings
         self._last_commit = time.monotonic()
 
     def close(self) -> None:
+        """Mark the session ended and release the file. After a failed write the session stays interrupted."""
         if self.con is None:
             return
         try:
-            if self.session is not None:
-                self._begin()
-                self.con.execute("UPDATE sessions SET ended = ? WHERE id = ?", (_now_iso(), self.session))
-            self.flush()
+            if self.session is not None and self.stopped is None:
+                try:
+                    self._begin()
+                    self._write("UPDATE sessions SET ended = ? WHERE id = ?", (_now_iso(), self.session))
+                    self.flush()
+                except RecordingStopped:
+                    pass  # the disk filled up at the very end: the data so far is kept, the session interrupted
         finally:
+            self._timer_cancel()
             self.con.close()
             self.con = None  # type: ignore[assignment]
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
-    def __enter__(self) -> "Recorder":
+    def __enter__(self) -> Recorder:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -271,7 +393,7 @@ def sessions(path: str | Path | None = None) -> list[SessionInfo]:
             sevs = [x[0] for x in con.execute("SELECT DISTINCT severity FROM findings WHERE session = ?", (r[0],))]
             worst = min(sevs, key=lambda s: _RANK.get(s, 9)) if sevs else None
             out.append(SessionInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[7], r[8], float(r[9] or 0.0), worst,
-                                   json.loads(r[6] or "{}")))
+                                   _json_or(r[6], {})))
         return out
     finally:
         con.close()
@@ -283,9 +405,9 @@ def load(session_id: int, path: str | Path | None = None) -> Session:
         info = next((s for s in sessions(con_path(con)) if s.id == session_id), None)
         if info is None:
             raise UserError(f"no recorded session {session_id} (bmsdoc history lists them)")
-        readings = [{"seq": s, "t": t, "reading": json.loads(j)} for s, t, j in con.execute(
+        readings = [{"seq": s, "t": t, "reading": _json_or(j, {})} for s, t, j in con.execute(
             "SELECT seq, t, json FROM readings WHERE session = ? ORDER BY seq", (session_id,))]
-        findings = [{"t": t, "seq": s, "rule": r, "severity": v, "cleared": c, "finding": json.loads(j)}
+        findings = [{"t": t, "seq": s, "rule": r, "severity": v, "cleared": c, "finding": _json_or(j, {})}
                     for t, s, r, v, c, j in con.execute(
                         "SELECT t, seq, rule, severity, cleared, json FROM findings WHERE session = ? ORDER BY t, id",
                         (session_id,))]
@@ -294,6 +416,19 @@ def load(session_id: int, path: str | Path | None = None) -> Session:
         return Session(info, readings, findings, events)
     finally:
         con.close()
+
+
+def _json_or(text: Any, default: Any) -> Any:
+    """A stored JSON column; a damaged one reads as `default` with a marker rather than failing the listing."""
+    if text is None:
+        return default
+    from kb import untrusted
+
+    try:
+        value = untrusted.loads_json(str(text), what="stored value")
+    except (ValueError, UserError):
+        return {"_unreadable": untrusted.shown(str(text), 80)} if isinstance(default, dict) else default
+    return value if isinstance(value, type(default)) else default
 
 
 def con_path(con: sqlite3.Connection) -> Path:
@@ -306,20 +441,58 @@ def _active_at(findings: list[dict[str, Any]], seq: int) -> list[str]:
 
 
 def export(session_id: int, out: str | Path, path: str | Path | None = None) -> int:
-    """Write one session to FILE.csv (one row per reading) or FILE.json (everything). Returns the readings written."""
+    """Write one session to FILE.csv (one row per reading) or FILE.json (everything). Returns the readings written.
+    The file is written atomically and never over the recording it comes from."""
+    import tempfile
+
     out = Path(out)
+    src = Path(path) if path else default_path()
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise UserError(f"export to .csv or .json, not '{out.name}'")
-    s = load(session_id, path)
+    if _same_file(out, src) or any(_same_file(out, Path(str(src) + x)) for x in ("-wal", "-shm", "-journal")):
+        raise UserError(f"--export {out} is the recording itself: give another file name")
+    if out.exists() and _is_recording(out):
+        raise UserError(f"--export {out} is a bmsdoc recording: give another file name")
+    s = load(session_id, src)
+    tmp = None
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        os.close(fd)
+        _umask_mode(tmp)
+        tmp_path = Path(tmp)
         if suffix == ".json":
-            out.write_text(json.dumps(s.to_json(), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-            return len(s.readings)
-        _write_csv(s, out)
+            tmp_path.write_text(_clean(json.dumps(s.to_json(), indent=2, ensure_ascii=False, default=str)) + "\n",
+                                encoding="utf-8")
+        else:
+            _write_csv(s, tmp_path)
+        with tmp_path.open("rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+        tmp = None
     except OSError as e:
-        raise UserError(f"cannot write {out}: {e.strerror or e}") from None
+        raise UserError(f"cannot write {out}: {e.strerror or e} (nothing was changed)") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
     return len(s.readings)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _clean(text: str) -> str:
+    from kb.untrusted import clean
+
+    return clean(text)
 
 
 def _write_csv(s: Session, out: Path) -> None:
@@ -341,7 +514,7 @@ def _write_csv(s: Session, out: Path) -> None:
     scalars.sort(key=lambda k: order.get(k, len(order)))
     header = (["seq", "t"] + scalars + [f"cell_{i + 1}" for i in range(lists["cells"])]
               + [f"temp_{i + 1}" for i in range(lists["temperatures"])] + ["findings"])
-    with out.open("w", newline="", encoding="utf-8") as fh:
+    with out.open("w", newline="", encoding="utf-8", errors="replace") as fh:
         w = csv.writer(fh)
         w.writerow(header)
         for r in s.readings:
@@ -360,3 +533,13 @@ def _cell(v: Any) -> Any:
     if isinstance(v, bool):
         return "true" if v else "false"
     return v
+
+
+def _umask_mode(path: str) -> None:
+    """mkstemp makes 0600 files; an exported or saved file gets the mode the user's umask gives new files."""
+    mask = os.umask(0)
+    os.umask(mask)
+    try:
+        os.chmod(path, 0o666 & ~mask)
+    except OSError:
+        pass

@@ -1,15 +1,22 @@
 """The commissioning checklist: progress per pack, automatic checks against a reading, and an exported report.
 
-Progress is plain JSON in the user's data directory (BMSDOC_DATA_DIR overrides it), one file per pack, written
-atomically so a crash never leaves half a file.
+Progress is plain JSON in the user's data directory (BMSDOC_DATA_DIR overrides it), one file per pack: the file
+name is a readable slug of the pack name plus a hash of the exact name, so "my pack" and "my/pack" never share
+a file. Every change is a read-modify-write under an exclusive lock (``Progress.locked``), so concurrent
+`checklist --mark` runs all land, and is written atomically (a temporary file in the same directory, fsync,
+rename; the temporary file is removed if anything fails) so a crash or a full disk never leaves half a file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import json
+import math
 import os
 import re
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +39,31 @@ def _slug(pack: str) -> str:
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", pack.strip()).strip("-.")
     if not s:
         raise UserError(f"'{pack}' is not a usable pack name: use letters, digits, '-' or '_'")
-    return s[:80]
+    return s[:60]
+
+
+def _file_stem(pack: str) -> str:
+    digest = hashlib.sha256(pack.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{_slug(pack)}-{digest}"
+
+
+PROGRESS_BYTES = 1_000_000
+MAX_TAP_V = 1000.0
+
+
+def _taps(raw: Any) -> list[float]:
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for x in raw:
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            continue
+        if isinstance(x, int) and abs(x) > MAX_TAP_V:
+            continue
+        x = float(x)
+        if math.isfinite(x) and abs(x) <= MAX_TAP_V:
+            out.append(x)
+    return out
 
 
 @dataclass
@@ -52,44 +83,134 @@ class Progress:
 
     @classmethod
     def path_for(cls, pack: str, checklist: str) -> Path:
-        return data_dir() / "checklists" / f"{_slug(pack)}.{checklist}.json"
+        return data_dir() / "checklists" / f"{_file_stem(pack)}.{checklist}.json"
+
+    @classmethod
+    def _legacy_path(cls, pack: str, checklist: str) -> Path:
+        return data_dir() / "checklists" / f"{_slug(pack)}.{checklist}.json"  # before names were hashed
 
     @classmethod
     def load(cls, pack: str, checklist, kb_version: str) -> "Progress":
         path = cls.path_for(pack, checklist.id)
         steps = {s.id: StepState() for s in checklist.steps}
-        if path.exists():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                for sid, st in (data.get("steps") or {}).items():
-                    if sid in steps and isinstance(st, dict) and st.get("status") in STATUSES:
-                        steps[sid] = StepState(st["status"], str(st.get("note", "")), str(st.get("at", "")),
-                                               [float(x) for x in st.get("taps", []) if isinstance(x, (int, float))])
-            except (OSError, ValueError) as e:
-                raise UserError(f"cannot read the saved progress {path.name}: {e}") from None
+        data = cls._read(path)
+        if data is None:
+            legacy = cls._read(cls._legacy_path(pack, checklist.id))
+            if legacy is not None and legacy.get("pack") == pack:  # only the pack's own old file
+                data = legacy
+        for sid, st in (data or {}).get("steps", {}).items():
+            if sid in steps and isinstance(st, dict) and st.get("status") in STATUSES:
+                steps[sid] = StepState(st["status"], _text(st.get("note")), _text(st.get("at")), _taps(st.get("taps")))
         return cls(pack, checklist.id, kb_version, steps)
 
+    @classmethod
+    def reset(cls, pack: str, checklist: str) -> None:
+        path = cls.path_for(pack, checklist)
+        with _lock(path):
+            path.unlink(missing_ok=True)
+            legacy = cls._legacy_path(pack, checklist)
+            try:
+                if legacy.exists() and json.loads(legacy.read_text(encoding="utf-8")).get("pack") == pack:
+                    legacy.unlink()
+            except (OSError, ValueError, AttributeError):
+                pass
+
+    @staticmethod
+    def _read(path: Path) -> dict | None:
+        from kb import untrusted
+
+        if not path.exists():
+            return None
+        try:
+            data = untrusted.loads_json(untrusted.read_text(str(path), PROGRESS_BYTES, "saved progress"),
+                                        what="saved progress")
+        except (UserError, ValueError) as e:
+            raise UserError(f"the saved progress {path} is damaged ({untrusted.shown(str(e), 120)}); "
+                            "move it away or run with --reset to start again") from None
+        if not isinstance(data, dict) or not isinstance(data.get("steps", {}), dict):
+            raise UserError(f"the saved progress {path} is not a checklist progress file; "
+                            "move it away or run with --reset to start again")
+        return data
+
+    @classmethod
+    @contextlib.contextmanager
+    def locked(cls, pack: str, checklist, kb_version: str):
+        """Load, let the caller change, save: all under an exclusive lock on the pack's progress."""
+        path = cls.path_for(pack, checklist.id)
+        with _lock(path):
+            progress = cls.load(pack, checklist, kb_version)
+            yield progress
+            progress.save()
+
     def save(self) -> Path:
+        from kb.untrusted import clean
+
         path = self.path_for(self.pack, self.checklist)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        text = clean(json.dumps(asdict(self), indent=2, ensure_ascii=False))
+        _atomic_write(path, text)
         return path
 
     def mark(self, step: str, status: str, note: str = "") -> None:
+        from kb.untrusted import shown
+
         if step not in self.steps:
-            raise UserError(f"no step '{step}' in this checklist (steps: {', '.join(self.steps)})")
+            raise UserError(f"no step '{shown(step, 40)}' in this checklist (steps: {', '.join(self.steps)})")
         if status not in STATUSES:
-            raise UserError(f"status must be one of {', '.join(STATUSES)}, not '{status}'")
+            raise UserError(f"status must be one of {', '.join(STATUSES)}, not '{shown(status, 40)}'")
         st = self.steps[step]
         st.status = status
         st.note = note or st.note
-        st.at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        st.at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
     @property
     def done(self) -> int:
         return sum(1 for s in self.steps.values() if s.status in ("done", "skipped"))
+
+
+def _text(v: Any) -> str:
+    return v[:2000] if isinstance(v, str) else ""
+
+
+@contextlib.contextmanager
+def _lock(path: Path):
+    """An exclusive advisory lock beside the progress file (a permanent, empty `.lock`; waits for the holder)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise UserError(f"cannot save progress in {path.parent}: {e.strerror or e}") from None
+    try:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks here; one writer at a time is assumed
+            fcntl = None
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write text to path atomically; on any failure the old file stays and no temporary file is left."""
+    data = text.encode("utf-8")
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        _umask_mode(tmp)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or e} (the previous version is kept)") from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 @dataclass
@@ -200,10 +321,9 @@ def export(kb, checklist, progress: Progress, path: Path, reading=None) -> Path:
         text = md
     else:
         raise UserError(f"export to .md or .html, not '{path.suffix or path.name}'")
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"cannot write {path}: {e.strerror}") from None
+    from kb.untrusted import clean
+
+    _atomic_write(path, clean(text))
     return path
 
 
@@ -216,3 +336,13 @@ def status_json(kb, checklist, progress: Progress, reading=None) -> dict[str, An
                       "taps": st.taps, "citations": step_citations(kb, step)})
     return {"kb_version": kb.kb_version, "checklist": checklist.id, "pack": progress.pack,
             "done": progress.done, "total": len(checklist.steps), "steps": steps}
+
+
+def _umask_mode(path: str) -> None:
+    """mkstemp makes 0600 files; an exported or saved file gets the mode the user's umask gives new files."""
+    mask = os.umask(0)
+    os.umask(mask)
+    try:
+        os.chmod(path, 0o666 & ~mask)
+    except OSError:
+        pass

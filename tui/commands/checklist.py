@@ -12,10 +12,12 @@ def register(sub) -> None:
                        description="Walk the commissioning guardrails step by step. Progress is saved per pack; "
                                    "with no action and a terminal, it asks about each open step in turn.")
     p.add_argument("--pack", default="my-pack", help="name of the pack (progress is saved under it)")
-    p.add_argument("--reading", metavar="FILE", help="a reading (JSON/YAML or a paste) for the automatic checks")
+    p.add_argument("--reading", metavar="FILE", help="a reading (JSON/YAML or a paste, at most 4 MB) for the "
+                                                    "automatic checks")
     p.add_argument("--mark", action="append", default=[], metavar="STEP=STATUS[:NOTE]",
                    help="set a step to done, skipped, failed or pending (repeatable)")
-    p.add_argument("--taps", metavar="STEP=V1,V2,...", help="balance-tap voltages from B- for a measuring step")
+    p.add_argument("--taps", metavar="STEP=V1,V2,...", help="balance-tap voltages from B- for a measuring step "
+                                                            "(at most 64, each 0-1000 V)")
     p.add_argument("--export", metavar="FILE", help="write the report as Markdown (.md) or HTML (.html)")
     p.add_argument("--reset", action="store_true", help="forget the saved progress of this pack")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
@@ -31,30 +33,24 @@ def run(args: argparse.Namespace) -> int:
     kb = load_kb()
     cl = get_checklist(kb)
     if args.reset:
-        path = Progress.path_for(args.pack, cl.id)
-        path.unlink(missing_ok=True)
-    progress = Progress.load(args.pack, cl, kb.kb_version)
+        Progress.reset(args.pack, cl.id)
     reading = _reading(args.reading) if args.reading else None
     acted = bool(args.mark or args.taps or args.reset)
-    for m in args.mark:
-        step, _, rest = m.partition("=")
-        status, _, note = rest.partition(":")
-        if not rest:
-            raise UserError(f"--mark takes STEP=STATUS, e.g. wake=done, not '{m}'")
-        progress.mark(step.strip(), status.strip().lower(), note.strip())
-    if args.taps:
-        step_id, _, vals = args.taps.partition("=")
-        step = next((s for s in cl.steps if s.id == step_id.strip()), None)
-        if step is None or step.measure is None:
-            raise UserError(f"'{step_id}' is not a step that measures taps")
-        taps = _floats(vals)
-        result = check_taps(step.measure, taps)
-        progress.steps[step.id].taps = taps
-        progress.mark(step.id, "done" if result.ok else "failed", result.message)
-        if not args.json:
-            print(("ok: " if result.ok else "problem: ") + result.message)
-    if acted:
-        progress.save()
+    marks = [_parse_mark(m) for m in args.mark]  # every flag is checked before anything is saved
+    tap_step, taps = _parse_taps(cl, args.taps) if args.taps else (None, [])
+    if args.mark or args.taps:
+        # read-modify-write under the pack's lock: ten concurrent --mark runs keep all ten marks
+        with Progress.locked(args.pack, cl, kb.kb_version) as progress:
+            for step, status, note in marks:
+                progress.mark(step, status, note)
+            if tap_step is not None:
+                result = check_taps(tap_step.measure, taps)
+                progress.steps[tap_step.id].taps = taps
+                progress.mark(tap_step.id, "done" if result.ok else "failed", result.message)
+                if not args.json:
+                    print(("ok: " if result.ok else "problem: ") + result.message)
+    else:
+        progress = Progress.load(args.pack, cl, kb.kb_version)
     interactive = not (acted or args.export or args.json) and sys.stdin.isatty()
     if interactive:
         _walk(kb, cl, progress, reading)
@@ -69,17 +65,55 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _floats(text: str) -> list[float]:
+def _parse_mark(m: str) -> tuple[str, str, str]:
     from kb.errors import UserError
+    from kb.untrusted import shown
+
+    step, _, rest = m.partition("=")
+    status, _, note = rest.partition(":")
+    if not rest:
+        raise UserError(f"--mark takes STEP=STATUS, e.g. wake=done, not '{shown(m, 60)}'")
+    if len(note) > MAX_NOTE:
+        raise UserError(f"--mark: a note of {len(note):,} characters (at most {MAX_NOTE})")
+    return step.strip(), status.strip().lower(), note.strip()
+
+
+def _parse_taps(cl, text: str):
+    from kb.errors import UserError
+    from kb.untrusted import shown
+
+    step_id, _, vals = text.partition("=")
+    step = next((s for s in cl.steps if s.id == step_id.strip()), None)
+    if step is None or step.measure is None:
+        raise UserError(f"'{shown(step_id, 40)}' is not a step that measures taps")
+    return step, _floats(vals)
+
+
+MAX_NOTE = 2000
+MAX_TAPS = 64
+MAX_TAP_V = 1000.0
+
+
+def _floats(text: str) -> list[float]:
+    import math
+
+    from kb.errors import UserError
+    from kb.untrusted import shown
 
     out = []
     for tok in text.replace(";", ",").replace(" ", ",").split(","):
         if not tok.strip():
             continue
+        word = tok.strip().lower().removesuffix("v").replace(",", ".")
         try:
-            out.append(float(tok.strip().lower().removesuffix("v").replace(",", ".")))
+            x = float(word) if len(word) <= 20 else math.inf
         except ValueError:
-            raise UserError(f"'{tok}' is not a voltage") from None
+            raise UserError(f"'{shown(tok, 30)}' is not a voltage") from None
+        if not math.isfinite(x) or abs(x) > MAX_TAP_V:
+            raise UserError(f"'{shown(tok, 30)}' is not a tap voltage (0 to {MAX_TAP_V:g} V)")
+        out.append(x)
+        if len(out) > MAX_TAPS:
+            raise UserError(f"at most {MAX_TAPS} tap voltages")
     return out
 
 
@@ -146,8 +180,10 @@ def _walk(kb, cl, progress, reading) -> None:
                 return
             status = {"d": "done", "done": "done", "s": "skipped", "skip": "skipped", "f": "failed", "failed": "failed"}.get(ans)
             if status:
-                progress.mark(step.id, status)
-                progress.save()
+                with Progress.locked(progress.pack, cl, progress.kb_version) as saved:
+                    saved.mark(step.id, status)
+                    saved.steps[step.id].taps = st.taps
+                progress.steps[step.id] = saved.steps[step.id]
                 break
             print("   answer d, s, f or q")
         print()
