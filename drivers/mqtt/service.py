@@ -356,7 +356,10 @@ class FleetService:
         ps.received = wall
         ps.seen_wall = wall
         ps.touched(mono, self.timing, whole=whole)
-        self._schedule(ps)
+        if whole and ps.due is not None and ps.due <= time.monotonic():
+            self._check(ps)  # a whole reading within the rate limit is checked at once, before the next overwrites it
+        else:
+            self._schedule(ps)
 
     def _settings(self, name: str, payload: bytes) -> None:
         if not valid_pack_name(name):
@@ -541,7 +544,7 @@ class FleetService:
         self._pub(f"{base}/attributes", {"findings": [f["title"] for f in ps.findings],
                                          "rules": [f["rule"] for f in ps.findings],
                                          "questions": [q.get("ask") for q in ps.questions if isinstance(q, dict)],
-                                         "worker": self.worker_id})
+                                         "worker": self.worker_id, "checked": iso(time.time())})
         self._pub(f"{base}/status", status.encode())
 
     def _publish_state(self, ps: PackState, now: float) -> None:

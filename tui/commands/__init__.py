@@ -5,4 +5,4 @@ commands stay fast.
 """
 
 # The order here is the order in `bmsdoc --help`. A module listed here that does not exist yet is skipped.
-COMMANDS = ["check", "diagnose", "select", "checklist", "chat", "scan", "watch", "history", "log", "health", "kb"]
+COMMANDS = ["check", "diagnose", "select", "checklist", "chat", "scan", "watch", "history", "fleet", "log", "health", "kb"]

@@ -77,6 +77,10 @@ def register(sub) -> None:
                    help="record the session to SQLite (FILE, or sessions.sqlite in your data directory)")
     p.add_argument("--json", action="store_true",
                    help='one JSON object per line: {"t", "event", "seq", "reading", "findings"}')
+    p.add_argument("--mqtt", metavar="URL", help="also publish every reading to bmsdoc/{pack}/reading on this broker "
+                                                 "(mqtt://HOST[:PORT]; for bmsdoc fleet)")
+    p.add_argument("--pack", metavar="NAME", help="--mqtt: the pack's name in the topic (default: the address, or "
+                                                  "demo-SCENARIO)")
     p.add_argument("--kb", metavar="DIR", help=argparse.SUPPRESS)  # another content root (tests, reviews)
     p.set_defaults(func=run)
 
@@ -119,11 +123,32 @@ def run(args: argparse.Namespace) -> int:
     # the stream reports failures as events; aiobmsble's own error lines would only repeat them on stderr
     logging.getLogger("aiobmsble").setLevel(logging.CRITICAL)
     logging.getLogger("bleak_retry_connector").setLevel(logging.CRITICAL)
+    args.publisher = _mqtt_publisher(args)
     try:
         return asyncio.run(_watch(source, args, kb))
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
         return 130
+    finally:
+        if args.publisher is not None:
+            left = args.publisher.close()
+            if left:
+                print(f"{left} readings did not reach the broker before the end", file=sys.stderr)
+
+
+def _mqtt_publisher(args: argparse.Namespace) -> Any:
+    """`--mqtt URL [--pack NAME]`: a drivers.mqtt publisher (connected now: a bad broker is a one-line error)."""
+    from kb.errors import UserError
+
+    if args.mqtt is None:
+        if args.pack:
+            raise UserError("--pack names the pack for --mqtt; give --mqtt URL too")
+        return None
+    from drivers.mqtt.publisher import ReadingPublisher, pack_name
+    from drivers.mqtt.url import parse_url
+
+    name = args.pack or pack_name(f"demo-{args.demo}" if args.demo else args.address)
+    return ReadingPublisher(parse_url(args.mqtt), name)
 
 
 class _Printer:
@@ -209,6 +234,8 @@ async def _watch(source: Any, args: argparse.Namespace, kb: Any) -> int:
                     raised, cleared = changes.update(findings)
                     if recorder is not None:
                         recorder.add_live_event(ev, findings)
+                    if getattr(args, "publisher", None) is not None:
+                        args.publisher.publish(ev.seq, ev.t, ev.reading)
                     if args.json:
                         line = ev.to_json()
                         line["findings"] = [f.to_json() for f in findings]

@@ -1,0 +1,119 @@
+"""`bmsdoc fleet --status`: every pack with its status, worst finding and ages, from the broker's retained
+messages (`--broker`) or from the fleet store (the recordings database)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from drivers.mqtt.url import Broker
+from kb.errors import UserError
+
+ORDER = {"critical": 0, "warning": 1, "stale": 2, "info": 3, "ok": 4, "unknown": 5}
+SORTS = ("status", "pack", "age", "since")
+
+
+def _unix(text: Any) -> float | None:
+    if isinstance(text, (int, float)):
+        return float(text)
+    if isinstance(text, str):
+        try:
+            return datetime.fromisoformat(text).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def _row(pack: str, status: str, findings: list[Any], questions: list[Any], checked: float | None,
+         seen: float | None) -> dict[str, Any]:
+    worst = findings[0] if findings and isinstance(findings[0], dict) else None
+    return {"pack": pack, "status": status, "findings": len(findings), "questions": len(questions),
+            "worst": None if worst is None else {k: worst.get(k) for k in ("rule", "severity", "title", "since")},
+            "checked": checked, "last_seen": seen}
+
+
+def from_store(path: str | None) -> list[dict[str, Any]]:
+    from drivers.mqtt import store
+
+    return [_row(p["pack"], p["status"], p["findings"], p["questions"], p["checked"], p["last_seen"])
+            for p in store.packs(path)]
+
+
+def from_broker(broker: Broker, *, wait: float = 1.0, quiet: float = 0.3) -> list[dict[str, Any]]:
+    """The retained results on the broker: wait up to `wait` s, ending early after `quiet` s without news."""
+    import os
+
+    from drivers.mqtt.client import connect, make_client
+
+    got: dict[str, dict[str, Any]] = {}
+    last = [time.monotonic()]
+    ready = threading.Event()
+    c = make_client(broker, f"bmsdoc-status-{os.getpid()}")
+
+    def on_connect(client, userdata, flags, rc, props=None):
+        client.subscribe([("bmsdoc/+/status", 1), ("bmsdoc/+/findings", 1), ("bmsdoc/+/questions", 1),
+                          ("bmsdoc/+/attributes", 1)])
+        ready.set()
+
+    def on_message(client, userdata, msg):
+        parts = msg.topic.split("/")
+        if len(parts) != 3:
+            return
+        last[0] = time.monotonic()
+        try:
+            value: Any = msg.payload.decode() if parts[2] == "status" else json.loads(msg.payload or b"null")
+        except (ValueError, UnicodeDecodeError):
+            return
+        got.setdefault(parts[1], {})[parts[2]] = value
+
+    c.on_connect, c.on_message = on_connect, on_message
+    connect(c, broker)
+    c.loop_start()
+    try:
+        if not ready.wait(5):
+            raise UserError(f"the broker at {broker.describe()} did not answer")
+        start = time.monotonic()
+        last[0] = start
+        while time.monotonic() - start < wait and time.monotonic() - last[0] < quiet:
+            time.sleep(0.05)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+    rows = []
+    for pack, d in got.items():
+        if "status" not in d:
+            continue
+        attrs = d.get("attributes") if isinstance(d.get("attributes"), dict) else {}
+        findings = d.get("findings") if isinstance(d.get("findings"), list) else []
+        questions = d.get("questions") if isinstance(d.get("questions"), list) else []
+        rows.append(_row(pack, str(d["status"]), findings, questions, _unix(attrs.get("checked")), None))
+    return rows
+
+
+def sort_rows(rows: list[dict[str, Any]], key: str = "status") -> list[dict[str, Any]]:
+    if key not in SORTS:
+        raise UserError(f"sort by one of {', '.join(SORTS)}, not '{key}'")
+    now = time.time()
+    if key == "pack":
+        return sorted(rows, key=lambda r: r["pack"])
+    if key == "age":  # the longest unchecked first
+        return sorted(rows, key=lambda r: (-(now - (r["checked"] or 0)), r["pack"]))
+    if key == "since":  # the oldest finding first
+        return sorted(rows, key=lambda r: (_unix((r["worst"] or {}).get("since")) or now + 1, r["pack"]))
+    return sorted(rows, key=lambda r: (ORDER.get(r["status"], 9), r["pack"]))
+
+
+def age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = max(0.0, seconds)
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.0f} min"
+    if s < 172800:
+        return f"{s / 3600:.0f} h"
+    return f"{s / 86400:.0f} d"
