@@ -14,7 +14,8 @@ unconnected Daly probe reads 215 °C (raw 255 - 40) and aiobmsble does not flag 
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from kb.fields import FAMILIES
 
@@ -22,6 +23,7 @@ from kb.fields import FAMILIES
 _CELL_PROBES = frozenset({"GENERIC", "CELL", "CELL_MAX", "CELL_MIN"})
 _MOS_PROBES = frozenset({"MOSFET"})
 DALY_OPEN_PROBE = 215.0  # raw 255 - 40: no NTC on that connector
+ANT_OPEN_PROBE = -40.0  # an ANT connector without its NTC reads -40 °C
 
 
 def _num(v: Any) -> float | None:
@@ -55,10 +57,12 @@ def split_temperatures(temp_values: Any) -> tuple[list[float], list[float]]:
     return cells, mos
 
 
-def sample_to_fields(sample: Mapping[str, Any], family: str, notes: list[str] | None = None) -> dict[str, Any]:
+def sample_to_fields(sample: Mapping[str, Any], family: str, notes: list[str] | None = None,
+                     variant: str = "") -> dict[str, Any]:
     """Reading fields from one BMSSample. Keys aiobmsble did not report are left out, never guessed.
 
-    `notes`, when given, collects what was left out and why."""
+    `notes`, when given, collects what was left out and why. `variant` names the protocol generation where the
+    alarm code's meaning depends on it ('legacy' for ANT AA 55 AA FF, 'x81' for Daly's 0x81 protocol)."""
     out: dict[str, Any] = {}
     if family in FAMILIES:
         out["bms"] = family
@@ -80,6 +84,11 @@ def sample_to_fields(sample: Mapping[str, Any], family: str, notes: list[str] | 
             notes.append(f"{probes.count(DALY_OPEN_PROBE)} Daly temperature probe(s) read 215 °C, "
                          "the value of an unconnected probe: left out")
         probes = [p for p in probes if p != DALY_OPEN_PROBE]
+    if family == "ant" and any(p <= ANT_OPEN_PROBE for p in probes):
+        if notes is not None:
+            notes.append(f"{sum(1 for p in probes if p <= ANT_OPEN_PROBE)} ANT temperature probe(s) read -40 °C, "
+                         "the value of an open (unconnected) probe: left out")
+        probes = [p for p in probes if p > ANT_OPEN_PROBE]
     if probes:
         out["temperatures"] = probes
     elif "temp_values" not in sample and (v := _num(sample.get("temperature"))) is not None:
@@ -93,4 +102,8 @@ def sample_to_fields(sample: Mapping[str, Any], family: str, notes: list[str] | 
         out["balancing"] = bool(sample["balancer"])  # a bool, or a per-cell bitmask on JBD/Daly: any bit set
     if (v := _num(sample.get("balance_current"))) is not None:
         out["balance_current"] = v
+    if "problem_code" in sample:
+        from drivers.protection import protection_fields
+
+        out.update(protection_fields(family, sample.get("problem_code"), variant))
     return out

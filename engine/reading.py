@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -49,7 +50,8 @@ FIELD_ALIASES = {
     "state_of_charge": "soc", "battery_level": "soc", "percent": "soc",
     "temps": "temperatures", "temperature": "temperatures", "temp": "temperatures", "cell_temps": "temperatures",
     "mosfet_temp": "mos_temp", "mosfet_temperature": "mos_temp", "mos_temperature": "mos_temp", "power_tube_temp": "mos_temp",
-    "charge_mos": "charge_fet", "charging": "charge_fet", "chg_fet": "charge_fet", "charge_mosfet": "charge_fet",
+    "charge": "charge_fet", "discharge": "discharge_fet", "charge_switch": "charge_fet",
+    "discharge_switch": "discharge_fet", "charge_mos": "charge_fet", "charging": "charge_fet", "chg_fet": "charge_fet", "charge_mosfet": "charge_fet",
     "discharge_mos": "discharge_fet", "discharging": "discharge_fet", "dsg_fet": "discharge_fet",
     "discharge_mosfet": "discharge_fet",
     "balancer": "balancing", "balance": "balancing",
@@ -141,6 +143,26 @@ class Reading(BaseModel):
     fused: bool | None = None
     uptime_critical: bool | None = None
 
+    # protection (kb.fields group "protection")
+    protection_active: bool | None = None
+    prot_cell_ovp: bool | None = None
+    prot_cell_uvp: bool | None = None
+    prot_pack_ovp: bool | None = None
+    prot_pack_uvp: bool | None = None
+    prot_charge_ocp: bool | None = None
+    prot_discharge_ocp: bool | None = None
+    prot_short_circuit: bool | None = None
+    prot_charge_otp: bool | None = None
+    prot_discharge_otp: bool | None = None
+    prot_charge_utp: bool | None = None
+    prot_discharge_utp: bool | None = None
+    prot_mos_otp: bool | None = None
+    prot_fet_lock: bool | None = None
+    prot_cell_imbalance: bool | None = None
+    prot_sensor_fault: bool | None = None
+    alarm_code: str | None = None
+    alarm_text: str | None = None
+
     # ------------------------------------------------------------ normalisation of loose input
 
     @model_validator(mode="before")
@@ -190,7 +212,7 @@ class Reading(BaseModel):
     # ------------------------------------------------------------ construction
 
     @classmethod
-    def parse(cls, data: Any) -> "Reading":
+    def parse(cls, data: Any) -> Reading:
         """Build a Reading from loose user data; any problem becomes a one-line UserError."""
         try:
             return cls.model_validate(data)
@@ -271,7 +293,7 @@ def _loose(name: str, v: Any) -> Any:
             raise ValueError(f"'{name}' must be a list")
         items = [_number_text(name, x) if isinstance(x, str) else x for x in v]
         if name == "cells" and items and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in items) \
-                and all(100 < x < 10000 for x in items):
+                and all(100 < x < 10000 or x == 0 for x in items) and any(x > 100 for x in items):
             items = [round(x / 1000.0, 4) for x in items]  # millivolts
         return items
     return v

@@ -25,7 +25,7 @@ class FieldSpec:
     kind: Kind
     unit: str = ""
     doc: str = ""
-    group: str = "measured"  # identity | measured | settings | context | derived
+    group: str = "measured"  # identity | measured | settings | context | protection | derived
     values: tuple[str, ...] = ()  # allowed values of an enum
     bounds: tuple[float, float] | None = None  # physically possible range; outside it the reading is rejected
     aliases: tuple[str, ...] = field(default_factory=tuple)
@@ -90,6 +90,26 @@ FIELDS: dict[str, FieldSpec] = {
         _F("goal", "enum", doc="what the rider optimises for", group="context", values=GOALS),
         _F("fused", "bool", doc="a fuse or contactor sits in the main lead", group="context"),
         _F("uptime_critical", "bool", doc="a cut-out would be dangerous or costly (commuting, high speed)", group="context"),
+        # protection: the BMS's own alarm state, decoded per family by drivers/protection.py (tables in
+        # drivers/protection.yaml); prot_* are true while that protection is tripped (or its alarm raised)
+        _F("protection_active", "bool", doc="the BMS reports a protection trip or alarm now", group="protection"),
+        _F("prot_cell_ovp", "bool", doc="cell over-voltage protection tripped (JK also: battery full)", group="protection"),
+        _F("prot_cell_uvp", "bool", doc="cell under-voltage protection tripped", group="protection"),
+        _F("prot_pack_ovp", "bool", doc="pack over-voltage protection tripped", group="protection"),
+        _F("prot_pack_uvp", "bool", doc="pack under-voltage protection tripped", group="protection"),
+        _F("prot_charge_ocp", "bool", doc="charge (and regen) over-current protection tripped", group="protection"),
+        _F("prot_discharge_ocp", "bool", doc="discharge over-current protection tripped", group="protection"),
+        _F("prot_short_circuit", "bool", doc="short-circuit protection tripped", group="protection"),
+        _F("prot_charge_otp", "bool", doc="charge over-temperature protection tripped", group="protection"),
+        _F("prot_discharge_otp", "bool", doc="discharge over-temperature protection tripped", group="protection"),
+        _F("prot_charge_utp", "bool", doc="charge under-temperature protection tripped", group="protection"),
+        _F("prot_discharge_utp", "bool", doc="discharge under-temperature protection tripped", group="protection"),
+        _F("prot_mos_otp", "bool", doc="MOSFET (power stage) over-temperature protection tripped", group="protection"),
+        _F("prot_fet_lock", "bool", doc="a MOSFET bank is locked off by software or a fault (JBD MOSFET software lock, MOSFET abnormal)", group="protection"),
+        _F("prot_cell_imbalance", "bool", doc="cell voltage difference alarm", group="protection"),
+        _F("prot_sensor_fault", "bool", doc="a sensing fault (wire resistance, cell count, current or temperature sensor, front-end IC)", group="protection"),
+        _F("alarm_code", "text", doc="the raw alarm code, family-prefixed (e.g. jk:0x0010)", group="protection"),
+        _F("alarm_text", "text", doc="the alarm code in words", group="protection"),
         # derived by the engine
         _F("cell_count", "int", doc="number of cell voltages given", group="derived", ask_for=('cells',)),
         _F("cell_min", "number", "V", "lowest cell", group="derived", ask_for=('cells',)),
@@ -115,6 +135,7 @@ FIELDS: dict[str, FieldSpec] = {
         _F("charge_ceiling", "number", "V", "the per-cell voltage charging ends at: the typed target, else charger / series, else the top cell seen while charging", group="derived", ask_for=("charge_target",)),
         _F("at_rest", "bool", doc="no current flows (idle, storage, or |current| < 1 A)", group="derived", ask_for=("state", "current")),
         _F("under_load", "bool", doc="the pack is being discharged hard (riding, or >= 5 A out)", group="derived", ask_for=("state", "current")),
+        _F("unloaded", "bool", doc="no discharge load: at rest or on the charger (cell spread reads like at rest)", group="derived", ask_for=("state", "current")),
         _F("charging_now", "bool", doc="the pack is on the charger (state charging, or charge current at rest)", group="derived", ask_for=("state", "current")),
         _F("regen_possible", "bool", doc="the controller can push regen current into the pack (riding, or a regen-capable controller), unless the regen limit is 0", group="derived", ask_for=("regen_limit", "controller", "state")),
         _F("chemistry_ambiguous", "bool", doc="the voltages fit more than one chemistry and none was given", group="derived", ask_for=("chemistry",)),

@@ -21,10 +21,12 @@ def _read(name: str) -> str:
 
 def test_jbd_sniffer_log_with_20_byte_notifications():
     p = parse_text(_read("frames-jbd.txt"))
-    assert p.format == "ble-frames"
-    assert p.fields == {"bms": "jbd", "pack_voltage": 15.6, "current": -2.87, "cells": [3.43, 3.425, 3.432, 3.417],
-                        "series": 4, "soc": 100.0, "temperatures": [22.4, 22.3, 21.7], "charge_fet": True,
-                        "discharge_fet": True, "balancing": False}
+    assert p.format == "ble-frames: JBD protocol (DD 03 / DD 04)"
+    base = {k: v for k, v in p.fields.items() if not k.startswith(("prot", "alarm"))}
+    assert base == {"bms": "jbd", "pack_voltage": 15.6, "current": -2.87, "cells": [3.43, 3.425, 3.432, 3.417],
+                    "series": 4, "soc": 100.0, "temperatures": [22.4, 22.3, 21.7], "charge_fet": True,
+                    "discharge_fet": True, "balancing": False}
+    assert p.fields["protection_active"] is False and p.fields["alarm_code"] == "jbd:0x0000"
 
 
 def test_ant_status_frame():

@@ -1,11 +1,14 @@
-"""BLE notification frames in hex (JK, JBD, ANT, Daly), decoded by aiobmsble's own BMS classes.
+"""BLE notification frames (JK, JBD, ANT 2021 and legacy, Daly D2 and 0x81), decoded by aiobmsble's own BMS classes.
 
 aiobmsble has no public decode API, so the frames are replayed the way its own tests do: the BMS object gets
-a stand-in Bluetooth client, and each request the BMS writes is answered by feeding the pasted notifications to
-the BMS's notification handler. Header, length and CRC checks, firmware layouts and field scaling all stay in
-aiobmsble; this module only finds hex in the text, picks the BMS class from the first bytes, and routes replies.
-One line of hex is one notification (as sniffer logs show them); a frame split over several lines is joined by
-the BMS's handler, as it would be over the air.
+a stand-in Bluetooth client, and each request the BMS writes is answered by feeding the pasted frames to the BMS's
+notification handler. Header, length and CRC checks, firmware layouts and field scaling all stay in aiobmsble; this
+module picks the BMS class and the firmware layout the way aiobmsble does, and names the protocol generation found.
+Finding the bytes in the text (every layout riders paste) and cutting them into frames is drivers/paste/hexlog.py.
+
+Where aiobmsble lacks a protocol (JK04: the older JK-B2A16S/B1A24S/B5A24S boards; Daly's A5 UART protocol) the rider
+is told exactly that; of a JK04 frame only the cell voltages are read, and only when every one of them is a
+plausible float32 voltage and the frame checksum holds.
 """
 
 from __future__ import annotations
@@ -13,63 +16,64 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import struct
 import threading
-from typing import Any, Callable
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
+from drivers.paste.hexlog import Frame, extract, segment
 from drivers.paste.parsed import Parsed
-from drivers.paste.text import clean_text
 from drivers.sample import sample_to_fields
 from kb.errors import UserError
 
 NAME = "ble-frames"
 
-# frame starts that identify a family (the reply headers of each protocol)
-_STARTS: tuple[tuple[bytes, str], ...] = (
-    (b"\x55\xaa\xeb\x90", "jk"),
-    (b"\xdd\x03", "jbd"), (b"\xdd\x04", "jbd"), (b"\xdd\x05", "jbd"),
-    (b"\x7e\xa1", "ant"),
-    (b"\xd2\x03", "daly"), (b"\x51\x03", "daly"),
-)
-_HEX_RUN = re.compile(r"(?:0x)?[0-9a-fA-F]{2}(?:(?:[\s:\-,]|,\s|\s?0x)*(?:0x)?[0-9a-fA-F]{2})*")
-_AFTER_VALUE = re.compile(r"(?:value|data|payload|notification|rx)[^:]*:\s*(?:\(0x\)\s*)?(.*)$", re.IGNORECASE)
+# reply headers as hex, for the cheap first look (the exact rules are hexlog's)
+_HEADS = ("55aaeb90", "dd03", "dd04", "dd05", "7ea1", "aa55aaff", "d203", "5103", "a50190", "a50193", "a50195")
+# the Python `_HEX_RUN` of earlier versions was exponential on long runs of separators; hexlog tokenises instead
+_NRF = re.compile(r"^[VDIAWE]\t\d{1,2}:\d{2}:\d{2}", re.MULTILINE)
+_FAMILY = {"jk": "jk", "jbd": "jbd", "ant": "ant", "ant_leg": "ant", "daly": "daly", "daly_x81": "daly",
+           "daly_a5": "daly"}
+JK04_MESSAGE = ("JK04 protocol (older JK-B2A16S/B1A24S/B5A24S boards): aiobmsble does not decode it; only the cell "
+                "voltages were read (float32, as syssi/esphome-jk-bms documents the JK04 cell-info frame); pack "
+                "voltage, current, temperatures, FETs and alarms were not read: take them from the JK app")
 
 
-def _payload(line: str) -> str:
-    """The part of a sniffer log line that carries the bytes (after 'value:' and the like), else the line."""
-    m = _AFTER_VALUE.search(line)
-    return m.group(1) if m else line
+def frames_of(text: str) -> tuple[list[Frame], Any, Any]:
+    ex = extract(text)
+    seg = segment(ex.chunks)
+    return seg.frames, ex, seg
 
 
 def notifications(text: str) -> list[bytes]:
-    """One bytes object per line that carries hex (the longest hex run on it, at least 4 bytes)."""
-    out = []
-    for line in clean_text(text).split("\n"):
-        runs = [re.sub(r"0x|[^0-9a-fA-F]", "", r.group(0)) for r in _HEX_RUN.finditer(_payload(line))]
-        runs = [r for r in runs if len(r) % 2 == 0 and len(r) >= 8]
-        if runs:
-            out.append(bytes.fromhex(max(runs, key=len)))
-    return out
+    """The whole reply frames found in the text, in order (requests dropped)."""
+    return [f.data for f in frames_of(text)[0]]
 
 
 def family_of(frames: list[bytes]) -> str | None:
+    from drivers.paste.hexlog import _reply_kind
+
     for f in frames:
-        for head, fam in _STARTS:
-            if f.startswith(head):
-                return fam
+        kind = _reply_kind(f, 0)
+        if kind:
+            return _FAMILY[kind]
     return None
 
 
 def detect(text: str) -> float:
-    compact = re.sub(r"0x|[^0-9a-fA-F]", "", text[:200_000]).lower()
-    if not any(head.hex() in compact for head, _fam in _STARTS):
+    head = text[:200_000]
+    compact = re.sub(r"0x|[^0-9a-fA-F]", "", head).lower()
+    nrf = bool(_NRF.search(head))
+    if not nrf and not any(h in compact for h in _HEADS):
         return 0.0  # cheap refusal: no frame header anywhere
-    lines = [ln for ln in clean_text(text).split("\n") if ln.strip()]
-    frames = notifications(text)
-    if not frames or family_of(frames) is None:
-        return 0.0
-    hex_chars = sum(len(f) * 2 for f in frames)
-    other = sum(len(re.sub(r"[\s:\-,()]|0x", "", _payload(ln))) for ln in lines) - hex_chars
-    return 0.98 if other <= hex_chars else 0.7
+    frames, ex, seg = frames_of(text)
+    if not frames:
+        return 0.9 if ex.nrf_lines else 0.0  # an nRF Connect log: claimed, to be refused with its reason
+    hex_chars = sum(len(f.data) * 2 for f in frames) + seg.requests * 16
+    letters = len(re.sub(r"[^A-Za-z0-9]", "", head))
+    return 0.98 if hex_chars * 2 >= letters or ex.nrf_lines or ex.literals else 0.7
 
 
 # ------------------------------------------------------------------ the stand-in client
@@ -100,7 +104,7 @@ class _ReplayClient:
         return None
 
     async def write_gatt_char(self, _char: Any, data: bytes, response: bool = False) -> None:
-        callback = self._callback or getattr(self._bms, "_notification_handler")
+        callback = self._callback or self._bms._notification_handler
         for f in self._frames:
             if self._route(bytes(data), f):
                 callback(None, bytearray(f))
@@ -159,46 +163,105 @@ async def _sample(bms: Any) -> dict:
 # ------------------------------------------------------------------ per family
 
 
-async def _decode_generic(module: Any, frames: list[bytes], route=_all) -> dict:
+@dataclass
+class Decoded:
+    sample: dict
+    protocol: str  # the protocol generation found, in words
+    variant: str = ""  # for drivers.protection: 'legacy' (ANT), 'x81' (Daly)
+    alarm: Any = None  # a drivers.protection.Alarm from the raw status bytes, when they say more than problem_code
+    extra: dict = field(default_factory=dict)  # identity fields (model, firmware) from a device-info frame
+
+
+async def _decode_generic(module: Any, frames: list[bytes], route=_all) -> tuple[dict, Any]:
     bms = _new_bms(module, frames, route)
     await bms._init_connection()  # registers the handler; Daly picks its protocol variant here
-    return await _sample(bms)
+    return await _sample(bms), bms
 
 
-async def _decode_jk(frames: list[bytes], p: Parsed) -> dict:
+def _jk04_cells(frame: bytes) -> list[float] | None:
+    """The 24 float32 cell voltages of a JK04 cell-info frame, or None unless every one is certain."""
+    if len(frame) < 300 or frame[4] != 0x02 or (sum(frame[:299]) & 0xFF) != frame[299]:
+        return None
+    values = struct.unpack_from("<24f", frame, 6)
+    if not all(v == 0.0 or 0.5 <= v <= 5.5 for v in values) or not any(values):
+        return None
+    return [round(v, 4) for v in values]
+
+
+async def _decode_jk(frames: list[bytes], p: Parsed) -> Decoded:
     from aiobmsble.basebms import lstr2int
     from aiobmsble.bms import jikong_bms
 
-    if any(f[4:5] == b"\x01" for f in frames if f.startswith(b"\x55\xaa\xeb\x90")):
+    from drivers.protection import decode_bits
+
+    if any(f[4:5] == b"\x01" for f in frames):
         p.note("a JK settings frame (type 01) is present: aiobmsble does not decode settings, so protection "
                "values were not read from it (type them as 'ovp: 4.25 V' lines)")
+    cell = next((f for f in reversed(frames) if f[4:5] == b"\x02"), None)
     bms = _new_bms(jikong_bms, frames, _all)
-    sw = None
+    info: dict = {}
+    sw: int | None = None
     try:
         info = await bms._fetch_device_info()  # the device-info frame (type 03) tells the firmware layout
-        sw = lstr2int(info.get("sw_version", "0") or "0")
+        try:
+            sw = lstr2int(info.get("sw_version", "0") or "0")
+        except ValueError:
+            sw = 0  # as aiobmsble does with an unreadable version
         p.note(f"JK firmware {info.get('sw_version')} ({info.get('model', '?')}) from the device-info frame")
     except (TimeoutError, ValueError):
         pass
+    extra = {k: v for k, v in (("model", info.get("model")), ("firmware", info.get("sw_version"))) if v}
+    if cell is not None and (cells := _jk04_cells(cell)) is not None:
+        p.unsure(JK04_MESSAGE)
+        return Decoded({"cell_voltages_jk04": cells}, "JK04 (older JK-B2A16S/B1A24S/B5A24S)", extra=extra)
+    if cell is None:
+        raise TimeoutError
     if sw is not None:
-        return await _jk_with(bms, sw)
-    # no device-info frame: try both layouts, keep the one whose pack voltage matches its cells
-    best: tuple[float, int, dict] | None = None
-    for version in (11, 10):
-        data = await _jk_with(_new_bms(jikong_bms, frames, _all), version)
-        cells, volt = data.get("cell_voltages") or [], data.get("voltage") or 0.0
-        gap = abs(sum(cells) - volt) / max(volt, 1e-6) if cells else 1.0
-        if best is None or gap < best[0]:
-            best = (gap, version, data)
-    assert best is not None
-    gap, version, data = best
-    layout = "JK02_32S (firmware 11 or later)" if version == 11 else "JK02_24S (firmware before 11)"
-    if gap <= 0.05:
-        p.note(f"no JK device-info frame: the layout was taken as {layout} because its pack voltage matches the cells")
+        data = await _jk_with(bms, sw)
+        layout = _jk_layout(sw)
     else:
-        p.unsure(f"no JK device-info frame and neither firmware layout gives a pack voltage matching the cells: "
-                 f"read as {layout}; paste the 55 AA EB 90 03 frame too")
-    return data
+        # no device-info frame: try both frame layouts, keep the one whose pack voltage matches its cells
+        best: tuple[float, int, dict] | None = None
+        for version in (11, 10):
+            data = await _jk_with(_new_bms(jikong_bms, frames, _all), version)
+            cells, volt = data.get("cell_voltages") or [], data.get("voltage") or 0.0
+            gap = abs(sum(cells) - volt) / max(volt, 1e-6) if cells else 1.0
+            if best is None or gap < best[0]:
+                best = (gap, version, data)
+        assert best is not None
+        gap, version, data = best
+        t45 = ""
+        if version == 11 and int(data.get("temp_sensors") or 0) & 0x30:
+            # probes T4/T5 are enabled in the frame; they exist only in the firmware >= 14 layout, where they sit
+            # at bytes 256-259: taken when they read like probes (not exactly 0 °C, within -40..100 °C)
+            raw = [int.from_bytes(cell[i:i + 2], "little", signed=True) / 10 for i in (256, 258)]
+            if all(-40 < t < 100 and t != 0 for t in raw):
+                version = 14
+                data = await _jk_with(_new_bms(jikong_bms, frames, _all), 14)
+                t45 = " and temperature probes T4/T5 read like probes at the firmware-14 positions"
+            else:
+                t45 = "; probes T4/T5 are flagged but read 0 °C there (firmware 11-13, or not fitted): left out"
+        layout = _jk_layout(version)
+        if gap <= 0.05:
+            p.note(f"no JK device-info frame: the layout was taken as {layout} because its pack voltage matches "
+                   f"the cells{t45}")
+        else:
+            p.unsure(f"no JK device-info frame and neither firmware layout gives a pack voltage matching the cells: "
+                     f"read as {layout}; paste the 55 AA EB 90 03 frame too")
+        sw = version
+    alarm = None
+    msg = bms._msg if sw is not None and sw >= 11 else b""
+    if sw is not None and sw >= 11 and len(msg) >= 170 and msg[4] == 0x02:
+        alarm = decode_bits("jk", int.from_bytes(msg[166:170], "little"))  # the full 32-bit word
+    return Decoded(data, layout, alarm=alarm, extra=extra)
+
+
+def _jk_layout(sw: int) -> str:
+    if sw < 11:
+        return "JK02_24S (firmware before 11)"
+    if sw >= 14:
+        return "JK02_32S (firmware 14 or later: probes T4/T5)"
+    return "JK02_32S (firmware 11 or later)"
 
 
 async def _jk_with(bms: Any, sw_version: int) -> dict:
@@ -208,41 +271,125 @@ async def _jk_with(bms: Any, sw_version: int) -> dict:
     return await _sample(bms)
 
 
-def decode(frames: list[bytes], family: str, p: Parsed) -> dict:
-    """The BMSSample aiobmsble decodes from the frames (raises UserError when no complete reply is there)."""
-    from aiobmsble.bms import ant_bms, daly_bms, jbd_bms
+async def _decode_ant(frames: list[bytes]) -> Decoded:
+    from aiobmsble.bms import ant_bms
 
+    from drivers.protection import decode_status
+
+    data, bms = await _decode_generic(ant_bms, frames)
+    msg = bms._msg
+    start = (min(msg[8], 6) + min(msg[9], 32)) * 2  # as aiobmsble's ant_bms offsets its fields
+    alarm = decode_status("ant", msg[46 + start], msg[47 + start]) if len(msg) > 47 + start else None
+    return Decoded(data, "ANT 2021 protocol (7E A1)", alarm=alarm)
+
+
+async def _decode_ant_leg(frames: list[bytes]) -> Decoded:
+    from aiobmsble.bms import ant_leg_bms
+
+    from drivers.protection import decode_status
+
+    data, bms = await _decode_generic(ant_leg_bms, frames)
+    msg = bms._msg
+    alarm = decode_status("ant_leg", msg[103], msg[104]) if len(msg) > 104 else None
+    return Decoded(data, "ANT legacy protocol (AA 55 AA FF)", "legacy", alarm=alarm)
+
+
+async def _decode_daly(frames: list[bytes]) -> Decoded:
+    from aiobmsble.bms import daly_bms
+
+    data, bms = await _decode_generic(daly_bms, frames, _daly_route)
+    if int(bms._proto) == 0x81:
+        return Decoded(data, "Daly 0x81 protocol (51 03)", "x81")
+    return Decoded(data, "Daly D2 protocol (Modbus, D2 03)")
+
+
+async def _decode_jbd(frames: list[bytes]) -> Decoded:
+    from aiobmsble.bms import jbd_bms
+
+    data, _bms = await _decode_generic(jbd_bms, frames)
+    return Decoded(data, "JBD protocol (DD 03 / DD 04)")
+
+
+_NEED = {"jk": "a 55 AA EB 90 02 cell-info frame (300 bytes)",
+         "jbd": "both the DD 03 (basic info) and DD 04 (cell voltages) replies",
+         "ant": "a 7E A1 11 status frame",
+         "ant_leg": "an AA 55 AA FF status frame (140 bytes)",
+         "daly": "the D2 03 7C status reply (or, for the 0x81 protocol, both 51 03 replies)"}
+
+
+def decode(frames: list[bytes], family: str, p: Parsed) -> Decoded:
+    """What aiobmsble decodes from the frames (raises UserError when no complete reply is there)."""
     quiet = logging.getLogger("aiobmsble")
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # its debug chatter is for live links
+    runner = {"jk": lambda: _decode_jk(frames, p), "jbd": lambda: _decode_jbd(frames),
+              "ant": lambda: _decode_ant(frames), "ant_leg": lambda: _decode_ant_leg(frames),
+              "daly": lambda: _decode_daly(frames)}[family]
+    label = {"ant_leg": "ANT legacy"}.get(family, family.upper())
     try:
-        if family == "jk":
-            return _run(lambda: _decode_jk(frames, p))
-        module, route = {"jbd": (jbd_bms, _all), "ant": (ant_bms, _all), "daly": (daly_bms, _daly_route)}[family]
-        return _run(lambda: _decode_generic(module, frames, route))
+        return _run(runner)
     except TimeoutError:
-        need = {"jk": "a 55 AA EB 90 02 cell-info frame",
-                "jbd": "both the DD 03 (basic info) and DD 04 (cell voltages) replies",
-                "ant": "a 7E A1 11 status frame",
-                "daly": "the D2 03 7C (or 51 03) status reply"}[family]
-        raise UserError(f"the {family.upper()} frames hold no complete reply that aiobmsble accepts (checksum or "
-                        f"length wrong, or a part missing): paste {need}") from None
-    except (ValueError, IndexError, KeyError) as e:
-        raise UserError(f"aiobmsble could not decode the {family.upper()} frames: {e}") from None
+        raise UserError(f"the {label} frames hold no complete reply that aiobmsble accepts (checksum or "
+                        f"length wrong, or a part missing): paste {_NEED[family]}") from None
+    except (ValueError, IndexError, KeyError, struct.error) as e:
+        raise UserError(f"aiobmsble could not decode the {label} frames: {e}") from None
     finally:
         quiet.setLevel(level)
 
 
+def _pick(frames: list[Frame], p: Parsed) -> str:
+    kinds = Counter("daly" if f.family == "daly_x81" else f.family for f in frames)
+    complete = Counter("daly" if f.family == "daly_x81" else f.family for f in frames if f.complete)
+    family = (complete or kinds).most_common(1)[0][0]
+    others = [k for k in kinds if k != family]
+    if others:
+        p.unsure(f"frames of more than one protocol were found ({', '.join(sorted(kinds))}); "
+                 f"the {family} frames were read")
+    return family
+
+
 def parse(text: str) -> Parsed:
+    from drivers.protection import describe
+
     p = Parsed(format=NAME)
-    frames = notifications(text)
-    family = family_of(frames)
-    if family is None:
+    frames, ex, seg = frames_of(text)
+    if not frames:
+        if ex.nrf_lines:
+            raise UserError("this nRF Connect log holds no BMS notification frames (only connection events): "
+                            "paste the lines 'Notification received from ..., value: (0x) ...'")
         raise UserError("hex found, but no frame starts like a JK, JBD, ANT or Daly reply")
-    p.note(f"{len(frames)} notification(s) in hex; {family.upper()} protocol recognised from the frame header, "
-           f"decoded by aiobmsble")
-    sample = decode(frames, family, p)
-    p.fields = sample_to_fields(sample, family, p.notes)
+    family = _pick(frames, p)
+    if family == "daly_a5":
+        raise UserError("these are Daly A5 frames (the older UART protocol, commands 0x90-0x98): aiobmsble does not "
+                        "decode it, so they were not read; paste the values from the Daly app instead")
+    chosen = [f.data for f in frames if ("daly" if f.family == "daly_x81" else f.family) == family and f.complete]
+    if not chosen:
+        raise UserError(f"the {family.upper()} frames are cut short: paste {_NEED[family]} whole")
+    layout = []
+    if ex.literals:
+        layout.append("Python bytes literals")
+    if ex.dump_lines:
+        layout.append(f"a hexdump ({ex.dump_lines} lines; offsets and ASCII column left out)")
+    p.note(f"{len(chosen)} {family.replace('_', ' ')} frame(s) found in {len(ex.chunks)} line(s) of hex"
+           + (f" ({', '.join(layout)})" if layout else ""))
+    if ex.requests or seg.requests:
+        p.note(f"{ex.requests + seg.requests} request(s) written by the app or tool were left out (replies kept)")
+    if seg.skipped:
+        p.note(f"{seg.skipped} byte(s) belonging to no frame were skipped")
+    d = decode(chosen, family, p)
+    p.format = f"{NAME}: {d.protocol}"
+    jk04 = "cell_voltages_jk04" in d.sample
+    p.note(f"protocol: {d.protocol}" + ("" if jk04 else "; decoded by aiobmsble"))
+    fam = _FAMILY[family]
+    if jk04:
+        p.fields = {"bms": "jk", "cells": d.sample["cell_voltages_jk04"], **d.extra}
+        return p
+    p.fields = sample_to_fields(d.sample, fam, p.notes, d.variant)
+    p.fields.update(d.extra)
+    if d.alarm is not None:
+        p.fields.update(d.alarm.fields())
+    if (words := describe(p.fields)) is not None:
+        p.note(f"BMS alarm: {words}")
     if "current" in p.fields:
         p.note("current as aiobmsble reports it: positive = charging")
     if "series" in p.fields and "cells" in p.fields and len(p.fields["cells"]) < p.fields["series"]:

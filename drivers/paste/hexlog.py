@@ -1,0 +1,272 @@
+"""Bytes out of the ways people paste BLE traffic, and whole frames out of the bytes.
+
+Layouts read: spaced / colon / dash / dotted hex (`55.AA.EB.90 ... (128)`, ESPHome's format_hex_pretty with its
+length), compact hex, `0x` bytes, hexdumps with offsets (`hexdump -C`, `xxd`, `0000: ...`: the offsets and the
+ASCII column are not bytes), Python `b'\\xdd...'` / `bytearray(b'...')` literals (implicitly joined ones are one
+frame), sniffer and nRF Connect logs (timestamps, MAC addresses and UUIDs are not bytes), `>>> request` /
+`<<< reply` logs, and several frames on one line. Requests (what the app or the tool wrote) are dropped.
+
+Lines become a byte stream; `segment` cuts it into frames by each protocol's own header and length rule, so a
+frame split over 20-byte notifications, a whole log on one line and a hexdump all give the same frames. Nothing
+here decodes a frame: that is aiobmsble's job (drivers/paste/frames.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from drivers.paste.text import clean_text
+
+# ---------------------------------------------------------------------------- what is not bytes
+
+_TIME = re.compile(r"(?<![0-9A-Fa-f][:.])\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d{1,6})?\b(?![:.][0-9A-Fa-f])")
+_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?=[T\s]|\b)")
+_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+_MAC = re.compile(r"(?<![0-9A-Fa-f][:-])\b(?:[0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}\b(?![:-][0-9A-Fa-f])")
+_LENGTH = re.compile(r"\(\s*\d{1,4}\s*(?:bytes?|b)?\s*\)\s*$", re.IGNORECASE)  # ESPHome's `(128)`
+_ASCII_COL = re.compile(r"\|[^|]*\|\s*$")  # hexdump -C
+_AFTER_VALUE = re.compile(r"(?:value|data|payload|notification|rx|bytes)[^:=]{0,40}[:=]\s*(?:\(0x\)\s*)?(.*)$",
+                          re.IGNORECASE)
+_NRF_LINE = re.compile(r"^[VDIAWE]\t\d{1,2}:\d{2}:\d{2}")
+_REQUEST = re.compile(r">>>|->|=>|\bTX\b|\bwrit(?:e|ing|ten)\b|\bwrote\b|\bsen[dt]\b|\bsending\b|\brequest\b|\bcmd\b",
+                      re.IGNORECASE)
+_REPLY = re.compile(r"<<<|<-|<=|\bRX\b|notif|\breceived\b|\brecv\b|\breply\b|\bresponse\b|\bvalue\b", re.IGNORECASE)
+_SPLIT = re.compile(r"[^0-9A-Za-z]+")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_OFFSET = re.compile(r"^\s*(?:0x)?([0-9a-fA-F]{4,8})(:?)\s+\S")
+# a Python bytes literal; the two alternatives are disjoint, so matching is linear
+_BYTES_LIT = re.compile(r"""\bb'((?:[^'\\\n]|\\.)*)'|\bb"((?:[^"\\\n]|\\.)*)\"""")
+_ESCAPES = {"n": 10, "r": 13, "t": 9, "0": 0, "a": 7, "b": 8, "f": 12, "v": 11, "\\": 92, "'": 39, '"': 34}
+
+
+def _literal_bytes(body: str) -> bytes:
+    out = bytearray()
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            if nxt == "x" and i + 3 < len(body) + 1 and _HEX.fullmatch(body[i + 2:i + 4] or "-"):
+                out.append(int(body[i + 2:i + 4], 16))
+                i += 4
+                continue
+            if nxt in "01234567" and re.fullmatch(r"[0-7]{3}", body[i + 1:i + 4]):
+                out.append(int(body[i + 1:i + 4], 8) & 0xFF)
+                i += 4
+                continue
+            if nxt in _ESCAPES:
+                out.append(_ESCAPES[nxt])
+                i += 2
+                continue
+        out.append(ord(ch) & 0xFF)
+        i += 1
+    return bytes(out)
+
+
+def _python_literals(text: str) -> str:
+    """Replace each (implicitly joined) group of bytes literals by one line of hex."""
+    pieces: list[str] = []
+    last = 0
+    group = bytearray()
+    group_end = 0
+    for m in _BYTES_LIT.finditer(text):
+        between = text[group_end:m.start()]
+        if group and between.strip(" \t\n\r"):
+            pieces.append(text[last:group_start] + "\n" + group.hex(" ") + "\n")
+            last = group_end
+            group = bytearray()
+        if not group:
+            group_start = m.start()
+        group.extend(_literal_bytes(m.group(1) if m.group(1) is not None else m.group(2)))
+        group_end = m.end()
+    if group:
+        pieces.append(text[last:group_start] + "\n" + group.hex(" ") + "\n")
+        last = group_end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+# ---------------------------------------------------------------------------- lines -> bytes
+
+
+@dataclass
+class Extracted:
+    chunks: list[bytes] = field(default_factory=list)  # reply-side bytes, one per line
+    requests: int = 0  # lines marked as written by the app / tool
+    nrf_lines: int = 0
+    dump_lines: int = 0
+    literals: bool = False
+
+
+def _runs(tokens: list[str], dump: bool) -> list[bytes]:
+    runs: list[bytes] = []
+    cur = bytearray()
+    for t in tokens:
+        if t.lower().startswith("0x") and len(t) > 2:
+            t = t[2:]
+        ok = bool(_HEX.fullmatch(t)) and len(t) % 2 == 0 and (len(t) == 2 or len(t) >= 4)
+        if ok and dump and len(t) > 4:
+            ok = False  # an ASCII column word, not a group of a dump line
+        if ok:
+            cur.extend(bytes.fromhex(t))
+        else:
+            if cur:
+                runs.append(bytes(cur))
+            cur = bytearray()
+            if dump:
+                break  # the ASCII column starts
+    if cur:
+        runs.append(bytes(cur))
+    return runs
+
+
+def extract(text: str) -> Extracted:
+    out = Extracted()
+    text = clean_text(text)
+    if "b'" in text or 'b"' in text:
+        converted = _python_literals(text)
+        out.literals = converted != text
+        text = converted
+    dump_count = 0  # bytes read so far from hexdump lines (offsets must follow it)
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line:
+            continue
+        if _NRF_LINE.match(raw):
+            out.nrf_lines += 1
+        if _REQUEST.search(line) and not _REPLY.search(line):
+            if _HEX.search(_UUID.sub("", line)):
+                out.requests += 1
+            continue
+        payload = _AFTER_VALUE.search(line)
+        body = payload.group(1) if payload else line
+        body = _UUID.sub(" ", body)
+        body = _MAC.sub(" ", body)
+        body = _TIME.sub(" ", body)
+        body = _DATE.sub(" ", body)
+        body = _LENGTH.sub(" ", body)
+        dump = False
+        m = _OFFSET.match(body)
+        if m and not payload:
+            value = int(m.group(1), 16)
+            if m.group(2) == ":" or value == dump_count or (value == 0 and len(m.group(1)) >= 4):
+                if value == 0:
+                    dump_count = 0
+                body = body[m.end() - 1:]
+                body = _ASCII_COL.sub(" ", body)
+                dump = True
+        tokens = [t for t in _SPLIT.split(body) if t and t.lower() != "0x"]
+        runs = _runs(tokens, dump)
+        pure = len(runs) == 1 and len(runs[0]) * 2 == sum(len(t) - (2 if t.lower().startswith("0x") else 0)
+                                                           for t in tokens)
+        keep = [r for r in runs if len(r) >= 4 or pure or dump]
+        if not keep:
+            continue
+        data = b"".join(keep)
+        if dump:
+            out.dump_lines += 1
+            dump_count += len(data)
+        out.chunks.append(data)
+    return out
+
+
+# ---------------------------------------------------------------------------- bytes -> frames
+
+
+@dataclass(frozen=True)
+class Frame:
+    family: str  # jk | jbd | ant | ant_leg | daly | daly_x81 | daly_a5
+    data: bytes
+    complete: bool = True
+
+
+def _reply_kind(s: bytes, i: int) -> str | None:
+    b = s[i:i + 4]
+    if b == b"\x55\xaa\xeb\x90":
+        return "jk"
+    if b == b"\xaa\x55\xaa\xff":
+        return "ant_leg"
+    if len(b) >= 3 and b[0] == 0xDD and b[1] in (0x03, 0x04, 0x05) and b[2] in (0x00, 0x80):
+        return "jbd"
+    if len(b) >= 3 and b[:2] == b"\x7e\xa1" and b[2] >= 0x10:
+        return "ant"
+    if len(b) >= 3 and b[:2] == b"\xd2\x03" and b[2] > 0 and b[2] % 2 == 0:
+        return "daly"
+    if len(b) >= 3 and b[:2] == b"\x51\x03" and b[2] > 0 and b[2] % 2 == 0:
+        return "daly_x81"
+    if len(b) >= 3 and b[0] == 0xA5 and b[1] == 0x01 and 0x90 <= b[2] <= 0x98:
+        return "daly_a5"
+    return None
+
+
+def _request_len(s: bytes, i: int) -> int:
+    b = s[i:i + 4]
+    if b == b"\xaa\x55\x90\xeb":
+        return 20  # JK command (and its C8 "ready" message)
+    if len(b) >= 4 and b[0] == 0xDD and b[1] in (0xA5, 0x5A):
+        return 4 + b[3] + 3
+    if len(b) >= 3 and b[:2] == b"\x7e\xa1" and b[2] < 0x10:
+        end = s.find(b"\xaa\x55", i + 8)
+        return (end + 2 - i) if end >= 0 else 10
+    if b[:3] == b"\xdb\xdb\x00" or b[:2] == b"\xa5\xa5":
+        return 6  # ANT legacy GET / SET
+    if len(b) >= 3 and b[0] in (0xD2, 0x81) and b[1] in (0x03, 0x06) and (b[2] == 0 or b[0] == 0x81):
+        return 8  # Daly Modbus read / write-one request
+    if len(b) >= 3 and b[0] == 0xA5 and b[1] == 0x40 and 0x90 <= b[2] <= 0x98:
+        return 13  # Daly A5 request
+    return 0
+
+
+def _reply_len(kind: str, s: bytes, i: int) -> int:
+    if kind == "jk":
+        return 300
+    if kind == "ant_leg":
+        return 140
+    if kind == "jbd":
+        return 4 + s[i + 3] + 3 if i + 3 < len(s) else 7
+    if kind == "ant":
+        n = s[i + 5] + 10 if i + 5 < len(s) else 10
+        if s[i + n - 2:i + n] != b"\xaa\x55":  # the device-info reply states a wrong length
+            end = s.find(b"\xaa\x55", i + 10)
+            n = end + 2 - i if end >= 0 else n
+        return n
+    if kind in ("daly", "daly_x81"):
+        return s[i + 2] + 5
+    if kind == "daly_a5":
+        return 13
+    return 0
+
+
+@dataclass
+class Segments:
+    frames: list[Frame] = field(default_factory=list)
+    requests: int = 0
+    skipped: int = 0  # bytes that belong to no frame
+
+
+def segment(chunks: list[bytes]) -> Segments:
+    out = Segments()
+    s = b"".join(chunks)
+    i = 0
+    n = len(s)
+    while i < n:
+        kind = _reply_kind(s, i)
+        if kind:
+            length = _reply_len(kind, s, i)
+            frame = s[i:i + length]
+            complete = len(frame) == length
+            if complete and kind == "jk" and i + length < n and _reply_kind(s, i + length) is None \
+                    and not _request_len(s, i + length):
+                pass  # extra bytes after a JK frame (AT\r\n, padding) are skipped below
+            out.frames.append(Frame(kind, frame, complete))
+            i += max(length, 1)
+            continue
+        req = _request_len(s, i)
+        if req:
+            out.requests += 1
+            i += req
+            continue
+        out.skipped += 1
+        i += 1
+    return out

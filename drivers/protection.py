@@ -1,0 +1,154 @@
+"""A BMS's own alarm and protection code -> the reading's protection fields, in words.
+
+The meaning of every bit or status value lives in drivers/protection.yaml (one table per family and protocol
+generation, with its public source); this module only applies a table. Where a code comes from:
+
+- aiobmsble's `problem_code` (live BLE, pasted frames, a pasted BMSSample): JK error bits, JBD protection status,
+  Daly fault registers, ANT's two MOSFET status bytes packed as charge << 8 | discharge;
+- the raw status bytes of an ANT frame when the frame itself is at hand (aiobmsble's problem_code keeps only the
+  low nibble of each and hides the normal states, so 0x11 "low temperature" would read as 0x1 "on").
+
+    fields = protection_fields("jk", 0x2000)   # {"protection_active": True, "prot_discharge_ocp": True, ...,
+                                                #  "alarm_code": "jk:0x2000", "alarm_text": "discharge over-current"}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+TABLES_FILE = Path(__file__).with_name("protection.yaml")
+FLAGS = ("prot_cell_ovp", "prot_cell_uvp", "prot_pack_ovp", "prot_pack_uvp", "prot_charge_ocp", "prot_discharge_ocp",
+         "prot_short_circuit", "prot_charge_otp", "prot_discharge_otp", "prot_charge_utp", "prot_discharge_utp",
+         "prot_mos_otp", "prot_fet_lock", "prot_cell_imbalance", "prot_sensor_fault")
+_WIDTH = {"jk": 4, "jbd": 4, "ant": 4, "ant_leg": 4, "daly": 16, "daly_x81": 8}
+# the family a table belongs to (for the alarm_code prefix)
+_PREFIX = {"ant_leg": "ant", "daly_x81": "daly"}
+
+
+@dataclass
+class Alarm:
+    table: str
+    code: int
+    items: list[tuple[str, str]] = field(default_factory=list)  # (text, level: protection | alarm | none)
+    flags: set[str] = field(default_factory=set)
+    unknown: list[str] = field(default_factory=list)
+    opaque: bool = False
+
+    @property
+    def active(self) -> bool:
+        return any(level == "protection" for _t, level in self.items) or bool(self.unknown) \
+            or (self.opaque and self.code != 0)
+
+    @property
+    def code_text(self) -> str:
+        width = _WIDTH.get(self.table, 4)
+        if self.code >= 16 ** width:
+            width = 8
+        return f"{_PREFIX.get(self.table, self.table)}:0x{self.code:0{width}X}"
+
+    @property
+    def words(self) -> str:
+        parts = [t if level != "alarm" else f"warning: {t}" for t, level in self.items]
+        parts += self.unknown
+        if self.opaque and self.code:
+            parts.append(f"alarm code {self.code_text} (its bits are not published: see the BMS app)")
+        return "; ".join(parts) if parts else "no alarm"
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"protection_active": self.active}
+        if not self.opaque:
+            out.update({f: f in self.flags for f in FLAGS})
+        out["alarm_code"] = self.code_text
+        out["alarm_text"] = self.words
+        return out
+
+
+@lru_cache(maxsize=1)
+def tables() -> dict[str, dict]:
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe").load(TABLES_FILE.read_text(encoding="utf-8"))
+    for name, t in data.items():
+        if t["kind"] == "bits":
+            t["bits"] = {int(k): v for k, v in t["bits"].items()}
+        elif t["kind"] == "status":
+            t["charge"] = {int(k): v for k, v in t["charge"].items()}
+            t["discharge"] = {int(k): v for k, v in t["discharge"].items()}
+    return data
+
+
+def _add(a: Alarm, entry: dict) -> None:
+    a.items.append((entry["text"], entry.get("level", "protection")))
+    a.flags.update(entry.get("flags") or ())
+
+
+def decode_bits(table: str, code: int) -> Alarm:
+    t = tables()[table]
+    a = Alarm(table, int(code))
+    if t["kind"] == "opaque":
+        a.opaque = True
+        return a
+    bit = 0
+    rest = int(code)
+    while rest:
+        if rest & 1:
+            entry = t["bits"].get(bit)
+            if entry:
+                _add(a, entry)
+            else:
+                a.unknown.append(f"unknown alarm bit {bit}")
+        rest >>= 1
+        bit += 1
+    return a
+
+
+def decode_status(table: str, charge: int, discharge: int, *, hidden_normal: bool = False) -> Alarm:
+    """ANT: the charge and discharge MOSFET status values. hidden_normal: the values come from aiobmsble's
+    problem_code, where 0 stands for "normal" (on, full, switched off by hand), not for "off"."""
+    t = tables()[table]
+    a = Alarm(table, (charge << 8) | discharge)
+    for which, value in (("charge", charge), ("discharge", discharge)):
+        if hidden_normal and value == 0:
+            continue
+        if value == 1:
+            continue  # on: nothing to say
+        entry = t[which].get(value)
+        if entry:
+            _add(a, entry)
+        else:
+            a.unknown.append(f"{which} FET status 0x{value:02X} (not in the published table)")
+    return a
+
+
+def from_problem_code(family: str, code: Any, variant: str = "") -> Alarm | None:
+    """The alarm from aiobmsble's problem_code of a family (variant: 'legacy' for ANT AA 55, 'x81' for Daly)."""
+    if code is None or isinstance(code, bool):
+        return None
+    try:
+        code = int(code)
+    except (TypeError, ValueError):
+        return None
+    if family == "ant":
+        table = "ant_leg" if variant == "legacy" else "ant"
+        return decode_status(table, (code >> 8) & 0xFF, code & 0xFF, hidden_normal=True)
+    if family == "daly":
+        return decode_bits("daly_x81" if variant == "x81" else "daly", code)
+    if family in ("jk", "jbd"):
+        return decode_bits(family, code)
+    return None
+
+
+def protection_fields(family: str, code: Any, variant: str = "") -> dict[str, Any]:
+    a = from_problem_code(family, code, variant)
+    return a.fields() if a else {}
+
+
+def describe(fields: dict[str, Any]) -> str | None:
+    """The alarm in words for display ('discharge over-current (jk:0x2000)'), or None when nothing is raised."""
+    text, code = fields.get("alarm_text"), fields.get("alarm_code")
+    if not text or text == "no alarm":
+        return None
+    return f"{text} ({code})" if code else text
