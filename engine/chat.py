@@ -1,209 +1,54 @@
-"""The grounded chat: a Dialogue answers from the knowledge base only, with citations, offline.
+"""The grounded chat: `Dialogue().turn(text)` answers from the knowledge base only, with citations, offline.
 
-One `Dialogue().turn(text)` -> {"answer": markdown, "citations": [...], "findings": [...], "follow_up": str|None,
-"options": [...]}. Per turn it understands facts (family, series, currents, voltages) kept across turns, then:
-  - a short answer while a diagnosis flow is asking continues that flow (engine.flows session);
-  - a pasted reading runs `check` (the paste parser is injected by the front end: the engine never imports drivers);
-  - a selection question runs the advisor, asking for the series and continuous current when unknown;
-  - a symptom starts the matching flow and asks only what the reading and facts do not answer;
-  - any other question is answered from the best KB items by BM25 retrieval with the synonym lexicon in
-    content/lexicon.yaml, or says plainly that the handbook does not cover it.
+One turn -> {"answer": markdown, "citations": [...], "findings": [...], "follow_up": str|None, "options": [...],
+"intent": str, "facts": {...}}. Per turn:
+  1. a pasted reading (JSON, several lines of numbers, key: value pairs) runs `check`;
+  2. the prose is understood (engine.understand: facts with units and roles) and classified (engine.intent);
+  3. a pending diagnosis question is answered from the words ("30mv like i said", "yes", "the jk one");
+  4. the thread's facts carry over to a follow-up ("and on a daly?", "it's 20s"); a new question keeps only the pack's
+     identity (family, series, chemistry, controller) and a new symptom starts a clean thread;
+  5. which-BMS runs the advisor (engine.select) with every constraint said; is-X-ok-for-Y checks the family card;
+     other questions take the best answer card (engine.answers, content/answers.yaml) that fits words and facts;
+  6. a symptom no card answers starts its diagnosis flow with the rider's facts filled in; a reading-like set of facts
+     runs `check` and asks only what the report's questions say is missing;
+  7. anything else is answered from the best KB item by BM25 retrieval, or it says the handbook does not cover it.
+The answer leads with the number, the verdict or the action; why and the citations follow; one topic per answer.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Callable
 
+from engine import answers as cards
+from engine.intent import classify
+from engine.understand import MAX_TEXT, family_names, reading_of, understand
 from kb.errors import UserError
 
 NOT_COVERED = "This is not covered by the handbook, so I will not guess."
-_WORD = re.compile(r"[a-z0-9]+(?:[.'-][a-z0-9]+)*")
-_MIN_SCORE = 2.5  # BM25 score below which the best item is not an answer
+HELP = "Ask a question, describe a symptom or paste a reading (for example: why does my jk cut out when braking?)."
+IDENTITY = ("bms", "families", "series", "parallel", "chemistry", "controller", "board_max_series")
+_LIKE_SAID = re.compile(r"\b(like i said|as i said|i said|already said|told you|see above|same as before)\b")
+_KV = re.compile(r"\b[a-z_]{1,30}\s{0,3}[:=]\s{0,3}-?\d")  # bounded: linear on any input (a 100 KB word included)
 
 
-@dataclass
-class Doc:
-    kind: str  # rule | family | guide | source | flow
-    ref: str
-    title: str
-    text: str
-    citations: list[str]
-    section: str = ""
-    show: str = ""  # what an answer quotes (the indexed text may carry aliases and templates)
+def _cites_md(labels) -> str:
+    return "".join(f"[^{c}]" for c in labels)
 
 
-# ---------------------------------------------------------------- the index
+def _uniq(xs) -> list[str]:
+    return list(dict.fromkeys(str(x) for x in xs))
 
 
-def _tokens(text: str) -> list[str]:
-    from engine.flows import _STOP, _stem
-
-    return [_stem(t) for t in _WORD.findall(text.lower()) if t not in _STOP]
-
-
-@lru_cache(maxsize=4)
-def _raw_lexicon(root: str) -> dict[str, list[str]]:
-    from ruamel.yaml import YAML
-
-    path = Path(root) / "lexicon.yaml"
-    if not path.exists():
-        return {}
-    data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
-    return {str(k).lower(): [str(v) for v in vs or []] for k, vs in data.items()}
-
-
-@lru_cache(maxsize=4)
-def _lexicon(root: str) -> dict[str, set[str]]:
-    data = _raw_lexicon(root)
-    lex: dict[str, set[str]] = {}
-    for k, vs in data.items():
-        keys = _tokens(str(k))
-        for key in keys:
-            lex.setdefault(key, set()).update(t for v in vs or [] for t in _tokens(str(v)))
-    return lex
-
-
-def _docs(kb) -> list[Doc]:
-    out: list[Doc] = []
-    for lr in kb.rules.values():
-        r = lr.rule
-        msg = re.sub(r"\{[^}]*\}", "", r.message)
-        out.append(Doc("rule", r.id, r.title, " ".join([r.title, msg, *r.remedy]), list(r.citations), r.section,
-                       " ".join(r.remedy)))
-    for f in kb.families.values():
-        names = " ".join([f.name, *f.aliases])
-        out.append(Doc("family", f.id, f.name, names + " " + f.summary, list(f.citations[:3]), "selection", f.summary))
-        for s in f.strengths:
-            out.append(Doc("family", f.id, f"{f.name}: strength", names + " " + s.text, list(s.citations), "selection",
-                           s.text))
-        for p in f.pitfalls:
-            out.append(Doc("family", f.id, f"{f.name}: pitfall", f"{names} {p.text} {p.mitigation}",
-                           list(p.citations), "selection", f"{p.text} {p.mitigation}"))
-        for m in f.failure_modes:
-            out.append(Doc("family", f.id, f"{f.name}: failure mode", names + " " + m.text, list(m.citations),
-                           "troubleshooting", m.text))
-    for g in kb.guides.values():
-        out.append(Doc("guide", g.id, g.title, " ".join([g.title, g.summary, *g.steps]), list(g.citations),
-                       g.id.split(".")[0], g.summary + " " + " ".join(g.steps)))
-    for label, s in kb.sources.items():
-        out.append(Doc("source", label, f"Source {label}", s.summary, [label], (s.sections or [""])[0], s.summary))
-    for fl in (kb.extra.get("flows") or {}).values():
-        for st in fl.steps:
-            if st.kind == "conclude" and st.citations:
-                out.append(Doc("flow", f"{fl.id}:{st.id}", st.title or "", f"{st.title} {st.text} " + " ".join(st.remedy or []),
-                               list(st.citations), "troubleshooting", st.text or ""))
-    return out
-
-
-class Index:
-    def __init__(self, kb) -> None:
-        from rank_bm25 import BM25Okapi
-
-        self.docs = _docs(kb)
-        corpus = [_tokens(d.title + " " + d.text) for d in self.docs]
-        self.vocab = {t for doc in corpus for t in doc}
-        self.vocab_list = sorted(self.vocab)
-        self.lex = _lexicon(str(kb.root))
-        self.bm25 = BM25Okapi(corpus)
-        self._fix: dict[str, str | None] = {}
-
-    def _correct(self, t: str) -> str | None:
-        if t in self.vocab or t in self.lex:
-            return t
-        if t not in self._fix:
-            close = difflib.get_close_matches(t, self.vocab_list, n=1, cutoff=0.8) if len(t) >= 6 else []
-            self._fix[t] = close[0] if close else None
-        return self._fix[t]
-
-    def query_tokens(self, text: str) -> list[str]:
-        out: list[str] = []
-        for t in _tokens(text):
-            c = self._correct(t)
-            if c is None:
-                continue
-            out.append(c)
-            out.extend(s for s in self.lex.get(c, ()) if s in self.vocab)
-        return out
-
-    def coverage(self, text: str) -> float:
-        """Share of the question's words the knowledge base knows (after typo correction)."""
-        ts = _tokens(text)
-        return sum(self._correct(t) is not None for t in ts) / len(ts) if ts else 0.0
-
-    def search(self, text: str, k: int = 3) -> list[tuple[float, Doc]]:
-        q = self.query_tokens(text)
-        if not q or self.coverage(text) < 0.5:
-            return []
-        scores = self.bm25.get_scores(q)
-        best = sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
-        return [(float(scores[i]), self.docs[i]) for i in best if scores[i] > 0]
-
-
-_INDEXES: dict[int, tuple[Any, Index]] = {}
-
-
-def _index_for(kb_id: int, kb) -> Index:
-    hit = _INDEXES.get(kb_id)
-    if hit is None or hit[0] is not kb:
-        hit = _INDEXES[kb_id] = (kb, Index(kb))
-    return hit[1]
-
-
-# ---------------------------------------------------------------- understanding
-
-_SERIES = re.compile(r"\b(\d{1,2})\s*s\b", re.I)
-_AMPS = re.compile(r"\b(\d{1,4}(?:\.\d+)?)\s*a(?:mps?)?\b(?:\s+(?:of\s+)?(\w+))?", re.I)
-_VOLTS = re.compile(r"\b(\d{1,3}(?:\.\d+)?)\s*v(?:olts?)?\b(\s*(?:per|/)\s*cell)?", re.I)
-_SELECT = re.compile(r"\b(which|best|recommend\w*|choose|choos|pick|should i (?:buy|get|use)|suggest\w*)\b"
-                     r".{0,40}\b(bms|board|family|one)\b|\bselect\w*\b.{0,20}\bbms\b|\bbms for\b", re.I)
-_HOWWHY = re.compile(r"^\s*(how|what|why|should|can|do|does|is|are|where|when)\b", re.I)
-
-
-def facts_of(text: str, kb) -> dict[str, Any]:
-    """Facts said in `text`: bms family, series, continuous/peak/regen currents, pack or cell voltage."""
-    low = text.lower()
-    facts: dict[str, Any] = {}
-    words = set(_WORD.findall(low))
-    for f in kb.families.values():
-        names = {f.id.lower(), *(a.lower() for a in f.aliases)}
-        if any((n in words) if " " not in n and "-" not in n else (n in low) for n in names):
-            facts["bms"] = f.id
-            break
-    if m := _SERIES.search(text):
-        n = int(m.group(1))
-        if 1 <= n <= 64:
-            facts["series"] = n
-    for m in _AMPS.finditer(text):
-        v, after = float(m.group(1)), (m.group(2) or "").lower()
-        ctx = low[max(0, m.start() - 25): m.end() + 12]
-        if "regen" in ctx or "brak" in ctx:
-            facts["regen"] = v
-        elif "peak" in ctx or "burst" in ctx or "surge" in ctx:
-            facts["peak"] = v
-        else:
-            facts["continuous"] = v
-    for m in _VOLTS.finditer(text):
-        v = float(m.group(1))
-        if m.group(2) or v < 5:
-            facts["cell_voltage"] = v
-        else:
-            facts["pack_voltage"] = v
-    return facts
-
-
-def _looks_like_reading(text: str) -> bool:
+def looks_like_reading(text: str) -> bool:
     t = text.strip()
     if "{" in t and "}" in t:
         return True
-    nums = re.findall(r"\d+(?:\.\d+)?", t)
     lines = [x for x in t.splitlines() if x.strip()]
-    return (len(lines) >= 2 and len(nums) >= 2) or len(nums) >= 4 or bool(re.search(r"\w+\s*[:=]\s*-?\d", t))
+    nums = re.findall(r"\d+(?:\.\d+)?", t[:MAX_TEXT])
+    kv = len(_KV.findall(t[:MAX_TEXT].lower()))
+    return (len(lines) >= 2 and len(nums) >= 3) or len(nums) >= 8 or kv >= 2
 
 
 def _json_reading(text: str):
@@ -212,18 +57,30 @@ def _json_reading(text: str):
     m = re.search(r"\{.*\}", text, re.S)
     if not m:
         raise UserError("no reading found")
-    return Reading.parse(json.loads(m.group(0)))
+    try:
+        return Reading.parse(json.loads(m.group(0)))
+    except json.JSONDecodeError as e:
+        raise UserError(f"not JSON: {e.msg}") from None
 
 
-# ---------------------------------------------------------------- the dialogue
-
-
-def _cites_md(labels: list[str]) -> str:
-    return "".join(f"[^{c}]" for c in labels)
-
-
-def _uniq(xs) -> list[str]:
-    return list(dict.fromkeys(str(x) for x in xs))
+def derived_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    """Facts a technician infers at once: the mean cell from pack and series, the series from a cell count..."""
+    f = dict(facts)
+    if "pack_voltage" in f and f.get("series"):
+        f.setdefault("cell_mean", round(f["pack_voltage"] / f["series"], 3))
+    if "cell_voltage" in f and f.get("series") and "pack_voltage" not in f:
+        f["pack_voltage"] = round(f["cell_voltage"] * f["series"], 2)
+    if "cell_voltage" in f:
+        f.setdefault("cell_mean", f["cell_voltage"])
+    if f.get("families"):
+        f["family_count"] = len(f["families"])
+    if f.get("board_max_series") and f.get("series"):
+        f["series_over_board"] = f["series"] > f["board_max_series"]
+    if "battery_limit" in f:
+        f.setdefault("continuous", f["battery_limit"])
+    if "regen_limit" in f:
+        f.setdefault("regen", f["regen_limit"])
+    return f
 
 
 class Dialogue:
@@ -231,12 +88,14 @@ class Dialogue:
         from kb.load import load_kb
 
         self.kb = kb if kb is not None else load_kb()
-        self.index = _index_for(id(self.kb), self.kb)
         self.paste_parser = paste_parser
+        aliases = {fid: [f.id, *f.aliases] for fid, f in self.kb.families.items()}
+        self.names = family_names(aliases)
         self.facts: dict[str, Any] = {}
+        self.thread: list[str] = []  # the texts of the current thread
+        self.last_card: str | None = None
         self.session = None  # engine.flows.Session while a diagnosis is under way
         self.pending: str | None = None  # "select" while the advisor waits for needs
-        self.last_question: str | None = None
         self.reading: dict[str, Any] = {}
 
     # ------------------------------------------------------------ entry point
@@ -244,48 +103,382 @@ class Dialogue:
     def turn(self, text: str) -> dict[str, Any]:
         text = (text or "").strip()
         if not text:
-            return self._out("Ask a question, describe a symptom or paste a reading.", [], follow_up=None)
-        new = facts_of(text, self.kb)
-        self.facts.update(new)
+            return self._out(HELP, [])
+        if looks_like_reading(text):
+            r = self._pasted(text)
+            if r is not None:
+                return r
+        new = understand(text, self.names)
+        intent = classify(text, new, has_context=bool(self.thread))
         if self.session is not None and self.session.next_step() is not None:
-            r = self._flow_answer(text)
+            r = self._flow_answer(text, new)
             if r is not None:
                 return r
-        if _looks_like_reading(text) and not _SELECT.search(text):
-            r = self._reading(text)
+        facts, combined = self._context(text, new, intent)
+        facts = derived_facts(facts)
+        self._facts = facts
+        if intent == "followup":
+            intent = classify(combined, facts) if combined != text else "what"
+        r = self._answer(text, combined, facts, intent)
+        r["intent"] = intent
+        r["facts"] = {k: v for k, v in facts.items() if k != "families" or len(v) > 1}
+        return r
+
+    # ------------------------------------------------------------ context
+
+    def _context(self, text: str, new: dict[str, Any], intent: str) -> tuple[dict[str, Any], str]:
+        """The facts and the text to answer with: the thread's when this turn follows on, a fresh thread otherwise."""
+        identity = {k: v for k, v in self.facts.items() if k in IDENTITY}
+        if new.get("bms") and identity.get("bms") and new["bms"] != identity["bms"]:
+            identity.pop("board_max_series", None)
+        follow = bool(self.thread) and (intent == "followup" or self.pending == "select" or
+                                        (not _own_topic(text) and bool(new)))
+        if not follow and self.thread:
+            alone = cards.best(self.kb, text, derived_facts({**identity, **new}), intent)
+            if alone is None and not _own_topic(text):
+                follow = True
+        if follow:
+            facts = {**self.facts, **new}
+            if new.get("families"):
+                facts["families"] = new["families"]
+                facts["bms"] = new["bms"]
+            self.thread.append(text)
+            combined = " ".join(self.thread[-3:])
+        else:
+            facts = {**identity, **new}
+            self.thread = [text]
+            self.last_card = None
+            self.pending = None if intent != "select" else self.pending
+            if self.session is not None and not self.session.concluded and intent in ("symptom", "what", "setting"):
+                self.session = None
+            combined = text
+        self.facts = facts
+        return facts, combined
+
+    # ------------------------------------------------------------ answering
+
+    def _answer(self, text: str, combined: str, facts: dict[str, Any], intent: str) -> dict[str, Any]:
+        if intent == "select" or (self.pending == "select" and intent != "compare"):
+            big = cards.best(self.kb, combined, facts, "select")
+            if big is not None and big.card.id in ("parallel-boards", "no-room-fets", "vesc-bridge") and \
+                    big.card.only_if is not None:
+                return self._card(big, facts)
+            return self._select(facts)
+        if intent == "compare":
+            return self._compare(combined, facts)
+        if intent == "ok_for":
+            r = self._ok_for(combined, facts)
             if r is not None:
                 return r
-        if _SELECT.search(text) or (self.pending == "select" and new):
-            return self._select()
-        if self.session is None or self.session.concluded:
-            m = self._symptom(text)
-            if m is not None:
-                return m
-        if new and len(_tokens(text)) <= 3 and self.last_question:  # "it's an ANT": complete the earlier question
-            return self._retrieve(self.last_question + " " + text)
-        self.last_question = text
-        return self._retrieve(text)
+        m = cards.best(self.kb, combined, facts, intent)
+        if m is None and combined != text:
+            m = cards.best(self.kb, text, facts, intent)
+        if m is not None:
+            return self._card(m, facts)
+        if intent in ("symptom", "what", "setting", "ok_for"):
+            r = self._symptom(combined, facts)
+            if r is not None:
+                return r
+        r = self._facts_check(facts)
+        if r is not None:
+            return r
+        return self._retrieve(combined)
 
-    # ------------------------------------------------------------ answers
+    def _card(self, m, facts: dict[str, Any]) -> dict[str, Any]:
+        c = m.card
+        out = cards.say(self.kb, m, facts)
+        if out is None:
+            return self._retrieve(" ".join(self.thread))
+        said, cites = out
+        self.last_card = c.id
+        follow = None
+        if c.ask is not None and facts.get(c.ask.field) is None:
+            follow = c.ask.question
+        body = f"{said} {_cites_md(cites)}"
+        if c.why and c.why.split(";")[0].lower()[:40] not in said.lower():
+            body += f"\n\nWhy: {c.why}"
+        return self._out(body, cites, follow_up=follow)
 
-    def _out(self, answer: str, citations: list[str], findings=None, follow_up=None, options=None) -> dict[str, Any]:
-        return {"answer": answer, "citations": _uniq(citations), "findings": findings or [],
-                "follow_up": follow_up, "options": list(options or [])}
+    def _ok_for(self, text: str, facts: dict[str, Any]) -> dict[str, Any] | None:
+        fid = facts.get("bms")
+        card = self.kb.families.get(fid) if fid else None
+        if card is None:
+            return None
+        series, cont = facts.get("series"), facts.get("continuous")
+        problems, cites = [], []
+        if series and card.series and series > card.series.max:
+            problems.append(f"its real ceiling is {card.series.max} S and your pack is {series} S")
+            cites += card.series.citations
+        if cont and card.rating and card.rating.continuous_a and cont > card.rating.continuous_a.max and fid != "charge-only":
+            problems.append(f"it is rated about {card.rating.continuous_a.max:g} A continuous and you need {cont:g} A")
+            cites += card.rating.citations
+        if problems:
+            lines = [f"No: {card.name} is not a fit, because {' and '.join(problems)}."]
+            if series and card.series and series > card.series.max and card.series.note:
+                lines.append(card.series.note)
+            alt = self._alternative(facts, exclude=fid)
+            if alt:
+                lines.append(alt[0])
+                cites += alt[1]
+            self.last_card = "ok-for"
+            return self._out(f"{lines[0]} {_cites_md(cites)}" + ("\n\n" + " ".join(lines[1:]) if lines[1:] else ""), cites)
+        m = cards.best(self.kb, text, facts, "ok_for")
+        if m is not None:
+            return self._card(m, facts)
+        if series or cont:
+            bits = []
+            if series and card.series:
+                bits.append(f"{series} S is within its {card.series.min}-{card.series.max} S range")
+                cites += card.series.citations
+            if cont and card.rating and card.rating.continuous_a:
+                bits.append(f"{cont:g} A is within its ~{card.rating.continuous_a.max:g} A rating")
+                cites += card.rating.citations
+            pit = card.pitfalls[0] if card.pitfalls else None
+            tail = f"\n\nWatch: {pit.text} {pit.mitigation} {_cites_md(pit.citations)}" if pit else ""
+            if pit:
+                cites += pit.citations
+            return self._out(f"Yes on paper: {card.name}: {', and '.join(bits)}. {_cites_md(cites)}{tail}", cites)
+        return None
 
-    def _retrieve(self, text: str, lead: str = "") -> dict[str, Any]:
-        hits = self.index.search(text, k=3)
-        if not hits or hits[0][0] < _MIN_SCORE:
-            return self._out((lead + "\n\n" if lead else "") + NOT_COVERED, [])
-        top = hits[0][0]
-        keep = [d for s, d in hits if s >= top * 0.8][:2]
-        parts = [lead] if lead else []
+    def _alternative(self, facts: dict[str, Any], exclude: str) -> tuple[str, list[str]] | None:
+        try:
+            res = self._run_select(facts)
+        except (UserError, KeyError):
+            return None
+        if res is None:
+            return None
+        for r in res.ranking:
+            if r.family != exclude and r.verdict != "avoid":
+                why = r.reasons[0] if r.reasons else None
+                return (f"Consider {r.name} instead ({r.verdict})" + (f": {why.text}" if why else "."),
+                        list(why.citations) if why else list(r.citations[:2]))
+        return None
+
+    def _needs(self, facts: dict[str, Any]):
+        from engine.select import Needs
+
+        cont = facts.get("continuous")
+        peak = facts.get("peak")
+        if peak is not None and cont is not None and peak < cont:
+            peak = None
+        return Needs(series=int(facts["series"]), continuous=float(cont), peak=peak, regen=facts.get("regen_limit"),
+                     space=facts.get("space"), uptime=facts.get("uptime"), budget=facts.get("budget"),
+                     full_protection=facts.get("full_protection"), integration=facts.get("integration"))
+
+    def _run_select(self, facts: dict[str, Any]):
+        from engine.select import select
+
+        if not facts.get("series") or not facts.get("continuous"):
+            return None
+        return select(self._needs(facts), self.kb)
+
+    def _select(self, facts: dict[str, Any]) -> dict[str, Any]:
+        missing = [n for n in ("series", "continuous") if not facts.get(n)]
+        if missing:
+            self.pending = "select"
+            ask = {"series": "How many cells in series (for example 20S)?",
+                   "continuous": "What continuous battery current do you need (for example 70 A)?"}
+            q = " ".join(ask[m] for m in missing)
+            said = ", ".join(_need_text(facts)) or "your pack"
+            return self._out(f"To rank the BMS families for {said} I need the pack's "
+                             f"{' and the '.join('series count' if m == 'series' else 'continuous current' for m in missing)}. "
+                             f"{q} {_cites_md(['3'])}", ["3"], follow_up=q)
+        self.pending = None
+        try:
+            res = self._run_select(facts)
+        except UserError as e:
+            return self._out(f"I cannot rank with those needs: {e}", [], follow_up="Which series count and current?")
+        top = res.ranking[0]
         cites: list[str] = []
-        for d in keep:
-            parts.append(f"**{d.title}** — {d.show or d.text} {_cites_md(d.citations)}")
-            cites += d.citations
-        return self._out("\n\n".join(parts), cites)
+        why = top.reasons[0] if top.reasons else None
+        lines = [f"**{top.name}** is the pick for {', '.join(_need_text(facts))} ({top.verdict})" +
+                 (f": {why.text} {_cites_md(why.citations)}" if why else ".")]
+        cites += why.citations if why else top.citations[:2]
+        for extra in top.reasons[1:2]:
+            lines[0] += f" {extra.text} {_cites_md(extra.citations)}"
+            cites += extra.citations
+        others = [r for r in res.ranking[1:] if r.verdict != "avoid"][:1]
+        for r in others:
+            w = r.reasons[0] if r.reasons else None
+            lines.append(f"Runner-up: **{r.name}** ({r.verdict})" + (f": {w.text} {_cites_md(w.citations)}" if w else "."))
+            cites += w.citations if w else []
+        avoid = [r for r in res.ranking if r.verdict == "avoid"]
+        if avoid:
+            bits = []
+            for r in avoid:
+                p = r.pitfalls[0] if r.pitfalls else None
+                bits.append(f"**{r.name}**" + (f" ({p.text} {_cites_md(p.citations)})" if p else ""))
+                cites += p.citations if p else []
+            lines.append("Avoid: " + "; ".join(bits) + ".")
+        self.last_card = "select"
+        return self._out("\n\n".join(lines), cites)
 
-    def _reading(self, text: str) -> dict[str, Any] | None:
+    def _compare(self, text: str, facts: dict[str, Any]) -> dict[str, Any]:
+        fams = [f for f in facts.get("families", []) if f in self.kb.families]
+        if facts.get("series") and facts.get("continuous"):
+            try:
+                res = self._run_select(facts)
+            except UserError:
+                res = None
+            if res is not None:
+                rs = [r for r in res.ranking if r.family in fams]
+                if rs:
+                    a = rs[0]
+                    why = a.reasons[0] if a.reasons else None
+                    lines = [f"**{a.name}** for {', '.join(_need_text(facts))} ({a.verdict})" +
+                             (f": {why.text} {_cites_md(why.citations)}" if why else ".")]
+                    cites = list(why.citations) if why else []
+                    for b in rs[1:]:
+                        p = b.pitfalls[0] if b.pitfalls else None
+                        lines.append(f"**{b.name}** ({b.verdict})" + (f": {p.text} {_cites_md(p.citations)}" if p else "."))
+                        cites += p.citations if p else []
+                    return self._out("\n\n".join(lines), cites)
+        m = cards.best(self.kb, text, facts, "compare")
+        if m is not None and "compare" in m.card.intents:
+            return self._card(m, facts)
+        lines, cites = [], []
+        for fid in fams[:3]:
+            f = self.kb.families[fid]
+            lines.append(f"**{f.name}**: {f.summary} {_cites_md(f.citations[:3])}")
+            cites += f.citations[:3]
+        q = "How many cells in series, and what continuous current? Then I can rank them for your pack."
+        return self._out("It depends on the pack and the deck:\n\n" + "\n\n".join(lines), cites, follow_up=q)
+
+    # ------------------------------------------------------------ flows
+
+    def _symptom(self, text: str, facts: dict[str, Any]) -> dict[str, Any] | None:
+        from engine.flows import match_symptom, start
+
+        ms = match_symptom(self.kb, text)
+        if not ms or ms[0].score < 0.45:
+            return None
+        fl = self.kb.extra["flows"][ms[0].flow]
+        reading = reading_of(facts)
+        pre = {}
+        for st in fl.steps:
+            if st.kind in ("ask", "measure") and st.field and st.field in facts and st.field not in reading:
+                pre[st.id] = facts[st.field]
+        try:
+            self.session = start(self.kb, ms[0].flow, reading or None)
+        except UserError:
+            self.session = start(self.kb, ms[0].flow)
+        for sid, v in pre.items():
+            try:
+                self.session.answer(sid, v)
+            except UserError:
+                pass
+        self.last_card = "flow:" + ms[0].flow
+        return self._advance(f"Let's find the cause ({self.session.flow.title.lower()}).")
+
+    def _advance(self, lead: str) -> dict[str, Any]:
+        s = self.session
+        c = s.conclusion
+        if c is not None:
+            body = f"{c.text} {_cites_md(c.citations)}"
+            if c.remedy:
+                body = f"{c.remedy[0]} {body}" if not c.text.lower().startswith(c.remedy[0].lower()[:20]) else body
+                body += "".join(f"\n- {x}" for x in c.remedy[1:])
+            return self._out(f"**{c.title}**: {body}", list(c.citations))
+        p = s.next_step()
+        if p is None:
+            return self._out(NOT_COVERED, [])
+        q = p.question + (f" ({p.how})" if p.how else "")
+        return self._out(f"{lead} {q} {_cites_md(p.citations)}".strip(), list(p.citations), follow_up=p.question,
+                         options=[o["label"] for o in p.options])
+
+    def _flow_answer(self, text: str, new: dict[str, Any]) -> dict[str, Any] | None:
+        p = self.session.next_step()
+        value = self._option_value(p, text, new)
+        if value is None:
+            return None
+        try:
+            self.session.answer(value)
+        except UserError:
+            if p.type == "number":
+                return self._out(f"I need {p.question[0].lower() + p.question[1:]} Give {p.allowed}.", list(p.citations),
+                                 follow_up=p.question)
+            return None
+        self.thread.append(text)
+        return self._advance("")
+
+    def _option_value(self, p, text: str, new: dict[str, Any]) -> Any:
+        t = text.strip().lower().rstrip(".!")
+        if p.type == "number":
+            field = getattr(p, "field", None) or _step_field(self.session, p.id)
+            if field and field in new:
+                return float(new[field])
+            if field and _LIKE_SAID.search(t) and field in self.facts:
+                return float(self.facts[field])
+            if field == "cell_mean" and "cell_voltage" in new:
+                return float(new["cell_voltage"])
+            if field == "cell_mean" and "pack_voltage" in new and (new.get("series") or self.facts.get("series")):
+                return round(new["pack_voltage"] / (new.get("series") or self.facts["series"]), 3)
+            if field == "cell_delta" and ("cell_delta" in new):
+                return float(new["cell_delta"])
+            m = re.search(r"(-?\d+(?:[.,]\d+)?)\s?(mv|v|a|°c|c)?\b", t)
+            if not m or len(t) > 60:
+                return None
+            v = float(m.group(1).replace(",", "."))
+            if m.group(2) == "mv" or (p.unit == "V" and p.max is not None and p.max < 2 and v >= 2 and v < 1000):
+                v = v / 1000
+            return v
+        opts = p.options
+        if t.isdigit() and 1 <= int(t) <= len(opts):
+            return opts[int(t) - 1]["value"]
+        for o in opts:
+            if t in (str(o["value"]).lower(), str(o["label"]).lower()):
+                return o["value"]
+        if new.get("bms"):
+            for o in opts:
+                if str(o["value"]).lower() == new["bms"]:
+                    return o["value"]
+        if p.type == "yesno":
+            first = re.findall(r"[a-z']+", t)[:1]
+            first = first[0] if first else ""
+            if first in ("y", "yes", "yeah", "yep", "yup", "sure", "correct", "true", "right", "definitely", "it", "it's"):
+                return "yes" if first not in ("it", "it's") or re.search(r"\b(is|was|did)\b", t) else None
+            if first in ("n", "no", "nope", "nah", "false", "never", "not"):
+                return "no"
+            return None
+        import difflib
+
+        labels = [str(o["label"]).lower() for o in opts]
+        close = difflib.get_close_matches(t, labels, n=1, cutoff=0.6)
+        if close:
+            return opts[labels.index(close[0])]["value"]
+        best, best_n = None, 0
+        tw = set(re.findall(r"[a-z0-9]+", t))
+        for o in opts:
+            lw = set(re.findall(r"[a-z0-9]+", str(o["label"]).lower())) - {"the", "a", "or", "and", "of", "to", "it", "is"}
+            n = len(tw & lw)
+            if n > best_n:
+                best, best_n = o["value"], n
+        return best if best_n >= 1 and len(t) <= 60 else None
+
+    # ------------------------------------------------------------ readings
+
+    def _facts_check(self, facts: dict[str, Any]) -> dict[str, Any] | None:
+        reading = reading_of(facts)
+        if len([k for k in reading if k not in ("bms", "series", "chemistry", "controller", "goal", "state")]) < 1:
+            return None
+        from engine.check import check
+        from engine.reading import Reading
+
+        try:
+            rep = check(Reading.parse(reading), self.kb)
+        except UserError:
+            return None
+        fs = [f for f in rep.sorted_findings() if f.severity in ("critical", "warning")]
+        if not fs:
+            return None
+        f = fs[0]
+        qs = getattr(rep, "questions", None) or []
+        follow = qs[0]["ask"] if qs and isinstance(qs[0], dict) and qs[0].get("ask") else None
+        first = f.remedy[0] if f.remedy else f.title
+        return self._out(f"{first} {_cites_md(f.citations)}\n\nWhy: {f.message}", list(f.citations), [f.to_json()],
+                         follow_up=follow)
+
+    def _pasted(self, text: str) -> dict[str, Any] | None:
         from engine.check import check
 
         try:
@@ -302,11 +495,13 @@ class Dialogue:
             self.reading["bms"] = self.facts["bms"]
         rep = check(reading, self.kb)
         fs = rep.sorted_findings()
+        qs = getattr(rep, "questions", None) or []
+        follow = qs[0]["ask"] if qs and isinstance(qs[0], dict) and qs[0].get("ask") else None
         if not fs:
-            body = ("I checked the reading against every rule of the handbook and none fired." +
-                    (f" Adding {', '.join(rep.missing_fields()[:3])} would let more rules run." if rep.missing_fields() else ""))
-            return self._out(body + " Any other problem in it is not covered by the handbook.", [])
-        lines = [f"I checked the reading: {len(fs)} finding(s)."]
+            return self._out("Nothing wrong in that reading: I checked it against every rule of the handbook and none "
+                             "fired.", [], follow_up=follow)
+        lines = [f"{fs[0].remedy[0] if fs[0].remedy else fs[0].title} {_cites_md(fs[0].citations)}", "",
+                 f"I checked the reading: {len(fs)} finding(s)."]
         cites: list[str] = []
         for f in fs:
             lines.append(f"- **{f.severity.upper()}** {f.title}: {f.message} {_cites_md(f.citations)}")
@@ -316,119 +511,62 @@ class Dialogue:
             self.session._walked = None
             p = self.session.next_step()
             if p is not None:
-                lines.append("")
-                lines.append(f"Back to the diagnosis: {p.question}")
+                lines += ["", f"Back to the diagnosis: {p.question}"]
                 return self._out("\n".join(lines), cites, [f.to_json() for f in fs], p.question,
                                  [o["label"] for o in p.options])
-        return self._out("\n".join(lines), cites, [f.to_json() for f in fs])
+        return self._out("\n".join(lines), cites, [f.to_json() for f in fs], follow_up=follow)
 
-    def _select(self) -> dict[str, Any]:
-        from engine.select import Needs, select
+    # ------------------------------------------------------------ retrieval
 
-        missing = [n for n in ("series", "continuous") if n not in self.facts]
-        if missing:
-            self.pending = "select"
-            ask = {"series": "How many cells in series (for example 20S)?",
-                   "continuous": "What continuous battery current do you need (for example 70 A)?"}
-            q = " ".join(ask[m] for m in missing)
-            return self._out(f"To rank the BMS families I need your pack's {' and '.join(missing)}. " +
-                             "The handbook's selection advice starts from those " + _cites_md(["3"]),
-                             ["3"], follow_up=q)
-        self.pending = None
-        f = self.facts
-        try:
-            needs = Needs(series=int(f["series"]), continuous=float(f["continuous"]),
-                          peak=f.get("peak") if f.get("peak", 0) >= f["continuous"] else None, regen=f.get("regen"))
-            res = select(needs, self.kb)
-        except UserError as e:
-            return self._out(f"I cannot rank with those needs: {e}", [], follow_up="Which series count and current?")
-        given = ", ".join(f"{k} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in res.needs.items())
-        lines = [f"For {given}:"]
-        cites: list[str] = []
-        for i, r in enumerate(res.ranking[:3], 1):
-            why = r.reasons[0] if r.reasons else (r.pitfalls[0] if r.pitfalls else None)
-            lines.append(f"{i}. **{r.name}** — {r.verdict}" + (f": {why.text} {_cites_md(why.citations)}" if why else ""))
-            cites += r.citations[:3]
-        return self._out("\n".join(lines), cites)
+    def _retrieve(self, text: str) -> dict[str, Any]:
+        from engine.retrieve import index_for
 
-    # ------------------------------------------------------------ flows
+        hits = index_for(self.kb).search(text, k=1)
+        if not hits:
+            return self._out(NOT_COVERED, [])
+        d = hits[0][1]
+        return self._out(f"{d.show} {_cites_md(d.citations)}", list(d.citations))
 
-    def _symptom(self, text: str) -> dict[str, Any] | None:
-        from engine.flows import match_symptom, start
+    def _out(self, answer: str, citations, findings=None, follow_up=None, options=None) -> dict[str, Any]:
+        return {"answer": answer.strip(), "citations": _uniq(citations), "findings": findings or [],
+                "follow_up": follow_up, "options": list(options or [])}
 
-        raw = _raw_lexicon(str(self.kb.root))
-        words = [w for w in _WORD.findall(text.lower()) if w not in ("bms", "battery", "board")]
-        words += [v for w in list(words) for v in raw.get(w, [])]
-        ms = match_symptom(self.kb, " ".join(words))
-        need = 0.45 if not re.match(r"^\s*(how|what|where|should|can|is|are|do)\b", text, re.I) else 0.8
-        if not ms or ms[0].score < need:
-            return None
-        reading = dict(self.reading)
-        if "bms" in self.facts:
-            reading["bms"] = self.facts["bms"]
-        try:
-            self.session = start(self.kb, ms[0].flow, reading or None)
-        except UserError:
-            self.session = start(self.kb, ms[0].flow)
-        hits = self.index.search(text, k=1)
-        lead_cites = hits[0][1].citations if hits and hits[0][0] >= _MIN_SCORE else []
-        lead = f"That sounds like **{self.session.flow.title}**."
-        if lead_cites:
-            d = hits[0][1]
-            lead += f" The handbook: {d.title} {_cites_md(d.citations)}."
-        return self._advance(lead, lead_cites)
 
-    def _advance(self, lead: str, cites: list[str]) -> dict[str, Any]:
-        s = self.session
-        c = s.conclusion
-        if c is not None:
-            body = [lead, f"**Conclusion: {c.title}** ({c.severity}) — {c.text} {_cites_md(c.citations)}"]
-            body += [f"- {x}" for x in c.remedy]
-            return self._out("\n\n".join(x for x in body if x), [*c.citations, *cites])
-        p = s.next_step()
-        if p is None:
-            return self._out(lead + "\n\nThe flow stopped without a conclusion. " + NOT_COVERED, cites)
-        q = p.question + (f" ({p.how})" if p.how else "")
-        if p.type == "number":
-            q += f" — {p.allowed}"
-        return self._out(f"{lead}\n\n{q} {_cites_md(p.citations)}".strip(), [*cites, *p.citations],
-                         follow_up=p.question, options=[o["label"] for o in p.options])
+_OWN = re.compile(r"\b(bms|board|pack|battery|cell|cells|fet|regen|balanc\w*|charg\w*|soc|controller|vesc|esc|"
+                  r"scooter|wake|trip\w*|cut\w*)\b")
 
-    def _flow_answer(self, text: str) -> dict[str, Any] | None:
-        p = self.session.next_step()
-        value = self._option_value(p, text)
-        if value is None:
-            return None
-        try:
-            self.session.answer(value)
-        except UserError as e:
-            return self._out(f"{e}", p.citations, follow_up=p.question, options=[o["label"] for o in p.options])
-        return self._advance("", [])
 
-    @staticmethod
-    def _option_value(p, text: str) -> Any:
-        t = text.strip().lower().rstrip(".!")
-        if p.type == "number":
-            m = re.search(r"-?\d+(?:\.\d+)?", t)
-            return float(m.group(0)) if m and len(t) <= 40 else None
-        opts = p.options
-        if t.isdigit() and 1 <= int(t) <= len(opts):
-            return opts[int(t) - 1]["value"]
-        for o in opts:
-            if t in (str(o["value"]).lower(), str(o["label"]).lower()):
-                return o["value"]
-        if p.type == "yesno":
-            first = t.split()[0] if t.split() else ""
-            if first in ("y", "yes", "yeah", "yep", "yup", "sure", "correct", "true", "on"):
-                return "yes"
-            if first in ("n", "no", "nope", "nah", "false", "off"):
-                return "no"
-            return None
-        labels = [str(o["label"]).lower() for o in opts]
-        close = difflib.get_close_matches(t, labels, n=1, cutoff=0.6)
-        if close:
-            return opts[labels.index(close[0])]["value"]
-        for o in opts:  # a label word said in a short answer
-            if len(t) <= 30 and t and t in str(o["label"]).lower():
-                return o["value"]
-        return None
+def _own_topic(text: str) -> bool:
+    """A turn that stands on its own: long enough and about a BMS thing (not 'and on a daly?')."""
+    words = re.findall(r"[a-z0-9']+", text.lower()[:MAX_TEXT])
+    return len(words) >= 5 and bool(_OWN.search(text.lower()[:MAX_TEXT])) and not re.match(
+        r"^\s*(and|also|what about|how about|what if|same|then|ok so|so)\b", text.lower())
+
+
+def _need_text(facts: dict[str, Any]) -> list[str]:
+    out = []
+    if facts.get("series"):
+        out.append(f"{facts['series']} S" + (f"{facts['parallel']} P" if facts.get("parallel") else ""))
+    if facts.get("continuous"):
+        out.append(f"{facts['continuous']:g} A continuous")
+    if facts.get("peak") and facts.get("continuous") and facts["peak"] > facts["continuous"]:
+        out.append(f"{facts['peak']:g} A peak")
+    if facts.get("regen_limit"):
+        out.append(f"{facts['regen_limit']:g} A regen")
+    space = {"cramped": "a cramped deck", "none": "no room for discharge FETs", "roomy": "a roomy deck"}
+    if facts.get("space") in space:
+        out.append(space[facts["space"]])
+    if facts.get("budget") == "low":
+        out.append("a low budget")
+    if facts.get("uptime") == "critical":
+        out.append("critical uptime")
+    if facts.get("integration") == "vesc-can":
+        out.append("VESC CAN integration")
+    if facts.get("full_protection"):
+        out.append("full protection required")
+    return out
+
+
+def _step_field(session, sid: str) -> str | None:
+    s = session.steps.get(sid)
+    return getattr(s, "field", None) if s is not None else None

@@ -17,7 +17,7 @@ from kb.errors import Problem
 from kb.expr import ExprError, parse, render
 from kb.fields import FIELDS
 
-EXTENSIONS = ["kb.flows", "kb.checklists", "kb.selection", "kb.lexicon", "kb.reasoning", "kb.health"]
+EXTENSIONS = ["kb.flows", "kb.checklists", "kb.selection", "kb.lexicon", "kb.reasoning", "kb.health", "kb.answers"]
 CHECKS: list[Callable[[Any, list[Problem]], None]] = []
 RELEASED_FILE = "released.yaml"
 TEMPLATE_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}")

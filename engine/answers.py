@@ -1,0 +1,150 @@
+"""Pick and say the answer card (content/answers.yaml, kb/answers.py) that fits a question and its facts.
+
+`best(kb, text, facts, intent)` -> Match | None. A card is eligible when every `need` entry matches the words, its
+families meet the facts and its `only_if` holds; its score adds the `any` entries matched, an intent it lists and the
+family it names. `say(match, facts)` renders the first variant whose condition holds and whose placeholders are known.
+Patterns are word prefixes (linear to match); typos are corrected towards the cards' own prefixes with rapidfuzz.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from kb.validate import TEMPLATE_FIELD
+
+_WORD = re.compile(r"[a-z0-9%]+(?:[.'-][a-z0-9]+){0,4}")
+MIN_SCORE = 2.0
+
+
+@dataclass
+class Match:
+    card: Any
+    score: float
+    matched: int
+
+
+def _cards(kb) -> dict[str, Any]:
+    return kb.extra.get("answers") or {}
+
+
+@lru_cache(maxsize=8)
+def _alternatives(kb_key: int, entries: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({a for e in entries for a in e.split("|") if " " not in a and len(a) >= 5}))
+
+
+class Words:
+    """The question as lower-case words (typos pulled towards known prefixes) and as spaced text for phrases."""
+
+    def __init__(self, text: str, prefixes: tuple[str, ...]) -> None:
+        low = (text or "")[:4000].lower().replace("’", "'")
+        self.words = _WORD.findall(low)
+        fixed = []
+        for w in self.words:
+            if len(w) >= 5 and not any(w.startswith(p) for p in prefixes) and w.isalpha():
+                fixed.append(_fix(w, prefixes) or w)
+            else:
+                fixed.append(w)
+        self.words = fixed
+        self.spaced = " " + " ".join(fixed) + " " + low + " "
+
+    def has(self, entry: str) -> bool:
+        for alt in entry.split("|"):
+            if " " in alt or not alt.replace("-", "").replace(".", "").isalnum():
+                if alt in self.spaced:
+                    return True
+            elif any(w.startswith(alt) for w in self.words):
+                return True
+        return False
+
+
+@lru_cache(maxsize=4096)
+def _fix(word: str, prefixes: tuple[str, ...]) -> str | None:
+    from rapidfuzz import fuzz, process
+
+    hit = process.extractOne(word, prefixes, scorer=lambda a, b, **k: fuzz.ratio(a[: len(b) + 1], b), score_cutoff=83)
+    return hit[0] if hit else None
+
+
+def _truth(kb, card_id: str, key, facts: dict[str, Any]):
+    from engine.evaluate import evaluate
+
+    tree = (kb.extra.get("answer_trees") or {}).get((card_id, key))
+    if tree is None:
+        return True
+    return evaluate(tree, facts).value
+
+
+def ranked(kb, text: str, facts: dict[str, Any], intent: str) -> list[Match]:
+    cards = _cards(kb)
+    if not cards:
+        return []
+    prefixes = _alternatives(id(kb), tuple(e for c in cards.values() for e in [*c.need, *c.any]))
+    words = Words(text, prefixes)
+    fams = list(facts.get("families") or ([facts["bms"]] if facts.get("bms") else []))
+    out: list[Match] = []
+    for c in cards.values():
+        if c.families:
+            if c.all_families:
+                if not all(f in fams for f in c.families):
+                    continue
+            elif fams and not any(f in c.families for f in fams):
+                continue
+        if c.intents and "compare" in c.intents and intent != "compare" and c.all_families:
+            continue
+        if "compare" in c.intents and intent != "compare" and not c.need:
+            continue
+        if not all(words.has(e) for e in c.need):
+            continue
+        if c.only_if is not None and _truth(kb, c.id, "only_if", facts) is not True:
+            continue
+        hits = sum(words.has(e) for e in c.any)
+        score = 2.0 * len(c.need) + hits
+        if c.only_if is not None:
+            score += 3.0  # a card that needs particular facts is more specific than one that matches words only
+        if intent in c.intents:
+            score += 1.0
+        if c.families:
+            score += 1.5 if any(f in c.families for f in fams) else -2.0
+        out.append(Match(c, score, hits))
+    out.sort(key=lambda m: -m.score)
+    return out
+
+
+def best(kb, text: str, facts: dict[str, Any], intent: str) -> Match | None:
+    r = ranked(kb, text, facts, intent)
+    return r[0] if r and r[0].score >= MIN_SCORE else None
+
+
+def fill(text: str, facts: dict[str, Any]) -> str | None:
+    """The text with {field[:spec]} placeholders filled, or None when one is unknown."""
+    missing = False
+
+    def one(m: re.Match) -> str:
+        nonlocal missing
+        v = facts.get(m.group(1))
+        if v is None or isinstance(v, (list, dict)):
+            missing = True
+            return ""
+        spec = m.group(2)
+        try:
+            return format(v, spec) if spec else (f"{v:g}" if isinstance(v, float) else str(v))
+        except (ValueError, TypeError):
+            return str(v)
+
+    out = TEMPLATE_FIELD.sub(one, text)
+    return None if missing else out
+
+
+def say(kb, match: Match, facts: dict[str, Any]) -> tuple[str, list[str]] | None:
+    """(text, citations) of the first variant that holds and can be filled, or None."""
+    c = match.card
+    for j, v in enumerate(c.answers):
+        if v.when is not None and _truth(kb, c.id, j, facts) is not True:
+            continue
+        text = fill(v.text, facts)
+        if text is not None:
+            return text, list(v.citations or c.citations)
+    return None

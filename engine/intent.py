@@ -1,0 +1,54 @@
+"""What a rider's turn asks for: symptom, setting (how much / what value), ok_for (is X ok for Y), select (which BMS),
+compare (X vs Y), what (what is / how does), followup (a short turn that leans on the previous one).
+
+Plain, bounded regular expressions over the lowered text plus the facts understood from it (engine.understand);
+the first kind that fits wins, in the order of `classify`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_COMPARE = re.compile(r"\b(vs\.?|versus|or|compared? (?:to|with)|better than|difference between|which is better|"
+                      r"better|instead of|over)\b")
+_SELECT = re.compile(r"\b(which|what|best|recommend\w*|suggest\w*|choose|pick|should i (?:buy|get|use|go with)|"
+                     r"need an?|looking for an?|want an?|shopping for|good)\b[^.?!]{0,40}\b(bms|board|one|family)\b|"
+                     r"\bbms (?:for|to use|to get|to buy)\b|\bselect\w*\b.{0,20}\bbms\b|\bwhat should i (?:buy|get)\b")
+_OK_FOR = re.compile(r"\b(is|are|would|will|can|could|does|do)\b[^.?!]{0,40}\b(ok|okay|good|fine|enough|suitable|safe|"
+                     r"handle|work|cope|able|support|do it|up to|manage|alright|right)\b|\b(ok|okay|good|fine|safe|enough)"
+                     r"\s+for\b|\bwill one\b|\bcan (?:it|one|a|an|the|my)\b[^.?!]{0,25}\b(handle|take|run|do)\b")
+_SETTING = re.compile(r"\b(what|which|how much|how many|how low|how high|recommended|ideal|best)\b[^.?!]{0,40}"
+                      r"\b(set|setting|settings|value|limit|trigger|voltage|current|amps|threshold|cap|start|ceiling|"
+                      r"should)\b|\bshould i set\b|\bwhat (?:to|do i) set\b|\bset (?:it|my|the) \w+ to\b|"
+                      r"\bhow much\b|\bwhat (?:regen|trigger|delta|ocp|cutoff|charge)\b")
+_WHAT = re.compile(r"^\s*(what|how|why|where|when|does|do|is|are|can|should|explain|tell me)\b")
+_FOLLOW = re.compile(r"^\s*(and|also|so|ok|okay|what about|how about|what if|and if|same for|and for|and on|and with|"
+                     r"then|but|it'?s|its|it is|mine is|i have|no,?|yes,?|yeah|nah)\b")
+_SYMPTOM = re.compile(r"\b(won'?t|wont|not|no|never|doesn'?t|doesnt|isn'?t|stopped|keeps?|keeps cutting|cuts?|cutting|"
+                      r"shuts?|shutting|dies|died|dead|dark|trip\w*|hot|smell\w*|smok\w*|burn\w*|wrong|stuck|freez\w*|"
+                      r"frozen|error|fault|problem|issue|fail\w*|broke\w*|weird|bogus|nonsense|sag\w*|drain\w*|"
+                      r"jump\w*|drops?|dropping|lost|missing|fried|blew|blown|killed)\b")
+
+
+def classify(text: str, facts: dict[str, Any], has_context: bool = False) -> str:
+    low = " " + (text or "")[:4000].lower() + " "
+    fams = facts.get("families") or []
+    if len(fams) >= 2 and _COMPARE.search(low):
+        return "compare"
+    if _SELECT.search(low) and not re.search(r"\bwhich (?:cell|fet|setting|value|lead|wire|pin)\b", low):
+        if fams and _OK_FOR.search(low):
+            return "ok_for"
+        return "select"
+    words = re.findall(r"[a-z0-9']+", low)
+    if has_context and (_FOLLOW.match(low) or len(words) <= 4):
+        return "followup"
+    if _OK_FOR.search(low) and (fams or facts.get("series") or facts.get("continuous")):
+        return "ok_for"
+    if _SETTING.search(low):
+        return "setting"
+    if _SYMPTOM.search(low) and not _WHAT.match(low):
+        return "symptom"
+    if _WHAT.match(low):
+        return "what" if not _SYMPTOM.search(low) else "symptom"
+    return "symptom" if _SYMPTOM.search(low) else "what"

@@ -1,0 +1,363 @@
+"""Facts from rider prose: families, series/parallel, volts, mV, deltas, currents by role, temperatures, FET states,
+chemistry, controller and goals.
+
+`understand(text, families)` -> a plain dict of facts named like reading fields where one exists (bms, series,
+board_max_series, pack_voltage, cell_delta, charge_ocp, regen_limit, charge_fet, ...) plus chat-only needs for the
+advisor (continuous, peak, parallel, space, budget, uptime, integration, full_protection) and `families` (every
+family named, in order). Numbers glued to units ("20s24p", "4.1v", "30mv", "100a") are read by one bounded regex
+over the lowered text; the role of a number is the keyword nearest before it (or right after it) in the same clause.
+Family names are matched exactly first, then fuzzily (rapidfuzz) so "jikong", "daley", "antbms" are understood.
+
+Every pattern here is linear: no nested or adjacent unbounded repeats (a 100 KB word is read in milliseconds).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+MAX_TEXT = 4000  # a chat turn longer than this is read only up to here (pasted readings go to the paste parser)
+
+# family id -> names riders use (lower case); content family aliases are added at run time
+FAMILY_NAMES: dict[str, tuple[str, ...]] = {
+    "jk": ("jk", "jkbms", "jk-bms", "jikong", "jiikong", "jk bms", "jk smart"),
+    "ant": ("ant", "antbms", "ant-bms", "ant bms"),
+    "jbd": ("jbd", "llt", "overkill", "xiaoxiang", "jbd-bms", "jbdbms", "lltpower"),
+    "daly": ("daly", "daley", "dally", "dalybms", "daly-bms"),
+    "charge-only": ("charge-only", "charge only", "charge-only bms", "monitor board", "no-fet", "nofet"),
+}
+_FUZZY_NAMES = {"jikong": "jk", "daly": "daly", "overkill": "jbd", "xiaoxiang": "jbd", "antbms": "ant", "jkbms": "jk"}
+
+CONTROLLERS = {"vesc": "vesc", "spintend": "spintend", "ubox": "spintend", "makerbase": "makerbase", "flipsky": "flipsky",
+               "tronic": "tronic", "wepoor": "wepoor", "stock controller": "stock", "stock esc": "stock"}
+
+_NUM_UNIT = re.compile(
+    r"(?<![\w.])(\d{1,4}(?:[.,]\d{1,4})?)\s?(mv|millivolts?|volts?|v|amps?|amp|a|ah|°c|deg(?:rees)?|c|s|p|%)(?![a-z])")
+_SP = re.compile(r"(?<![\w.])(\d{1,2})\s?s\s?(\d{1,3})\s?p(?![a-z])")
+_RANGE_S = re.compile(r"(?<![\w.])(\d{1,2})\s?(?:-|–|to)\s?(\d{1,2})\s?s(?![a-z])")
+_BARE = re.compile(r"(?<![\w.])(\d{1,4}(?:[.,]\d{1,4})?)(?![\w.])")
+_WORD = re.compile(r"[a-z0-9]+(?:[.'-][a-z0-9]+){0,4}")
+_CLAUSE = re.compile(r"[,;!?]|\.(?!\d)|\bbut\b|\bwhile\b|\band\b")
+
+# role keywords (lowered, matched on the text before a number within its clause)
+_CUR_ROLES: list[tuple[str, tuple[str, ...]]] = [
+    ("charge_ocp", ("charge ocp", "charging ocp", "charge over current", "charge overcurrent", "charge current protection",
+                    "charge limit", "charge protection", "charge current limit", "chg ocp", "ocp charge", "charge oc")),
+    ("discharge_ocp", ("discharge ocp", "discharge over current", "discharge overcurrent", "discharge limit",
+                       "discharge protection", "dsg ocp", "discharge oc", "ocp")),
+    ("regen_limit", ("regen", "braking", "brake", "brak", "battery regen", "max regen")),
+    ("phase_current", ("phase", "motor current", "motor amps")),
+    ("peak", ("peak", "burst", "surge", "max draw", "spikes")),
+    ("charge_current", ("charger", "charging at", "charge at", "charge current")),
+    ("battery_limit", ("battery current", "battery max", "batt max", "battery limit", "batt current", "battery amps",
+                       "batt", "battery")),
+    ("continuous", ("continuous", "cont", "constant", "sustained", "pull", "draw", "needs", "need")),
+]
+_V_ROLES: list[tuple[str, tuple[str, ...]]] = [
+    ("cell_delta", ("delta", "spread", "difference", "diff", "imbalance", "apart", "drift")),
+    ("balance_trigger", ("trigger", "balance start delta", "start delta")),
+    ("balance_start", ("balance start", "start balanc", "start voltage", "balancing start", "balance from")),
+    ("cell_ovp", ("ovp", "over voltage", "overvoltage", "cellhighprotect", "high protect")),
+    ("cell_uvp", ("uvp", "under voltage", "undervoltage", "low protect", "celllowprotect", "low voltage cut")),
+    ("dash_low_warning", ("dash warn", "dash low", "display warns", "warning at")),
+    ("charger_voltage", ("charger", "supply", "psu", "brick")),
+    ("charge_target", ("charge to", "charging to", "charged to", "charge them to", "stop charging at", "charge at",
+                       "charge ceiling", "top up to", "fill to", "only charge")),
+    ("cell_min", ("lowest", "min cell", "minimum", "low cell", "lowest cell", "weakest")),
+    ("cell_max", ("highest", "max cell", "maximum", "high cell", "highest cell")),
+]
+_FET_WORDS = {"charge_fet": ("charge fet", "charge mosfet", "charge mos", "chg fet", "chg mos", "charging fet",
+                             "charge switch", "charging switch", "charge toggle", "chg switch"),
+              "discharge_fet": ("discharge fet", "discharge mosfet", "discharge mos", "dsg fet", "dsg mos",
+                                "discharge switch", "discharge toggle", "discharging fet", "dischg")}
+_OFF = re.compile(r"\b(off|disabled?|disabling|turned off|switched off|not on|closed|open|isn'?t on|is off|"
+                  r"deactivated|false|0)\b")
+_ON = re.compile(r"\b(on|enabled?|active|true|1)\b")
+
+
+def _num(s: str) -> float:
+    return float(s.replace(",", "."))
+
+
+def _clause_before(low: str, pos: int, width: int = 40) -> str:
+    start = max(0, pos - width)
+    seg = low[start:pos]
+    cut = [m.end() for m in _CLAUSE.finditer(seg)]
+    return seg[cut[-1]:] if cut else seg
+
+
+def _after(low: str, end: int, width: int = 22) -> str:
+    seg = low[end:end + width]
+    m = _CLAUSE.search(seg)
+    return seg[: m.start()] if m else seg
+
+
+def _nearest_role(before: str, after: str, roles: list[tuple[str, tuple[str, ...]]]) -> str | None:
+    best, best_pos = None, -1
+    for role, words in roles:
+        for w in words:
+            i = before.rfind(w)
+            if i >= 0 and i + len(w) > best_pos:
+                best, best_pos = role, i + len(w)
+    if best is not None:
+        return best
+    for role, words in roles:  # "40a regen", "20 amps charge ocp"
+        for w in words:
+            if after.startswith(" " + w) or after.startswith(w) or f" {w}" in after[:14]:
+                return role
+    return None
+
+
+def family_names(kb_aliases: dict[str, Iterable[str]] | None = None) -> dict[str, str]:
+    """name -> family id (content aliases included)."""
+    out: dict[str, str] = {}
+    for fid, names in FAMILY_NAMES.items():
+        for n in names:
+            out[n] = fid
+    for fid, names in (kb_aliases or {}).items():
+        for n in names:
+            n = n.lower()
+            if n and n not in ("smart", "bms") and n not in out and len(n) >= 3:
+                out[n] = fid
+    return out
+
+
+def find_families(low: str, names: dict[str, str]) -> list[str]:
+    words = _WORD.findall(low)
+    found: list[tuple[int, str]] = []
+    for n, fid in names.items():
+        if " " in n or "-" in n:
+            i = low.find(n)
+            if i >= 0:
+                found.append((i, fid))
+    pos = 0
+    for w in words:
+        pos = low.find(w, pos)
+        fid = names.get(w)
+        if fid is None and len(w) >= 5 and not w[0].isdigit():
+            from rapidfuzz import fuzz, process
+
+            hit = process.extractOne(w, list(_FUZZY_NAMES), scorer=fuzz.ratio, score_cutoff=80)
+            fid = _FUZZY_NAMES[hit[0]] if hit else None
+        if fid is not None:
+            if fid == "ant" and re.search(r"\bant(?:s)?\b\s+(?:colony|nest|bite)", low):
+                continue
+            found.append((pos, fid))
+        pos += len(w)
+    found.sort()
+    return list(dict.fromkeys(f for _, f in found))
+
+
+def understand(text: str, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """Every fact the text states (see the module docstring). Unknown things are simply absent."""
+    low = " " + (text or "")[:MAX_TEXT].lower().replace("’", "'") + " "
+    low = re.sub(r"(\d)\s?(?:per|/|a|each)\s?cell", r"\1 per cell", low)
+    facts: dict[str, Any] = {}
+    fams = find_families(low, names or family_names())
+    if fams:
+        facts["families"] = fams
+        facts["bms"] = fams[0]
+    _series(low, facts, names or family_names())
+    _quantities(low, facts)
+    _states(low, facts)
+    _goals(low, facts)
+    return facts
+
+
+def _series(low: str, facts: dict[str, Any], names: dict[str, str]) -> None:
+    if m := _SP.search(low):
+        facts["series"], facts["parallel"] = int(m.group(1)), int(m.group(2))
+    if m := _RANGE_S.search(low):
+        a, b = int(m.group(1)), int(m.group(2))
+        if 1 <= a < b <= 64:
+            facts["board_series_range"] = [a, b]
+            facts["board_max_series"] = b
+    found = []
+    for m in re.finditer(r"(?<![\w.\-–])(\d{1,2})\s?(?:s|series|cells? in series)(?![a-z])", low):
+        n = int(m.group(1))
+        if 3 <= n <= 64 and not re.match(r"\s?s\s?\d{1,3}\s?p", low[m.start(1) + len(m.group(1)):][:8]):
+            found.append((m.start(), m.end(), n))
+    if "series" in facts:
+        found = [f for f in found if f[2] != facts["series"]]
+    board_words = ("bms", "board", "ant", "jk", "jbd", "daly", "llt", "unit", "model", "sku", "version")
+    pack_words = ("pack", "battery", "scooter", "build", "my ", "cells")
+    for start, end, n in found:
+        before = low[max(0, start - 14):start]
+        after = low[end:end + 14]
+        is_board = any(w in before.split()[-1:] or before.rstrip().endswith(w) for w in board_words) or \
+            after.lstrip().startswith(("bms", "board", "capable", "max", "version", "model", "sku")) or \
+            any(fam in before[-8:] for fam in names if len(fam) >= 2 and before.rstrip().endswith(fam))
+        is_pack = after.lstrip().startswith(pack_words) or before.rstrip().endswith(("my", "on a", "on my", "for a", "for my", "its", "it's", "is"))
+        if is_board and not is_pack and len(found) > 1:
+            facts.setdefault("board_max_series", n)
+        elif "series" not in facts:
+            facts["series"] = n
+        elif is_board:
+            facts.setdefault("board_max_series", n)
+    if "series" not in facts and m is None:
+        m2 = re.search(r"(?<![\w.])(\d{1,2})\s?(?:cells?)\s(?:in series|pack|battery)", low)
+        if m2 and 3 <= int(m2.group(1)) <= 64:
+            facts["series"] = int(m2.group(1))
+
+
+def _quantities(low: str, facts: dict[str, Any]) -> None:
+    amps_seen = []
+    for m in _NUM_UNIT.finditer(low):
+        v, unit = _num(m.group(1)), m.group(2)
+        before, after = _clause_before(low, m.start()), _after(low, m.end())
+        if unit in ("s", "p", "ah"):
+            continue
+        if unit == "%":
+            if "soc" in before or "app" in before or "shows" in before or "reads" in before or "%" in m.group(0):
+                facts.setdefault("soc", v)
+            continue
+        if unit in ("°c", "deg", "degree", "degrees", "c"):
+            if unit == "c" and not re.search(r"\b(temp|hot|mos|fet|board|bms|warm|reach|hit|at|cell)", before + after):
+                continue
+            if "mos" in before or "fet" in before or "board" in before or "bms" in before:
+                facts["mos_temp"] = v
+            else:
+                facts.setdefault("mos_temp" if "cell" not in before else "temp_max", v)
+            continue
+        if unit in ("mv", "millivolt", "millivolts"):
+            role = _nearest_role(before, after, _V_ROLES)
+            val = round(v / 1000, 4)
+            facts["balance_trigger" if role == "balance_trigger" else "cell_delta"] = val
+            continue
+        if unit in ("v", "volt", "volts"):
+            _volts(v, before, after, facts)
+            continue
+        # amps
+        role = _nearest_role(before, after, _CUR_ROLES)
+        if role is None:
+            role = "continuous"
+        if role == "continuous" and "continuous" in facts:
+            role = "peak" if v > facts["continuous"] else role
+        if role in ("battery_limit",):
+            facts.setdefault("continuous", v)
+        facts[role] = v
+        amps_seen.append(v)
+    if "charge_target" not in facts:  # "charge to 4.1" with no unit
+        m = re.search(r"(?:charge|charging|charged|top up|fill)\s(?:\w+\s){0,2}to\s(\d\.\d{1,3})(?![\d.])", low)
+        if m and 2.0 <= _num(m.group(1)) <= 4.5:
+            facts["charge_target"] = _num(m.group(1))
+    if "balance_trigger" not in facts:
+        m = re.search(r"trigger\D{0,12}(0[.,]\d{1,4})(?![\d.])", low)
+        if m:
+            facts["balance_trigger"] = _num(m.group(1))
+    if "cell_delta" not in facts:
+        m = re.search(r"(?:delta|spread|difference|imbalance)\D{0,12}(0[.,]\d{1,4})(?![\d.])", low)
+        if m:
+            facts["cell_delta"] = _num(m.group(1))
+    if "cell_voltage" not in facts:  # "cells at 4.1", "sitting at 3.9"
+        m = re.search(r"(?:cells?|sitting|each|per cell)\D{0,14}?([234][.,]\d{1,3})(?![\d.%a-z])", low)
+        if m and m.group(1) and not any(k in facts for k in ("charge_target",)):
+            facts["cell_voltage"] = _num(m.group(1))
+
+
+def _volts(v: float, before: str, after: str, facts: dict[str, Any]) -> None:
+    per_cell = after.startswith(" per cell") or "per cell" in after[:10]
+    role = _nearest_role(before, after, _V_ROLES)
+    if role in ("cell_delta", "balance_trigger") and v < 1:
+        facts[role] = v
+        return
+    if role == "charger_voltage" and v > 5:
+        facts["charger_voltage"] = v
+        return
+    if role in ("balance_start", "cell_ovp", "cell_uvp", "charge_target", "cell_min", "cell_max") and v <= 5:
+        facts[role] = v
+        return
+    if role == "dash_low_warning":
+        facts[role] = v
+        return
+    if v < 5 or per_cell:
+        if v < 1 and not per_cell:
+            facts["cell_delta"] = v
+            return
+        if role == "charge_target":
+            facts["charge_target"] = v
+        else:
+            facts.setdefault("cell_voltage", v)
+        return
+    if role in ("cell_ovp", "cell_uvp") and v > 5:
+        facts[role + "_pack"] = v
+        return
+    facts.setdefault("pack_voltage", v)
+
+
+def _states(low: str, facts: dict[str, Any]) -> None:
+    for field, words in _FET_WORDS.items():
+        for w in words:
+            i = low.find(w)
+            while i >= 0:
+                seg = low[i + len(w): i + len(w) + 22]
+                pre = low[max(0, i - 22): i]
+                if re.search(r"\b(disable|disabling|turn off|turning off|switch off|switching off|turned off|kill)\b", pre) \
+                        or _OFF.search(seg):
+                    facts[field] = False
+                elif re.search(r"\b(enable|enabling|turn on|turning on|switch on|turned on)\b", pre) or _ON.search(seg):
+                    facts[field] = True
+                i = low.find(w, i + 1)
+    if re.search(r"\bboth (?:fets?|mosfets?|fet banks?|switches)\b(?:\s\w+){0,2}\s(?:on|enabled)", low):
+        facts.setdefault("charge_fet", True)
+        facts.setdefault("discharge_fet", True)
+    if re.search(r"\b(lifepo4?|lfp|life?po|lifepo)\b", low):
+        facts["chemistry"] = "lifepo4"
+    elif re.search(r"\b(lto|titanate)\b", low):
+        facts["chemistry"] = "lto"
+    elif re.search(r"\b(li-?ion|nmc|nca|18650|21700|lithium ion|p42a|p45b|molicel|samsung)\b", low):
+        facts["chemistry"] = "li-ion"
+    for name, cid in CONTROLLERS.items():
+        if re.search(r"\b" + re.escape(name) + r"\b", low):
+            facts.setdefault("controller", cid)
+    if re.search(r"\b(charging|on the charger|plugged in|while charging)\b", low):
+        facts.setdefault("state", "charging")
+    elif re.search(r"\b(riding|mid ride|mid-ride|under load|accelerat|while braking|going uphill|hill)\b", low):
+        facts.setdefault("state", "riding")
+    elif re.search(r"\b(parked|sitting for|storage|stored|idle|at rest|sat for)\b", low):
+        facts.setdefault("state", "storage" if re.search(r"\b(storage|stored|weeks|months)\b", low) else "idle")
+
+
+def _goals(low: str, facts: dict[str, Any]) -> None:
+    if re.search(r"\b(longevity|last longer|lifespan|life span|cycle life|battery life|make the cells last|preserve)\b", low):
+        facts["goal"] = "longevity"
+    elif re.search(r"\bmax(?:imum)? range\b|\bmore range\b", low):
+        facts.setdefault("goal", "range")
+    if re.search(r"\b(cheap|cheapest|budget|low cost|inexpensive|affordable|not much money|on a dime|broke)\b", low):
+        facts["budget"] = "low"
+    elif re.search(r"\b(money is no object|price doesn'?t matter|premium|high end|no budget)\b", low):
+        facts["budget"] = "high"
+    if re.search(r"\bno room (?:for|to fit) (?:the |a |any )?(?:discharge )?(?:fets?|mosfets?|a fet board)\b", low) \
+            or re.search(r"\bno space for (?:discharge )?fets\b", low):
+        facts["space"] = "none"
+    elif re.search(r"\b(tiny|small|tight|cramped|narrow|slim|thin|skinny|little|no room|limited space|not much space|"
+                   r"not much room|compact)\b(?:\s\w+){0,2}\s?(deck|space|room|fit|pack|enclosure|housing|battery box)?", low) \
+            and re.search(r"\b(deck|space|room|fit|enclosure|housing|cramped|tight|tiny|slim|narrow)\b", low):
+        facts["space"] = "cramped"
+    elif re.search(r"\b(plenty of room|lots of room|roomy|big deck|loads of space)\b", low):
+        facts["space"] = "roomy"
+    if re.search(r"\b(uptime|can'?t afford (?:to be |any )?(?:downtime|down|stranded|breakdowns?)|must not fail|"
+                 r"delivery|deliveries|courier|rental|fleet|daily driver|reliab|never fail|mission critical|no downtime|"
+                 r"work every day)\b", low):
+        facts["uptime"] = "critical"
+    if re.search(r"\b(vesc can|can bus|canbus|over can|on my vesc (?:dash|app|display)|vesc dashboard|vesc app|"
+                 r"vesc tool|bridge)\b", low) and re.search(r"\b(telemetry|data|dash|integrat|can|show|see|display)", low):
+        facts["integration"] = "vesc-can"
+    if re.search(r"\b(full protection|fully protected|regulat|compliance|legal|insurance|certif)", low):
+        facts["full_protection"] = True
+
+
+READING_FIELDS = ("bms", "series", "board_max_series", "pack_voltage", "charge_fet", "discharge_fet", "chemistry",
+                  "controller", "regen_limit", "battery_limit", "charge_ocp", "discharge_ocp", "balance_trigger",
+                  "balance_start", "cell_ovp", "cell_uvp", "charge_target", "charger_voltage", "soc", "mos_temp",
+                  "state", "goal", "dash_low_warning")
+
+
+def reading_of(facts: dict[str, Any]) -> dict[str, Any]:
+    """The facts a Reading takes (field names of kb/fields.py); the rest stay chat facts."""
+    from kb.fields import FIELDS
+
+    out = {k: facts[k] for k in READING_FIELDS if k in facts and k in FIELDS}
+    if "cell_voltage" in facts and "series" in facts and "pack_voltage" not in out and "pack_voltage" in FIELDS:
+        out["pack_voltage"] = round(facts["cell_voltage"] * facts["series"], 2)
+    return out

@@ -1,0 +1,145 @@
+"""Chat answer cards (content/answers.yaml): direct "what setting / how much / is X ok for Y / why does..." answers.
+
+A card is matched on the rider's words (`need`: every entry must match; `any`: each entry that matches adds a point;
+an entry is word prefixes joined by `|`, a space inside a prefix means a phrase) and on facts (`families`, `only_if`).
+Its `answers` are variants tried in order: the first whose `when` holds (a condition in the ordinary condition
+language over the chat's facts) and whose `{placeholders}` are all known is said. The text starts with the number,
+the verdict or the action; `why` follows; every number in the text is listed in `numbers` with whose it is
+(`basis: handbook` for the handbook's, `ours` for our own judgement or arithmetic).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field
+
+from kb.errors import Problem
+from kb.expr import ExprError, parse
+from kb.fields import FAMILIES, FIELDS, FieldSpec
+from kb.load import Collection, register_collection
+from kb.schema import Citations, Strict
+from kb.validate import TEMPLATE_FIELD, expr_position, register_check
+
+INTENTS = ("symptom", "setting", "ok_for", "select", "compare", "what", "followup")
+
+_F = FieldSpec
+# facts the chat reads from prose beyond the reading fields (kb/fields.py)
+CHAT_FACTS: dict[str, FieldSpec] = {f.name: f for f in [
+    _F("cell_voltage", "number", "V", "a cell voltage the rider quoted", group="chat"),
+    _F("continuous", "number", "A", "continuous current the pack must deliver", group="chat"),
+    _F("peak", "number", "A", "peak current", group="chat"),
+    _F("parallel", "int", doc="cells in parallel", group="chat"),
+    _F("phase_current", "number", "A", "motor phase current", group="chat"),
+    _F("charge_current", "number", "A", "charger current", group="chat"),
+    _F("space", "enum", doc="room in the deck", group="chat", values=("none", "cramped", "normal", "roomy")),
+    _F("budget", "enum", doc="budget", group="chat", values=("low", "normal", "high")),
+    _F("uptime", "enum", doc="uptime", group="chat", values=("critical", "normal")),
+    _F("integration", "enum", doc="integration", group="chat", values=("none", "vesc-can")),
+    _F("full_protection", "bool", doc="full protection required", group="chat"),
+    _F("family_count", "int", doc="how many families the rider named", group="chat"),
+    _F("series_over_board", "bool", doc="the pack has more series than the board", group="chat"),
+]}
+
+
+def vocabulary() -> dict[str, FieldSpec]:
+    v = dict(FIELDS)
+    v.update(CHAT_FACTS)
+    return v
+
+
+class Number(Strict):
+    value: float
+    unit: str = ""
+    basis: Literal["handbook", "ours"]
+
+
+class Variant(Strict):
+    when: str | None = None
+    text: str
+    citations: Citations = Field(default_factory=list)  # this variant's own footnotes (default: the card's)
+
+
+class Ask(Strict):
+    field: str
+    question: str
+
+
+class Card(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    topic: str
+    intents: list[Literal[INTENTS]] = Field(default_factory=list)  # type: ignore[valid-type]
+    families: list[str] = Field(default_factory=list)
+    all_families: bool = False  # compare cards: every family listed must be named
+    need: list[str] = Field(default_factory=list)
+    any: list[str] = Field(default_factory=list)
+    only_if: str | None = None
+    answers: list[Variant] = Field(min_length=1)
+    why: str = ""
+    ask: Ask | None = None
+    numbers: list[Number] = Field(default_factory=list)
+    citations: Citations = Field(min_length=1)
+
+
+class AnswersFile(Strict):
+    version: int = Field(ge=1)
+    answers: list[Card] = Field(min_length=1)
+
+
+register_collection(Collection("answers", "answers.yaml", AnswersFile, required=False))
+
+_NUM = re.compile(r"(?<![\w{:.])(\d+(?:\.\d+)?)(?![\w}])")
+_PATTERN_WORD = re.compile(r"^[a-z0-9%][a-z0-9 .'%+-]*$")
+
+
+@register_check
+def _check_answers(kb, problems: list[Problem]) -> None:
+    cards: dict[str, Card] = {}
+    trees: dict[tuple[str, int | str], object] = {}
+    vocab = vocabulary()
+    for doc in kb.docs.get("answers", []):
+        f = doc.model
+        if f is None:
+            continue
+        for i, c in enumerate(f.answers):
+            base = ("answers", i)
+            if c.id in cards:
+                problems.append(Problem(doc.path, *doc.pos(base + ("id",), True), f"duplicate answer id '{c.id}'"))
+            cards[c.id] = c
+            for label in [*c.citations, *(x for v in c.answers for x in v.citations)]:
+                if label not in kb.sources:
+                    problems.append(Problem(doc.path, *doc.pos(base + ("citations",), True), f"unknown footnote '{label}'"))
+            for fam in c.families:
+                if fam not in FAMILIES:
+                    problems.append(Problem(doc.path, *doc.pos(base + ("families",), True), f"unknown family '{fam}'"))
+            for k, entry in enumerate([*c.need, *c.any]):
+                for alt in entry.split("|"):
+                    if not _PATTERN_WORD.match(alt):
+                        problems.append(Problem(doc.path, *doc.pos(base, False), f"pattern '{alt}': lower-case words only"))
+            conds = [("only_if", c.only_if, base + ("only_if",))] + [
+                (j, v.when, base + ("answers", j, "when")) for j, v in enumerate(c.answers)]
+            for key, text, loc in conds:
+                if text is None:
+                    continue
+                try:
+                    trees[(c.id, key)] = parse(text, vocab)
+                except ExprError as e:
+                    problems.append(Problem(doc.path, *expr_position(doc, loc, e.line, e.col), f"condition: {e.message}"))
+            listed = {n.value for n in c.numbers}
+            for j, v in enumerate(c.answers):
+                for m in TEMPLATE_FIELD.finditer(v.text):
+                    if m.group(1) not in vocab:
+                        problems.append(Problem(doc.path, *doc.pos(base + ("answers", j, "text"), True),
+                                                f"unknown placeholder '{{{m.group(1)}}}'"))
+                for m in _NUM.finditer(TEMPLATE_FIELD.sub("", v.text)):
+                    if float(m.group(1)) not in listed and float(m.group(1)) not in (0, 1, 2):
+                        problems.append(Problem(doc.path, *doc.pos(base + ("answers", j, "text"), True),
+                                                f"number {m.group(1)} is not listed in numbers (with its basis)"))
+            if c.ask is not None and c.ask.field not in vocab:
+                problems.append(Problem(doc.path, *doc.pos(base + ("ask", "field"), True), f"unknown field '{c.ask.field}'"))
+    kb.extra["answers"] = cards
+    kb.extra["answer_trees"] = trees
+    kb.extra.setdefault("counts", {})["answers"] = len(cards)
+    kb.extra.setdefault("coverage_items", {})["answers"] = [
+        {"kind": "answer", "id": c.id, "section": c.topic, "citations": list(c.citations)} for c in cards.values()]
