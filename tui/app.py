@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -23,18 +24,29 @@ from textual.screen import Screen
 from textual.widgets import Markdown
 
 from tui.messages import LiveReading, LiveStatus
+from tui.screens.base import available
 from tui.screens.chat import ChatScreen
 from tui.screens.commission import CommissionScreen
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.diagnose import DiagnoseScreen
 from tui.screens.handbook import HandbookScreen
-from tui.screens.base import available
 from tui.screens.help import HelpScreen
 from tui.screens.select import SelectScreen
 from tui.widgets.areabar import AREAS
 
 TREND_LEN = 120
 DEFAULT_DEMO = ("jk", "healthy-ride")
+# Findings hysteresis: a finding shows at once, and clears only after it has been absent from HOLD_READINGS
+# readings in a row spanning HOLD_SECONDS (an intermittent sense lead must not make the list flicker).
+HOLD_READINGS = 3
+HOLD_SECONDS = 5.0
+
+
+@dataclass
+class Held:
+    finding: Any
+    seq: int  # the last reading it was in
+    at: float  # time.monotonic() of that reading
 
 
 @dataclass
@@ -53,6 +65,7 @@ class LiveState:
     seq: int = 0  # readings handled
     received: int = 0  # readings posted by the worker (seq < received: coalesced)
     first_seen: dict[str, int] = field(default_factory=dict)  # rule id -> seq at which it first fired
+    held: dict[str, Held] = field(default_factory=dict)  # the findings shown: active, or absent only briefly
     current: deque = field(default_factory=lambda: deque(maxlen=TREND_LEN))
     delta: deque = field(default_factory=lambda: deque(maxlen=TREND_LEN))
     temp: deque = field(default_factory=lambda: deque(maxlen=TREND_LEN))
@@ -61,6 +74,7 @@ class LiveState:
     notes: list[str] = field(default_factory=list)  # what the paste parser understood or converted
     lag_ms: deque = field(default_factory=lambda: deque(maxlen=600))  # post -> handled, per reading
     work_ms: deque = field(default_factory=lambda: deque(maxlen=600))  # check + state update, per reading
+    clock: Any = time.monotonic  # the hysteresis clock (tests replace it)
 
     def reset(self, spec: dict[str, Any], source: str, short: str) -> None:
         self.spec, self.source, self.source_short = spec, source, short
@@ -70,16 +84,32 @@ class LiveState:
         self.notes = []
         self.seq = self.received = 0
         self.first_seen.clear()
+        self.held.clear()
         self.current.clear()
         self.delta.clear()
         self.temp.clear()
 
+    def update_findings(self, report: Any, now: float) -> None:
+        """Hold the findings of the reading just checked (see HOLD_READINGS / HOLD_SECONDS)."""
+        active = {f.rule: f for f in report.findings} if report is not None else {}
+        for rule, f in active.items():
+            self.held[rule] = Held(f, self.seq, now)
+            self.first_seen.setdefault(rule, self.seq)
+        for rule, h in list(self.held.items()):
+            if rule not in active and self.seq - h.seq >= HOLD_READINGS and now - h.at >= HOLD_SECONDS:
+                del self.held[rule]
+                self.first_seen.pop(rule, None)
+
+    def intermittent(self) -> set[str]:
+        """Rules shown though the latest reading does not break them (absent only briefly)."""
+        return {rule for rule, h in self.held.items() if h.seq != self.seq}
+
     def findings(self) -> list[Any]:
-        """Newest and most severe first."""
+        """Newest and most severe first (held ones included)."""
         if self.report is None:
             return []
         rank = {"critical": 0, "warning": 1, "info": 2}
-        return sorted(self.report.findings,
+        return sorted((h.finding for h in self.held.values()),
                       key=lambda f: (rank.get(f.severity, 3), -self.first_seen.get(f.rule, 0), f.rule))
 
 
@@ -138,6 +168,7 @@ class BmsDocApp(App):
         self.came_from: str | None = None  # the area a citation was opened from (the handbook's Back returns there)
         self.pending_diagnosis: dict[str, Any] | None = None
         self.generation = 0  # bumped per source; stream messages carry it
+        self._recorder: Any = None  # tui.recording.LiveRecorder while recording
         if not animate:
             self.animation_level = "none"
 
@@ -166,6 +197,14 @@ class BmsDocApp(App):
                         severity="error", timeout=10)
         if self.autostart:
             self.start_source(self.initial_source or self.configured_source())
+
+    def on_unmount(self) -> None:
+        rec, self._recorder = self._recorder, None
+        if rec is not None:  # quitting while recording ends the session cleanly
+            try:
+                rec.close()
+            except Exception:
+                pass
 
     def configured_source(self) -> dict[str, Any]:
         """The BMS the user saved (settings.json in the data dir), else the virtual BMS demo."""
@@ -303,6 +342,11 @@ class BmsDocApp(App):
             self.notify(message.detail or f"the BMS {message.status}", title="Connection", severity="error", timeout=8)
         elif message.status == "connected" and previous == "reconnecting":
             self.notify("reconnected", title="Connection")
+        if live.recording and self._recorder is not None and message.status != previous:
+            try:
+                self._recorder.event(message.status, message.detail)
+            except Exception as e:
+                self._recording_failed(e)
         if message.status == "connected" and live.spec.get("kind") == "ble" and previous != "connected":
             save_settings({"source": {k: v for k, v in live.spec.items() if k in ("kind", "address", "name")}})
         self.live_tick += 1
@@ -333,13 +377,13 @@ class BmsDocApp(App):
         if "temp_max" in d:
             live.temp.append(float(d["temp_max"]))
         live.report = self.check(reading)
-        if live.report is not None:
-            active = {f.rule for f in live.report.findings}
-            for rule in active:
-                live.first_seen.setdefault(rule, live.seq)
-            for rule in list(live.first_seen):
-                if rule not in active:
-                    del live.first_seen[rule]
+        live.update_findings(live.report, live.clock())
+        rec = self._recorder
+        if live.recording and rec is not None:
+            try:
+                rec.reading(reading, live.report.findings if live.report is not None else ())
+            except Exception as e:  # a full disk or a locked store stops the recording, never the app
+                self._recording_failed(e)
 
     def check(self, reading: Any) -> Any:
         if self.kb is None:
@@ -373,19 +417,29 @@ class BmsDocApp(App):
                 self.notify(err, title="Recording", severity="warning")
                 return
             self._recorder = rec
-            live.recording, live.recording_path = True, str(getattr(rec, "path", "") or "")
-            self.notify(f"recording to {live.recording_path or 'the session store'}", title="Recording")
+            live.recording, live.recording_path = True, str(rec.path)
+            self.notify(f"recording session {rec.session} to {rec.path}", title="Recording")
         else:
-            rec = getattr(self, "_recorder", None)
-            self._recorder = None
-            if rec is not None and hasattr(rec, "close"):
+            rec, self._recorder = self._recorder, None
+            live.recording = False
+            if rec is not None:
                 try:
                     rec.close()
                 except Exception as e:  # a recorder failing to close must not take the app down
-                    self.notify(f"closing the recording failed: {e}", severity="error")
-            live.recording = False
-            self.notify("recording stopped", title="Recording")
+                    self.notify(f"closing the recording failed: {e}", title="Recording", severity="error")
+                else:
+                    self.notify(f"recording stopped: session {rec.session}, {rec.seq} readings "
+                                "(s > Recording replays it; bmsdoc history lists it)", title="Recording")
         self.live_tick += 1
+
+    def _recording_failed(self, error: Exception) -> None:
+        rec, self._recorder = self._recorder, None
+        self.live.recording = False
+        try:
+            rec.close()
+        except Exception:
+            pass
+        self.notify(f"recording stopped: {error}", title="Recording", severity="error", timeout=10)
 
     # ------------------------------------------------------------------ command palette
 

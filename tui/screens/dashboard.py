@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -14,6 +15,7 @@ from textual.widgets import Sparkline, Static
 from tui.screens.base import AreaScreen
 from tui.widgets.cells import CellBars
 from tui.widgets.findings import FindingCard, FindingsList
+from tui.widgets.magnitude import MagnitudeSpark
 
 
 def current_markup(reading: Any) -> str:
@@ -72,21 +74,28 @@ class Trend(Horizontal):
     DEFAULT_CSS = """
     Trend { height: 1; }
     Trend > .trend-label { width: 9; color: $text-muted; }
-    Trend > Sparkline { width: 1fr; }
+    Trend > Sparkline, Trend > MagnitudeSpark { width: 1fr; }
     Trend > .trend-value { width: 11; text-align: right; }
     """
 
-    def __init__(self, label: str, unit: str, id: str) -> None:
+    def __init__(self, label: str, unit: str, id: str, magnitude: bool = False) -> None:
         super().__init__(id=id)
         self.label, self.unit = label, unit
+        self.magnitude = magnitude  # bars of |value| from zero (current) instead of an autoscaled trend
 
     def compose(self) -> ComposeResult:
         yield Static(self.label, classes="trend-label")
-        yield Sparkline([], id=f"{self.id}-spark")
+        if self.magnitude:
+            yield MagnitudeSpark(id=f"{self.id}-spark")
+        else:
+            yield Sparkline([], id=f"{self.id}-spark")
         yield Static("—", classes="trend-value")
 
     def set_data(self, data: list[float]) -> None:
-        self.query_one(Sparkline).data = data if len(data) > 1 else []  # one point would fill the whole row
+        if self.magnitude:
+            self.query_one(MagnitudeSpark).data = data
+        else:
+            self.query_one(Sparkline).data = data if len(data) > 1 else []  # one point would fill the whole row
         self.query_one(".trend-value", Static).update(f"{data[-1]:.1f} {self.unit}" if data else "—")
 
 
@@ -118,7 +127,7 @@ sources, `d` starts a diagnosis from it.
             with Vertical(id="live-right"):
                 yield Static("", id="live-pack")
                 with Vertical(id="live-trends"):
-                    yield Trend("current", "A", id="trend-current")
+                    yield Trend("|current|", "A", id="trend-current", magnitude=True)
                     yield Trend("delta", "mV", id="trend-delta")
                     yield Trend("temp max", "°C", id="trend-temp")
                 yield Static("[b]Findings[/]", classes="pane-title", id="live-findings-title")
@@ -170,7 +179,7 @@ sources, `d` starts a diagnosis from it.
             why = live.check_error or ("waiting for a reading…" if reading is None else "")
             flist.show([], set(), why or "no findings")
         else:
-            flist.show(findings, new_rules)
+            flist.show(findings, new_rules, quiet=live.intermittent())
         n = len(findings)
         title = f"[b]Findings[/] ({n})" if report is not None else "[b]Findings[/]"
         if report is not None and report.not_checked:

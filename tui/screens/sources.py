@@ -6,15 +6,16 @@ recorded session, a pasted reading. It returns a source spec (a plain dict) that
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
-from textual.widgets import (Button, Input, Label, LoadingIndicator, OptionList, Select, TabbedContent, TabPane,
-                             TextArea)
+from textual.widgets import Button, Input, Label, LoadingIndicator, OptionList, Select, TabbedContent, TabPane, TextArea
 from textual.widgets.option_list import Option
 
 from tui.messages import ScanResult
@@ -65,6 +66,12 @@ async def stream_events(spec: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
                 break
         yield "ended", ("end of the replay", 0)
         return
+    if spec.get("kind") == "recording":
+        from tui.recording import replay
+
+        async for item in replay(spec):
+            yield item
+        return
     if not available("drivers.live"):
         yield "error", ("live data is not available in this build (drivers.live is missing)", 0)
         return
@@ -80,14 +87,17 @@ async def stream_events(spec: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
 
 
 def recorder_for(app, spec: dict[str, Any]) -> tuple[Any, str]:
-    if not available("drivers.record"):
-        return None, "recording is not available in this build (drivers.record is missing)"
-    return None, "recording is not wired yet"
+    """A recorder of the live session (tui.recording, over drivers.record), or (None, why not)."""
+    from tui.recording import recorder_for as make
+
+    return make(app, spec)
 
 
 def recordings() -> list[tuple[str, str]]:
     """(session id, label) of recorded sessions, newest first."""
-    return []
+    from tui.recording import recordings as listed
+
+    return listed()
 
 
 # ---------------------------------------------------------------------- the picker
@@ -139,7 +149,7 @@ class SourcePicker(ModalScreen[dict | None]):
                 with TabPane("Recording", id="tab-rec"):
                     recs = recordings()
                     if recs:
-                        yield OptionList(*[Option(label, id=sid) for sid, label in recs], id="rec-list")
+                        yield OptionList(*[Option(escape(label), id=sid) for sid, label in recs], id="rec-list")
                     else:
                         msg = ("no recorded sessions yet: press r on the dashboard to record one"
                                if available("drivers.record") else "recordings are not available in this build")
@@ -160,7 +170,7 @@ class SourcePicker(ModalScreen[dict | None]):
 
     @on(OptionList.OptionSelected, "#rec-list")
     def _recording(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss({"kind": "recording", "session": event.option.id, "label": str(event.option.prompt)})
+        self.dismiss({"kind": "recording", "session": event.option.id, "label": f"session {event.option.id}"})
 
     @on(OptionList.OptionSelected, "#scan-list")
     def _scanned(self, event: OptionList.OptionSelected) -> None:

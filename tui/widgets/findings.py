@@ -9,8 +9,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.message import Message
 from textual.markup import escape
+from textual.message import Message
 from textual.widgets import Static
 
 from tui.widgets.kbtext import SEVERITY_ICON, cite_markup, fmt_value
@@ -38,7 +38,7 @@ class FindingCard(Vertical, can_focus=True):
     ]
 
     class Toggled(Message):
-        def __init__(self, card: "FindingCard") -> None:
+        def __init__(self, card: FindingCard) -> None:
             super().__init__()
             self.card = card
 
@@ -47,11 +47,12 @@ class FindingCard(Vertical, can_focus=True):
             super().__init__()
             self.finding = finding
 
-    def __init__(self, finding: Any, expanded: bool = False, new: bool = False) -> None:
+    def __init__(self, finding: Any, expanded: bool = False, new: bool = False, quiet: bool = False) -> None:
         super().__init__(classes=f"finding -{finding.severity}")
         self.finding = finding
         self.expanded = expanded
         self.new = new
+        self.quiet = quiet  # held: not in the latest reading, but absent only briefly
 
     def compose(self) -> ComposeResult:
         yield Static(self._head(), classes="finding-head")
@@ -65,11 +66,13 @@ class FindingCard(Vertical, can_focus=True):
         var = SEVERITY_VAR.get(f.severity, "$text")
         arrow = "▾" if self.expanded else "▸"
         new = " [b $accent]new[/]" if self.new else ""
-        return f"{arrow} [b {var}]{SEVERITY_ICON.get(f.severity, '')} {f.severity.upper()}[/] {escape(f.title)}{new}"
+        quiet = " [$text-muted](intermittent: not in the last reading)[/]" if self.quiet else ""
+        return (f"{arrow} [b {var}]{SEVERITY_ICON.get(f.severity, '')} {f.severity.upper()}[/] {escape(f.title)}"
+                f"{new}{quiet}")
 
-    def update_finding(self, finding: Any, new: bool) -> None:
+    def update_finding(self, finding: Any, new: bool, quiet: bool = False) -> None:
         changed_body = finding.message != self.finding.message or finding.evidence != self.finding.evidence
-        self.finding, self.new = finding, new
+        self.finding, self.new, self.quiet = finding, new, quiet
         self.query_one(".finding-head", Static).update(self._head())
         if changed_body and self.expanded:
             self.query_one(".finding-body", Static).update(finding_body_markup(finding))
@@ -114,11 +117,12 @@ class FindingsList(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("no findings yet", classes="empty")
 
-    def show(self, findings: list[Any], new_rules: set[str], empty_text: str = "no findings: nothing in this reading breaks a rule") -> None:
+    def show(self, findings: list[Any], new_rules: set[str],
+             empty_text: str = "no findings: nothing in this reading breaks a rule", quiet: set[str] = frozenset()) -> None:
         order = [f.rule for f in findings]
         if order == self._order:
             for card, f in zip(self.query(FindingCard), findings):
-                card.update_finding(f, f.rule in new_rules)
+                card.update_finding(f, f.rule in new_rules, f.rule in quiet)
             return
         focused_rule = None
         if isinstance(self.app.focused, FindingCard) and self.app.focused.parent is self:
@@ -129,7 +133,7 @@ class FindingsList(VerticalScroll):
             if not findings:
                 self.mount(Static(escape(empty_text), classes="empty"))
                 return
-            cards = [FindingCard(f, f.rule in self.expanded, f.rule in new_rules) for f in findings]
+            cards = [FindingCard(f, f.rule in self.expanded, f.rule in new_rules, f.rule in quiet) for f in findings]
             self.mount_all(cards)
         if focused_rule is not None:
             for c in cards:
