@@ -154,10 +154,10 @@ def judge(case: dict[str, Any], out: dict[str, Any]) -> list[str]:
 def test_case(case, shipped_kb):
     from kb.errors import UserError
 
+    RESULTS[case["name"]] = (case["kind"], False)  # until judged right (an exception is a miss too)
     try:
         out = run_case(case["input"], shipped_kb)
     except UserError as e:
-        RESULTS[case["name"]] = (case["kind"], False)
         pytest.fail(f"the rider's paste was refused: {e}")
     wrong = judge(case, out)
     RESULTS[case["name"]] = (case["kind"], not wrong)
