@@ -10,6 +10,7 @@ bad line in a one-line error.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -101,8 +102,9 @@ def _numbers(p: Path, name: str, delim: str, ncols: int, used: list[int], header
     try:
         with p.open("r", encoding="utf-8-sig", errors="replace") as f:
             f.readline()
-            a = np.loadtxt(f, delimiter=delim, usecols=used, ndmin=2, dtype=np.float64, comments=None)
-        return a
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "input contained no data": our own error below
+                return np.loadtxt(f, delimiter=delim, usecols=used, ndmin=2, dtype=np.float64, comments=None)
     except (ValueError, IndexError):
         _, lines = read_lines(p)
         body = lines[1:]

@@ -142,6 +142,7 @@ def analyze(recordings: Iterable[Recording], kb=None, *, chemistry: str | None =
     series_seen: Counter[int] = Counter()
     chem = chemistry
     for rec in recordings:
+        notes.extend(f"{rec.name}: {n}" for n in rec.notes)
         if rec.samples < 2:
             notes.append(f"{rec.name}: fewer than two samples: skipped")
             continue

@@ -5,6 +5,7 @@ cell voltages under load, per-cell resistance bars, rest delta over time, per-ce
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 from typing import Any
 
@@ -168,8 +169,8 @@ def to_html(rep: HealthReport, plots: list[Path], base: Path) -> str:
 
 def _rel(p: Path, base: Path) -> str:
     try:
-        return p.resolve().relative_to(base.resolve()).as_posix()
-    except ValueError:
+        return Path(os.path.relpath(p.resolve(), base.resolve())).as_posix()
+    except ValueError:  # another drive (Windows)
         return p.resolve().as_uri()
 
 

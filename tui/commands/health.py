@@ -97,7 +97,9 @@ def _f(v: Any, spec: str = ".2f") -> str:
 def print_report(rep) -> None:
     fig = rep.figures
     head = f"Pack health{' of ' + rep.pack if rep.pack else ''}: {rep.series} cell groups"
-    head += f", {rep.chemistry or 'chemistry unknown'}, {fig['recordings']} recording(s), {fig['duration_h']:.1f} h"
+    hours = fig["duration_h"]
+    span = f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.1f} min"
+    head += f", {rep.chemistry or 'chemistry unknown'}, {fig['recordings']} recording(s), {span}"
     print(head)
     print(f"  pack resistance {_f(fig['resistance_mohm'], '.1f')} mΩ ({fig['resistance_steps']} load steps), "
           f"capacity {_f(fig['capacity_ah'])} Ah (median cell {_f(fig['capacity_median_ah'])} Ah), "
@@ -111,7 +113,8 @@ def print_report(rep) -> None:
                   f"{_f(c.offset_v, '+8.3f'):>8}  {c.verdict}")
     print()
     if not rep.findings:
-        print("No warnings: resistance, capacity and balance look even.")
+        print("No warnings: resistance, capacity and balance look even." if rep.cells else
+              "No warnings. Pack figures only: these logs carry no cell voltages, so no cell can be judged.")
     for f in rep.sorted_findings():
         print(f"{f.severity.upper()}: {f.title} [{f.rule}]")
         print(f"  {f.message}")
