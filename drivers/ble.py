@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
 
 from engine.reading import Reading, canonical_field
 from kb.errors import UserError
@@ -208,8 +209,12 @@ def to_reading(sample: Mapping[str, Any], family: str | None, context: Mapping[s
     """One aiobmsble sample + the rider's context -> a Reading (UserError when the sample is implausible)."""
     from drivers.sample import sample_to_fields
 
-    fields = sample_to_fields(sample, family or "", notes)
-    if code := sample.get("problem_code"):
+    from drivers.protection import describe
+
+    fields = sample_to_fields(sample, family or "", notes)  # protection fields from problem_code, in words
+    if sample.get("problem_code") and (words := describe(fields)):
+        fields["fault"] = words
+    elif code := sample.get("problem_code"):
         fields["fault"] = f"{family or 'bms'} alarm code 0x{int(code):X}"
     fields.update(context)  # the rider's configured series wins over the BMS's cell count
     return Reading.parse(fields)

@@ -159,6 +159,7 @@ def test_daly_open_probe_is_left_out_with_a_note() -> None:
 def test_riders_context_wins_over_the_bms_cell_count_and_alarms_become_the_fault() -> None:
     sample = {"voltage": 50.0, "cell_voltages": [3.85] * 13, "cell_count": 13, "problem_code": 0x2000}
     r = ble.to_reading(sample, "jk", ble.canonical_context({"series": 14, "regen": "30 A"}))
-    assert r.series == 14 and r.regen_limit == 30.0 and r.fault == "jk alarm code 0x2000"
+    assert r.series == 14 and r.regen_limit == 30.0 and r.fault == "discharge over-current (jk:0x2000)"
+    assert r.prot_discharge_ocp is True and r.protection_active is True and r.prot_cell_ovp is False
     with pytest.raises(UserError):
         ble.to_reading({"voltage": 5000.0}, "jk", {})  # implausible: rejected, never guessed

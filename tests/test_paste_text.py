@@ -103,16 +103,16 @@ def test_summary_only_is_understood_but_gives_no_fields():
     assert any("need the cell voltages" in n for n in p.notes)
 
 
-def test_vesc_faults_block_flips_current_and_names_the_fault():
+def test_vesc_faults_block_names_the_fault_and_keeps_motor_current_out():
     text = ("The following faults were registered since start:\n\n"
             "    Fault            : FAULT_CODE_UNDER_VOLTAGE\n    Motor            : 1\n"
             "    Current          : 85.2\n    Current filtered : 80.1\n    Voltage          : 8.00\n"
             "    Duty             : 0.950\n    RPM              : 31516.2\n    Temperature      : 56.14\n")
     p = parse_text(text)
     assert p.format == "vesc-faults"
-    same(text, {"fault": "under_voltage", "state": "riding", "current": -85.2, "pack_voltage": 8.0, "duty": 0.95,
-                "mos_temp": 56.14})
-    assert any("sign flipped" in n for n in p.notes)
+    # the block's Current is the motor current at the fault: never the pack current
+    same(text, {"fault": "under_voltage", "state": "riding", "pack_voltage": 8.0, "duty": 0.95, "mos_temp": 56.14})
+    assert any("85.2 A) is the motor current" in n for n in p.notes)
     assert claims(text, {"Fault": "x"})  # `bmsdoc check` must not take it as YAML with the VESC sign
 
 
@@ -120,7 +120,7 @@ def test_vesc_quoted_with_two_faults_uses_the_last():
     text = ("> Fault : FAULT_CODE_OVER_VOLTAGE\n> Current : -30.1\n> Voltage : 58.2\n>\n"
             "> Fault : FAULT_CODE_UNDER_VOLTAGE\n> Current : 60\n> Voltage : 38.21\n")
     p = parse_text(text)
-    assert p.fields["fault"] == "under_voltage" and p.fields["current"] == -60.0
+    assert p.fields["fault"] == "under_voltage" and "current" not in p.fields
     assert any("over_voltage" in n for n in p.notes)
 
 
@@ -129,12 +129,17 @@ def test_vesc_no_faults_is_understood():
     assert p.format == "vesc-faults" and p.fields == {} and p.nothing_to_read
 
 
-def test_batmon_line_flips_current_and_reads_mv():
+def test_batmon_line_reads_mv_and_asks_for_the_current_sign():
     text = "INFO jk_bms: BmsSampl(80.1%,U=55.1V,I=63.25A,P=3485W,Q=83/100Ah,mos=25°C) volt=[3471,3436,3450,3449]"
     p = parse_text(text)
-    same(text, {"bms": "jk", "soc": 80.1, "pack_voltage": 55.1, "current": -63.25, "mos_temp": 25,
-                "cells": [3.471, 3.436, 3.45, 3.449]})
-    assert "batmon-ha current sign flipped to positive = charging" in p.notes
+    same(text, {"bms": "jk", "soc": 80.1, "pack_voltage": 55.1, "mos_temp": 25, "cells": [3.471, 3.436, 3.45, 3.449]})
+    assert any("invert_current" in a and "63.25" in a for a in p.ambiguities)  # asked, not guessed
+
+
+@pytest.mark.parametrize("option, current", [("invert_current: true", -63.25), ("invert_current: false", 63.25)])
+def test_batmon_current_sign_follows_its_invert_current_option(option, current):
+    text = f"{option}\nINFO jk_bms: BmsSampl(80.1%,U=55.1V,I=-63.25A,P=3485W)"
+    assert parse_text(text).fields["current"] == current
 
 
 def test_home_assistant_page_with_localised_decimals():

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from drivers.paste import batmon, cells, esphome, frames, homeassistant, jbdtool, keyvalue, structured, vesc
+from drivers.paste import (advert, batmon, cells, esphome, frames, homeassistant, jbdtool, keyvalue, structured,
+                           vesc)
 from drivers.paste.parsed import Parsed, finish
 from engine.reading import Reading
 from kb.errors import UserError
@@ -22,10 +23,11 @@ from kb.errors import UserError
 __all__ = ["Parsed", "SHAPES", "TOOL_SHAPES", "claims", "detect", "parse_text", "parse_to_reading"]
 
 # most specific first: on a tie the earlier shape wins
-SHAPES: tuple[ModuleType, ...] = (frames, esphome, vesc, batmon, jbdtool, structured, homeassistant, keyvalue, cells)
+SHAPES: tuple[ModuleType, ...] = (frames, advert, esphome, vesc, batmon, jbdtool, structured, homeassistant, keyvalue,
+                                  cells)
 MAX_CHARS = 2_000_000
 # outputs of tools whose conventions only their parser knows (VESC's and batmon-ha's current sign, ...)
-TOOL_SHAPES = frozenset({frames.NAME, esphome.NAME, vesc.NAME, batmon.NAME, jbdtool.NAME, homeassistant.NAME})
+TOOL_SHAPES = frozenset({frames.NAME, advert.NAME, esphome.NAME, vesc.NAME, batmon.NAME, jbdtool.NAME, homeassistant.NAME})
 
 
 def detect(text: str) -> list[tuple[float, str]]:

@@ -1,5 +1,10 @@
 """batmon-ha log lines: `BmsSampl(80.1%,U=55.1V,I=63.25A,P=3485W,Q=83/100Ah,mos=25°C)`, `volt=[3471,3436,...]` (mV),
-`temp=[21,22]`. batmon-ha reports current positive = discharging: it is flipped to positive = charging here.
+`temp=[21,22]`.
+
+The sign of batmon-ha's current depends on its `invert_current` option: without it, positive = discharging; with
+`invert_current: true` (the default of its recent add-on configs) it is negative while discharging, which is the
+reading's convention. A paste that does not say which was set is ambiguous: the current is left out and asked
+for, never guessed.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ _PARTS = {
     "mos_temp": re.compile(rf"\bmos\s*=\s*({_NUM})"),
 }
 _FAMILY = re.compile(r"\b(jk|jbd|ant|daly)[_-]?bms\b", re.IGNORECASE)
+_INVERT = re.compile(r"\binvert[_ ]current\b[\"']?\s*[:=]\s*[\"']?(true|false|yes|no|on|off|1|0)\b", re.IGNORECASE)
 
 
 def detect(text: str) -> float:
@@ -44,8 +50,20 @@ def parse(text: str) -> Parsed:
             if m:
                 p.fields[field] = to_float(m.group(1))
         if "current" in p.fields:
-            p.fields["current"] = -p.fields["current"] + 0.0
-            p.note("batmon-ha current sign flipped to positive = charging")
+            raw = p.fields.pop("current")
+            inv = _INVERT.search(text)
+            if inv is None:
+                p.unsure(f"batmon-ha current {raw:g} A: its sign depends on batmon-ha's invert_current option "
+                         f"(off: positive = discharging; on: positive = charging), which the paste does not show; "
+                         f"the current was left out: say 'invert_current: true' or 'false', or whether the pack "
+                         f"was charging or discharging")
+            elif inv.group(1).lower() in ("true", "yes", "on", "1"):
+                p.fields["current"] = raw + 0.0
+                p.note("batmon-ha with invert_current on: current taken as is (positive = charging)")
+            else:
+                p.fields["current"] = -raw + 0.0
+                p.note("batmon-ha with invert_current off (positive = discharging): sign flipped to positive = "
+                       "charging")
     lists = {}
     for m in _LIST.finditer(text):
         lists[m.group("key").lower()] = [to_float(x) for x in re.findall(_NUM, m.group("items"))]

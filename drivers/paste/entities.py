@@ -52,7 +52,8 @@ _TABLE: list[tuple[str, Target | str]] = [
      Target("field", "charge_ocp")),
     (r"max(?:imum)? discharge current|discharge over ?current(?: protection)?|discharge ocp",
      Target("field", "discharge_ocp")),
-    (r"cell count|cells count|number of cells|cell number|strings|series(?: count)?", Target("field", "series")),
+    (r"cell count|cells count|number of cells|cell number|(?:battery |cell )?strings?(?: count)?|series(?: count)?",
+     Target("field", "series")),
     # measured values
     (r"(?:mosfet|mos|power tube|fet|mos tube)(?: temperature| temp)", Target("field", "mos_temp")),
     (r"(?:total|battery|pack)(?: voltage)?|voltage|total battery voltage", Target("field", "pack_voltage")),

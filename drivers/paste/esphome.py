@@ -58,6 +58,15 @@ def parse(text: str) -> Parsed:
             p.note(f"BMS family {family} from the entity names")
     if family:
         p.fields["bms"] = family
+    temps = p.fields.get("temperatures")
+    if family == "ant" and temps and any(t <= -40 for t in temps):
+        p.note(f"{sum(1 for t in temps if t <= -40)} ANT temperature sensor(s) read -40 °C, the value of an open "
+               f"(unconnected) probe: left out")
+        kept = [t for t in temps if t > -40]
+        if kept:
+            p.fields["temperatures"] = kept
+        else:
+            p.fields.pop("temperatures")
     if "current" in p.fields:
         p.note("current as the component reports it: positive = charging")
     return p

@@ -43,12 +43,14 @@ def cells_from_indexed(indexed: dict[int, float], p: Parsed, what: str = "cells"
     return [indexed[i] for i in sorted(indexed)]
 
 
-def drop_unused_cells(cells: list[float], p: Parsed) -> list[float]:
-    """Trailing cells at exactly 0 V are channels the board has but the pack does not use."""
+def drop_unused_cells(cells: list[float], p: Parsed, series: int | None = None) -> list[float]:
+    """Trailing cells at exactly 0 V are channels the board has but the pack does not use; with a known series
+    count, only the channels beyond it are (a 0 V cell inside the string is a dead cell or lead, kept)."""
     n = len(cells)
-    while n and cells[n - 1] == 0:
+    floor = series if series and series <= len(cells) else 0
+    while n > floor and cells[n - 1] == 0:
         n -= 1
-    if n == 0:
+    if n == 0 or not any(cells[:n]):
         p.unsure("every cell reads 0 V: no cell voltages were taken")
         return []
     if n < len(cells):
@@ -65,7 +67,8 @@ def finish(p: Parsed) -> Parsed:
     """Shared last steps: unused cells, series against the cell count, stated summaries against the cells."""
     cells = p.fields.get("cells")
     if cells:
-        cells = drop_unused_cells(list(cells), p)
+        series = p.fields.get("series")
+        cells = drop_unused_cells(list(cells), p, series if isinstance(series, int) else None)
         if cells:
             p.fields["cells"] = cells
         else:

@@ -1,8 +1,9 @@
 """The VESC terminal `faults` block: `Fault : FAULT_CODE_UNDER_VOLTAGE`, `Current : -0.2`, `Voltage : 38.21`,
 `Duty : 0.950`, `Temperature : 56.14` ..., or `No faults registered since startup`.
 
-VESC current is positive when the motor draws from the battery (discharging), the opposite of the reading's
-convention, so it is flipped here. A fault is recorded while riding, so state is `riding`.
+The block's `Current` is the motor current at the fault (VESC stores no battery current in it), so it is not the
+pack current and is never mapped to `current`: it is kept as a note. A fault is recorded while riding, so state is
+`riding`.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ def parse(text: str) -> Parsed:
     p.fields["state"] = "riding"
     p.note(f"VESC fault {block['fault']} (FAULT_CODE_ prefix dropped); state taken as riding")
     if "current" in block:
-        p.fields["current"] = -block["current"] + 0.0
-        p.note("VESC current sign flipped to positive = charging (VESC: positive = drawing from the battery)")
+        p.note(f"the fault's Current ({block['current']:g} A) is the motor current, not the battery current: not "
+               f"used as the pack current")
     for k in ("pack_voltage", "duty", "mos_temp"):
         if k in block:
             p.fields[k] = block[k]

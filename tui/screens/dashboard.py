@@ -63,7 +63,11 @@ def pack_markup(reading: Any) -> str:
         bal_s += f" {reading.balance_current:.2f} A"
     line4 = f"{fet_markup('Charge FET', reading.charge_fet)}  {fet_markup('Discharge FET', reading.discharge_fet)}  Balancer {bal_s}"
     extra = ""
-    if reading.fault:
+    alarm = getattr(reading, "alarm_text", None)
+    if alarm and alarm != "no alarm":
+        label = "BMS protection" if getattr(reading, "protection_active", False) else "BMS alarm"
+        extra = f"\n[b $error]{label}: {escape(alarm)}[/] [$text-muted]({escape(reading.alarm_code or '')})[/]"
+    elif reading.fault:
         extra = f"\n[b $error]Fault: {escape(reading.fault)}[/]"
     return "\n".join([line1, line2, line3, line4]) + extra
 
