@@ -12,7 +12,7 @@ import threading
 import weakref
 from typing import Any
 
-from engine.evaluate import evaluate, fmt_value, render_template, rule_truth, scope_text, scope_truth, unknown_fields
+from engine.evaluate import TEMPLATE_FIELD, evaluate, fmt_value, render_template, rule_truth, scope_text, scope_truth, unknown_fields
 from engine.facts import condition_values, derive_facts
 from engine.reading import Reading
 from engine.report import SEVERITY_RANK, Finding, NotChecked, Question, Report
@@ -148,17 +148,18 @@ def group_by_root_cause(kb, findings: list[Finding]) -> list[Finding]:
 def rank_questions(kb, not_checked: list[NotChecked], values: dict[str, Any], facts) -> list[Question]:
     """What to ask: every input field whose absence keeps a warning or critical rule undecided, ranked by the worst
     severity it could reveal, then by how close those rules are to firing, then by how many they are."""
-    from engine.evaluate import support
-    from kb.fields import FIELDS, ask_for
+    from kb.fields import FIELDS, KNOWN_PREFIX, ask_for
+
+    def known_count(tree, vals) -> int:  # fields of the rule already known: how close it is to deciding
+        return sum(1 for f in fields_of(tree) if vals.get(f) is not None and vals.get(KNOWN_PREFIX + f) is not False
+                   and not (f in facts and facts[f].provenance == "assumed"))
 
     asked: dict[str, dict[str, Any]] = {}
     texts = getattr(kb, "extra", {}).get("questions") or {}
     for nc in not_checked:
         lr = kb.rules[nc.rule]
         rule = lr.rule
-        if rule.severity == "info":
-            continue
-        near = support(lr.tree, values)
+        near = known_count(lr.tree, values)
         for missing in nc.missing:
             for name in ask_for(missing) if missing in FIELDS else (missing,):
                 if name in facts and facts[name].provenance != "assumed":
@@ -180,7 +181,10 @@ def rank_questions(kb, not_checked: list[NotChecked], values: dict[str, Any], fa
         if name in facts and facts[name].provenance == "assumed":
             ask += f" (assumed {facts[name].value:g} for now)"
         out.append(Question(name, ask, why, how, q["severity"], q["rules"], list(q["citations"]), q["near"]))
-    out.sort(key=lambda q: (SEVERITY_RANK[q.severity], -q.relevance, -len(q.rules), q.field))
+    ambiguous = "chemistry_ambiguous" in facts and facts["chemistry_ambiguous"].value
+    # a question about a rule nothing is known of yet is speculation: those come after the ones that decide
+    out.sort(key=lambda q: (not (ambiguous and q.field == "chemistry"), q.relevance == 0,
+                            SEVERITY_RANK[q.severity], -q.relevance, -len(q.rules), q.field))
     return out
 
 
@@ -193,7 +197,8 @@ def _finding(lr, values: dict[str, Any], facts) -> Finding:
     scope = scope_text(rule.scope, values)
     if scope:
         explanation.insert(0, f"scope: {scope}")
-    read = ["bms"] * bool(rule.scope.families) + ["chemistry"] * bool(rule.scope.chemistry) + fields_of(lr.tree)
+    read = ["bms"] * bool(rule.scope.families) + ["chemistry"] * bool(rule.scope.chemistry) + fields_of(lr.tree) \
+        + [m.group(1) for m in TEMPLATE_FIELD.finditer(rule.message)]
     evidence = {f: values[f] for f in dict.fromkeys(read) if values.get(f) is not None}
     provenance = {f: facts[f].provenance for f in evidence if f in facts}
     assumed = [assumption_text(f, facts[f]) for f in evidence if f in facts and facts[f].provenance == ASSUMED]

@@ -80,6 +80,7 @@ class Progress:
     checklist: str
     kb_version: str
     steps: dict[str, StepState]
+    series: int | None = None  # the pack's series count, when the user gave it (confirms the balance taps)
 
     @classmethod
     def path_for(cls, pack: str, checklist: str) -> Path:
@@ -101,7 +102,9 @@ class Progress:
         for sid, st in (data or {}).get("steps", {}).items():
             if sid in steps and isinstance(st, dict) and st.get("status") in STATUSES:
                 steps[sid] = StepState(st["status"], _text(st.get("note")), _text(st.get("at")), _taps(st.get("taps")))
-        return cls(pack, checklist.id, kb_version, steps)
+        series = (data or {}).get("series")
+        series = series if isinstance(series, int) and not isinstance(series, bool) and 1 <= series <= 64 else None
+        return cls(pack, checklist.id, kb_version, steps, series)
 
     @classmethod
     def reset(cls, pack: str, checklist: str) -> None:
@@ -222,8 +225,8 @@ class CheckResult:
 
 @dataclass
 class TapResult:
-    ok: bool
-    message: str
+    ok: bool | None  # None: nothing wrong in the taps given, but the lead order cannot be confirmed (series unknown
+    message: str     # or not every tap measured): the step stays open
     cells: list[float]
 
 
@@ -245,8 +248,9 @@ def auto_checks(kb, checklist, step, reading) -> list[CheckResult]:
     return out
 
 
-def check_taps(measure, taps: list[float]) -> TapResult:
-    """Cumulative balance-tap voltages measured from B-: each tap must rise by one cell's voltage."""
+def check_taps(measure, taps: list[float], series: int | None = None) -> TapResult:
+    """Cumulative balance-tap voltages measured from B-: each tap must rise by one cell's voltage, and there must be
+    one rise per series cell. Without the pack's series count the order cannot be confirmed (ok is None)."""
     if len(taps) < 2:
         return TapResult(False, "enter at least two tap voltages, measured from B- (the first may be 0)", [])
     vals = list(taps)
@@ -259,7 +263,17 @@ def check_taps(measure, taps: list[float]) -> TapResult:
             return TapResult(False, f"tap {i} rises by {c:.2f} V, {where} than one cell "
                                     f"({measure.step_min:g}-{measure.step_max:g} V): check lead {i} and {i - 1} "
                                     f"before soldering B-", cells)
-    return TapResult(True, f"{len(cells)} taps rise by {min(cells):.2f}-{max(cells):.2f} V each: lead order is right", cells)
+    rises = f"{len(cells)} tap{'s' if len(cells) != 1 else ''} rise by {min(cells):.2f}-{max(cells):.2f} V each"
+    if series is None:
+        return TapResult(None, f"{rises}, but the pack's series count is not known, so the lead order cannot be "
+                               "confirmed: give the series (e.g. 20S) and every tap from B- to the top", cells)
+    if len(cells) < series:
+        return TapResult(None, f"{rises}, but a {series}S pack has {series} cells: measure all {series + 1} taps "
+                               f"(B- to B{series}) to confirm the lead order", cells)
+    if len(cells) > series:
+        return TapResult(False, f"{len(cells)} cell steps on a {series}S pack: a lead is doubled or the series count "
+                                "is wrong; check both before soldering B-", cells)
+    return TapResult(True, f"{rises}, all {series} cells of the {series}S pack: lead order is right", cells)
 
 
 def step_citations(kb, step) -> list[str]:
@@ -268,11 +282,18 @@ def step_citations(kb, step) -> list[str]:
     return list(dict.fromkeys(cites))
 
 
-def report_markdown(kb, checklist, progress: Progress, reading=None) -> str:
+def report_markdown(kb, checklist, progress: Progress, reading=None, source: str | None = None) -> str:
+    """The report. `source` says where `reading` came from ("the virtual BMS demo ...", "ride.json"): every
+    automatic check's verdict names it, so a pass taken from a demo is never mistaken for the pack's own."""
     now = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines = [f"# {checklist.title}: {progress.pack}", "",
              f"Knowledge base {kb.kb_version} · {progress.done}/{len(checklist.steps)} steps complete · {now}", "",
              checklist.intro, ""]
+    src = (source or "the reading given") if reading is not None else None
+    if src:
+        lines += [f"Automatic checks below were evaluated on **{src}**, taken {now}.", ""]
+    else:
+        lines += ["No reading was given: the automatic checks are not measured.", ""]
     marks = {"done": "[x]", "skipped": "[-]", "failed": "[!]", "pending": "[ ]"}
     cited: dict[str, None] = {}
     for i, step in enumerate(checklist.steps, 1):
@@ -286,9 +307,10 @@ def report_markdown(kb, checklist, progress: Progress, reading=None) -> str:
             lines.append(f"- {s}")
         for r in auto_checks(kb, checklist, step, reading):
             verdict = {True: "pass", False: "FAIL", None: "not measured"}[r.result]
-            lines.append(f"- Check: {r.text}: **{verdict}**")
+            origin = f" (from {src})" if r.result is not None else ""
+            lines.append(f"- Check: {r.text}: **{verdict}**{origin}")
         if step.measure and st.taps:
-            tr = check_taps(step.measure, st.taps)
+            tr = check_taps(step.measure, st.taps, progress.series)
             lines.append(f"- Taps: {', '.join(f'{t:g}' for t in st.taps)} V: {tr.message}")
         if st.note:
             lines.append(f"- Note: {st.note}")
@@ -312,8 +334,8 @@ def report_html(markdown_text: str, title: str) -> str:
             "h2{border-bottom:1px solid #ccc}</style></head>\n<body>\n" + body + "</body></html>\n")
 
 
-def export(kb, checklist, progress: Progress, path: Path, reading=None) -> Path:
-    md = report_markdown(kb, checklist, progress, reading)
+def export(kb, checklist, progress: Progress, path: Path, reading=None, source: str | None = None) -> Path:
+    md = report_markdown(kb, checklist, progress, reading, source)
     suffix = path.suffix.lower()
     if suffix in (".html", ".htm"):
         text = report_html(md, f"{checklist.title}: {progress.pack}")

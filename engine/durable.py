@@ -26,8 +26,9 @@ import itertools
 import json
 import math
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from kb.expr import And, Arith, Cmp, Lit, Node, Or, Ref
 
@@ -380,7 +381,7 @@ class DurableEngine:
                 js = f'{{"sid":"{SESSION}","id":{next(_IDS)},{body}}}'
                 try:
                     # Host.assert_fact, minus its json.dumps (see the module docstring); actions run right here
-                    host._handle_function(rs, lambda _: rs._handle_result(core.assert_fact(rs._handle, js), fact),
+                    host._handle_function(rs, lambda _: rs._handle_result(core.assert_fact(rs._handle, js), fact),  # noqa: B023 (called at once)
                                           None, None)
                 except not_handled:
                     pass  # no rule of this shard matched
@@ -388,7 +389,7 @@ class DurableEngine:
                     self.broken = f"durable-rules failed on shard {shard.name}: {e}"
                 finally:
                     try:
-                        host._handle_function(rs, lambda _: rs._handle_result(core.retract_fact(rs._handle, js), fact),
+                        host._handle_function(rs, lambda _: rs._handle_result(core.retract_fact(rs._handle, js), fact),  # noqa: B023 (called at once)
                                               None, None)
                     except not_handled:
                         pass

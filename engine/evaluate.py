@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from kb.expr import And, Arith, Cmp, Lit, Node, Ref, known_field
 
@@ -333,11 +334,22 @@ def _render_value(v: Any, spec: str | None) -> str:
         return fmt_value(v)
 
 
+OPTIONAL_PART = re.compile(r"\[\[([^\[\]]*)\]\]")
+
+
 def render_template(text: str, values: Mapping[str, Any]) -> str:
-    """Fill ``{field}`` and ``{field:.3f}`` placeholders; a missing value renders as '?'."""
+    """Fill ``{field}`` and ``{field:.3f}`` placeholders; a missing value renders as '?'. A part written
+    ``[[ ... ]]`` is left out when a value it names is missing (so a message stays true with partial readings)."""
 
     def sub(m: re.Match) -> str:
         v = values.get(m.group(1))
         return "?" if v is None else _render_value(v, m.group(2))
 
-    return TEMPLATE_FIELD.sub(sub, text)
+    def optional(m: re.Match) -> str:
+        inner = m.group(1)
+        if any(values.get(f.group(1)) is None for f in TEMPLATE_FIELD.finditer(inner)):
+            return ""
+        return TEMPLATE_FIELD.sub(sub, inner)
+
+    text = OPTIONAL_PART.sub(optional, text)
+    return re.sub(r"\s+([,.;:)])", r"\1", re.sub(r"\(\s*\)", "", TEMPLATE_FIELD.sub(sub, text))).strip()

@@ -18,8 +18,9 @@ rules that turn these facts into advice carry their own `basis`.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from kb.fields import FIELDS, KNOWN_PREFIX
 
@@ -183,6 +184,13 @@ def derive_facts(r, kb=None) -> dict[str, Fact]:
     elif state is not None:
         facts["charging_now"] = Fact(False, TYPED, f"state {state}")
     charging = facts["charging_now"].value if "charging_now" in facts else None
+    if "at_rest" in facts or charging is not None:
+        rest = facts["at_rest"].value if "at_rest" in facts else None
+        if rest or charging:
+            facts["unloaded"] = Fact(True, facts.get("at_rest", facts.get("charging_now")).provenance,
+                                     "at rest" if rest else "on the charger")
+        elif rest is False:
+            facts["unloaded"] = Fact(False, facts["at_rest"].provenance, facts["at_rest"].basis)
 
     # regen: can the controller push current into the pack?
     if r.regen_limit is not None:
@@ -221,6 +229,8 @@ def derive_facts(r, kb=None) -> dict[str, Fact]:
         facts["charge_ceiling"] = Fact(facts["charger_per_cell"].value, INFERRED, facts["charger_per_cell"].basis)
     elif charging and "cell_max" in facts:
         facts["charge_ceiling"] = Fact(facts["cell_max"].value, MEASURED, "top cell seen while charging")
+    elif r.soc is not None and r.soc >= 98 and "cell_max" in facts and facts.get("at_rest", Fact(True, "")).value:
+        facts["charge_ceiling"] = Fact(facts["cell_max"].value, MEASURED, f"top cell at {r.soc:g} % (just charged)")
 
     if kb is not None:
         apply_defaults(facts, defaults_of(kb))

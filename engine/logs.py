@@ -14,9 +14,10 @@ positive = charging/regen, ...). Engine code does not import drivers: give a pat
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -639,7 +640,7 @@ class _Judge:
             d = f.to_json()
             d.update(t_s=None, events=0)
             out.append(d)
-        for rule, (t0, f, _, count) in self._finding.items():
+        for t0, f, _, count in self._finding.values():
             d = f.to_json()
             d.update(t_s=round(t0, 3), events=count)
             out.append(d)

@@ -92,7 +92,10 @@ class Report:
             "kb_version": self.kb_version,
             "engine": self.engine,
             "reading": self.reading,
-            "findings": [f.to_json() for f in self.sorted_findings()],
+            # one story per root cause: a finding a root cause accounts for is listed under it, not beside it
+            "findings": [dict(f.to_json(), accounts_for=[{"rule": e.rule, "severity": e.severity, "title": e.title}
+                                                        for e in self.explained(f.rule)])
+                         for f in self.root_findings()],
             "questions": [q.to_json() for q in self.questions],
             "facts": {k: (f.to_json() if hasattr(f, "to_json") else f) for k, f in self.facts.items()},
             "not_checked": [asdict(n) for n in self.not_checked],

@@ -171,7 +171,9 @@ def _one(rec: Recording, h, chem: str | None, acc: _Acc) -> None:
     t, i, cells = rec.t_s, rec.current, rec.cells
     pv = rec.pack_voltage()
     cols = cells if pv is None else np.column_stack((cells, pv))
-    steps = st.find_steps(t, i, step_min_a=th("step_min_a"), steady_a=th("step_steady_a"), gap_s=th("step_gap_s"))
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    gap = max(th("step_gap_s"), 1.5 * dt)  # a slow logger's two neighbouring samples are still one step
+    steps = st.find_steps(t, i, step_min_a=th("step_min_a"), steady_a=th("step_steady_a"), gap_s=gap)
     est = st.estimate(cols, steps) if cols.shape[1] else None
     if est is not None and est.steps:
         acc.ratios.append(est.ratios)
@@ -182,6 +184,12 @@ def _one(rec: Recording, h, chem: str | None, acc: _Acc) -> None:
         curve = (np.asarray(c.soc), np.asarray(c.volts))
     rests = find_rests(t, i, cells, rec.soc, rest_current_a=th("rest_current_a"), rest_min_s=th("rest_min_s"),
                        curve=curve, slope_min_v=th("ocv_slope_min_v"))
+    if len(rests) < 2 and rec.series:
+        short = find_rests(t, i, cells, rec.soc, rest_current_a=th("rest_current_a"), rest_min_s=th("rest_min_s") / 5,
+                           curve=curve, slope_min_v=th("ocv_slope_min_v"))
+        if len(short) >= 2:
+            rec.notes.append(f"rests shorter than {th('rest_min_s'):.0f} s were used: the OCV may not have settled")
+            rests = short
     q = cap.charge_ah(t, i)
     acc.rests.extend((rec.name, r) for r in rests)
     acc.pairs.append(cap.rest_pairs(rests, q, th("capacity_swing_soc")))
