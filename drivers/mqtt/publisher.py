@@ -34,9 +34,13 @@ class ReadingPublisher:
         self.client.loop_start()
         self._infos: list[Any] = []
         self.sent = 0
+        self._last = 0.0
 
     def publish(self, seq: int, t: float, reading: Any, when: float | None = None) -> None:
-        body = {"seq": seq, "t": round(float(t), 3), "time": when if when is not None else time.time(),
+        if when is None:  # strictly increasing: the fleet drops a reading whose time is not newer
+            when = max(time.time(), self._last + 1e-6)
+        self._last = when
+        body = {"seq": seq, "t": round(float(t), 3), "time": when,
                 "reading": reading.given() if hasattr(reading, "given") else dict(reading)}
         info = self.client.publish(self.topic, json.dumps(body, ensure_ascii=False, default=str).encode(), qos=1)
         self._infos.append(info)
