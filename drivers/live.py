@@ -28,8 +28,9 @@ Sources:
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping
+from typing import Any
 
 from drivers.ble import Found, LiveEvent, WatchStats, watch
 from drivers.ble import scan as _scan

@@ -131,8 +131,8 @@ class Dialogue:
         identity = {k: v for k, v in self.facts.items() if k in IDENTITY}
         if new.get("bms") and identity.get("bms") and new["bms"] != identity["bms"]:
             identity.pop("board_max_series", None)
-        follow = bool(self.thread) and (intent == "followup" or self.pending == "select" or
-                                        (not _own_topic(text) and bool(new)))
+        follow = bool(self.thread) and not _NEW_TOPIC.match(text.lower()) and (
+            intent == "followup" or self.pending == "select" or (not _own_topic(text) and bool(new)))
         if not follow and self.thread:
             alone = cards.best(self.kb, text, derived_facts({**identity, **new}), intent)
             if alone is None and not _own_topic(text):
@@ -170,9 +170,13 @@ class Dialogue:
             r = self._ok_for(combined, facts)
             if r is not None:
                 return r
-        m = cards.best(self.kb, combined, facts, intent)
-        if m is None and combined != text:
+        m = None
+        if combined != text:  # a follow-up: its own words first ("also the soc shows 10%"), then the thread's
             m = cards.best(self.kb, text, facts, intent)
+            if m is not None and m.score < cards.MIN_SCORE + 2:
+                m = None
+        if m is None:
+            m = cards.best(self.kb, combined, facts, intent)
         if m is not None:
             return self._card(m, facts)
         if intent in ("symptom", "what", "setting", "ok_for"):
@@ -533,7 +537,9 @@ class Dialogue:
 
 
 _OWN = re.compile(r"\b(bms|board|pack|battery|cell|cells|fet|regen|balanc\w*|charg\w*|soc|controller|vesc|esc|"
-                  r"scooter|wake|trip\w*|cut\w*)\b")
+                  r"scooter|wake|trip\w*|cut\w*|hot|heat|smell\w*|jk|ant|jbd|daly|llt|jikong)\b")
+_NEW_TOPIC = re.compile(r"^\s*(different|new|another|other|unrelated|separate)\s(issue|question|problem|thing|topic)\b|"
+                        r"^\s*(btw|by the way|also unrelated|question)\b")
 
 
 def _own_topic(text: str) -> bool:

@@ -152,7 +152,7 @@ def derive_facts(r, kb=None) -> dict[str, Fact]:
     """Every fact a rule may read, with its provenance (see the module docstring)."""
     facts: dict[str, Fact] = {}
     for name, v in r.given().items():
-        facts[name] = Fact(v, MEASURED if FIELDS[name].group == "measured" else TYPED)
+        facts[name] = Fact(v, MEASURED if FIELDS[name].group in ("measured", "log") else TYPED)
     d = basic_features(r)
     for name, v in d.items():
         facts[name] = Fact(v, MEASURED)

@@ -288,7 +288,9 @@ def _loose(name: str, v: Any) -> Any:
         return _number_text(name, v)
     if kind == "list":
         if isinstance(v, str):
-            v = [x for x in re.split(r"[\s,;]+", v.strip()) if x]
+            v = [x for x in re.split(r"[\s,;]+", v.strip().rstrip(".")) if x]
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = [v]  # one probe: `temperature: 21`
         if not isinstance(v, (list, tuple)):
             raise ValueError(f"'{name}' must be a list")
         items = [_number_text(name, x) if isinstance(x, str) else x for x in v]

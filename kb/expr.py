@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import ast
 import contextvars
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Union
 
 from kb.fields import FIELDS, KNOWN_PREFIX, FieldSpec
 
@@ -35,7 +35,7 @@ _VOCAB: contextvars.ContextVar[Mapping[str, FieldSpec]] = contextvars.ContextVar
 
 @dataclass(frozen=True)
 class Lit:
-    value: Union[float, int, str, bool]
+    value: float | int | str | bool
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,11 @@ class Ref:
 @dataclass(frozen=True)
 class Arith:
     op: str  # + - * /
-    left: "Operand"
-    right: "Operand"
+    left: Operand
+    right: Operand
 
 
-Operand = Union[Lit, Ref, Arith]
+Operand = Lit | Ref | Arith
 
 
 @dataclass(frozen=True)
@@ -62,15 +62,15 @@ class Cmp:
 
 @dataclass(frozen=True)
 class And:
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Or:
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
 
 
-Node = Union[Cmp, And, Or]
+Node = Cmp | And | Or
 
 NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 FLIP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}

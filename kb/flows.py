@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterator, Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -383,7 +384,7 @@ def _check_step(kb, f: Flow, i: int, s: Step, rep: _Reporter, trees: dict) -> No
                                         f"condition: {e.message}"))
     if t == "choice" and s.options is not None:
         if len(s.options) < 2:
-            rep.at(base + ("options",), f"a choice needs at least two options")
+            rep.at(base + ("options",), "a choice needs at least two options")
         seen: set[str] = set()
         for j, o in enumerate(s.options):
             if o.value in seen:

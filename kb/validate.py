@@ -10,8 +10,9 @@ import hashlib
 import importlib
 import importlib.util
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kb.errors import Problem
 from kb.expr import ExprError, parse, render
@@ -104,7 +105,7 @@ def build(root: Path, docs: dict, problems: list[Problem]):
                     problems.append(Problem(doc.path, *doc.pos(("entries", i, "rules", j), True), f"unknown rule id '{rid}'"))
 
     # every citation anywhere must name a source
-    for name, ds in docs.items():
+    for ds in docs.values():
         for doc in ds:
             _check_citations(doc, doc.node, (), kb.sources, problems)
 

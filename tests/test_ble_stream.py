@@ -20,9 +20,8 @@ from drivers.record import Recorder, load
 def fast_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     """aiobmsble waits ~5 s for a missing reply and bleak-retry-connector backs off 0.25 s per failed attempt:
     the same code runs here, on a shorter clock."""
-    import bleak_retry_connector
-
     import aiobmsble.basebms as basebms
+    import bleak_retry_connector
 
     monkeypatch.setattr(basebms.BaseBMS, "_RETRY_TIMEOUT", 0.004)
     monkeypatch.setattr(bleak_retry_connector, "BLEAK_DBUS_BACKOFF_TIME", 0.001)

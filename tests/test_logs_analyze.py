@@ -10,12 +10,23 @@ import json
 
 import numpy as np
 import pytest
+from test_logs_synth import (
+    REAL,
+    discharge_cut,
+    end_at,
+    healthy,
+    knowledge_base,
+    latched_trip,
+    regen_150,
+    regen_cut_full,
+    ride,
+    write_logui_csv,
+    write_rt_csv,
+)
 
 from drivers.logs import load_log
 from engine.logs import TRIP_KINDS, analyze, downsample, estimate_resistance, runs
 from kb.errors import UserError
-from test_logs_synth import (REAL, discharge_cut, end_at, healthy, knowledge_base, latched_trip, regen_150,
-                             regen_cut_full, ride, write_logui_csv, write_rt_csv)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import json
 import os
 
 import pytest
-
 from test_logs_synth import REAL, healthy, knowledge_base, latched_trip, write_rt_csv
+
 from tui.cli import main
 
 KB_ARGS = ["--kb", os.environ["BMSDOC_LOGS_TEST_KB"]] if os.environ.get("BMSDOC_LOGS_TEST_KB") else []

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_logs_synth import REAL, end_at, healthy, ride, write_logui_csv, write_rt_csv
 
 from drivers.logs import detect, load_log, parse_map
 from kb.errors import UserError
-from test_logs_synth import REAL, end_at, healthy, ride, write_logui_csv, write_rt_csv
 
 
 def test_real_vesc_log_loads_with_our_sign_convention():

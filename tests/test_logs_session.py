@@ -6,13 +6,13 @@ import sqlite3
 
 import numpy as np
 import pytest
+from test_logs_synth import knowledge_base, ride
 
 from drivers.logs import detect, load_log
 from drivers.record import Recorder
 from engine.logs import analyze
 from engine.reading import Reading
 from kb.errors import UserError
-from test_logs_synth import knowledge_base, ride
 
 
 @pytest.fixture(scope="module")

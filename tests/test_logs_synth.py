@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 def knowledge_base():
     """The shipped knowledge base (BMSDOC_LOGS_TEST_KB may name another content root). While content/ does not
     validate, the tests that need rules are skipped, naming the problems."""

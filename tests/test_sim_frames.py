@@ -140,7 +140,7 @@ def test_encoder_reproduces_a_real_capture(fam: str, variant: str, frame: str) -
 
 
 def test_jk_device_info_carries_the_layouts_software_version() -> None:
-    for layout, sw in jk.LAYOUTS.items():
+    for sw in jk.LAYOUTS.values():
         frame = jk.device_info(sw)
         assert len(frame) == 300 and frame[:5] == b"\x55\xaa\xeb\x90\x03"
         assert frame[30:30 + len(sw)].decode() == sw
@@ -194,20 +194,19 @@ def test_alarms_reach_aiobmsble_as_problem_codes(fam: str) -> None:
 
 def test_a_corrupt_frame_fails_aiobmsble_checks() -> None:
     """Corruption (one flipped byte) is caught by every family's frame check: the poll gets no valid reply."""
-    from bleak.exc import BleakError
-
     import aiobmsble.basebms as basebms
+    from bleak.exc import BleakError
 
     for fam in ("jk", "jbd", "ant", "daly"):
         state = PackState(cells=(3.9,) * 13)
-        dev = sim.VirtualBMS(sim.encoder_for(fam), lambda: state, faults=sim.Faults(corrupt=10 ** 6))
+        dev = sim.VirtualBMS(sim.encoder_for(fam), lambda: state, faults=sim.Faults(corrupt=10 ** 6))  # noqa: B023 (called at once)
         cls = importlib.import_module(f"aiobmsble.bms.{dev.encoder.module}").BMS
 
         async def run() -> None:
             saved = basebms.BaseBMS._RETRY_TIMEOUT
             basebms.BaseBMS._RETRY_TIMEOUT = 0.002  # type: ignore[misc]
             try:
-                bms = cls(dev.ble_device(), BMSConfig(keep_alive=True))
+                bms = cls(dev.ble_device(), BMSConfig(keep_alive=True))  # noqa: B023 (called at once)
                 with pytest.raises((TimeoutError, BleakError, ValueError)):
                     await bms.async_update()
                 await bms.disconnect()

@@ -3,9 +3,8 @@ readable at 80x24."""
 
 import asyncio
 
-from tui_helpers import SIZE, make_app, screen_text
-
 from textual.notifications import Notify
+from tui_helpers import SIZE, make_app, screen_text
 
 
 def _notes(seen) -> list[str]:

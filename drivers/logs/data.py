@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+
 @dataclass
 class LogData:
     """One log, column by column. All arrays have the length of `t_s`."""

@@ -82,7 +82,7 @@ def load(name: str, lines: list[str], cmap: ColumnMap, progress: Progress | None
     if not data:
         raise UserError(f"{name}: a header with no samples")
     trailing = lines[0].rstrip().endswith(delim)
-    notes = [f"columns mapped: " + ", ".join(f"{k}={names[i] or i + 1}" for k, i in index.items())]
+    notes = ["columns mapped: " + ", ".join(f"{k}={names[i] or i + 1}" for k, i in index.items())]
 
     time_text = not _is_number(data[0].split(delim)[index["time"]]) if len(data[0].split(delim)) > index["time"] else False
     numeric_keys = [k for k in index if not (k == "time" and time_text)]

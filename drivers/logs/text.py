@@ -2,12 +2,19 @@
 
 Numbers are parsed by numpy's C reader (np.loadtxt) in chunks, so a progress callback can be told how far it
 got. Only when that reader refuses a chunk do we walk its lines in Python, to name the first bad line.
+
+Large files are streamed (LogFile.blocks + parse_blocks): the file is read a few MB of whole lines at a time and
+only the columns a loader needs are kept, so memory is the size of those columns, not 4x the file. Formats
+that need every line at once (read_lines) are capped at WHOLE_FILE_BYTES; any file must be a regular file of
+at most MAX_LOG_BYTES (so /dev/zero or a FIFO is a one-line error, not a MemoryError).
 """
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -16,32 +23,153 @@ from kb.errors import UserError
 Progress = Callable[[float], None]  # fraction done, 0..1
 CHUNK_ROWS = 8192
 DAY_S = 86400.0
+MAX_LOG_BYTES = 8_000_000_000  # about 40 million VESC rows
+WHOLE_FILE_BYTES = 400_000_000  # formats read whole (LogUI, --map CSV, cell CSV)
+BLOCK_BYTES = 4 << 20  # streamed reads
+HEAD_BYTES = 1 << 16  # the header line must fit in this
+
+
+def _regular(path: str | Path) -> os.stat_result:
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UserError(f"{path}: is a directory, not a log file")
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"{path}: not a regular file (a device or a pipe): give a saved log file")
+    if st.st_size > MAX_LOG_BYTES:
+        raise UserError(f"{p.name}: {st.st_size / 1e9:.1f} GB is too large (at most {MAX_LOG_BYTES / 1e9:g} GB)")
+    return st
 
 
 def read_lines(path: str | Path) -> tuple[str, list[str]]:
     """The file's lines (without line ends), after checks that make a wrong file a one-line error."""
     p = Path(path)
     name = p.name
-    if not p.exists():
-        raise UserError(f"{path}: no such file")
-    if p.is_dir():
-        raise UserError(f"{path}: is a directory, not a log file")
+    st = _regular(path)
+    if st.st_size > WHOLE_FILE_BYTES:
+        raise UserError(f"{name}: {st.st_size / 1e6:.0f} MB is too large for this format (at most "
+                        f"{WHOLE_FILE_BYTES / 1e6:g} MB; VESC Tool logs of any size are streamed)")
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as f:
+            raw = f.read(WHOLE_FILE_BYTES + 1)
     except OSError as e:
         raise UserError(f"{path}: cannot read ({e.strerror})") from None
     if not raw.strip():
         raise UserError(f"{name}: the file is empty")
     if looks_binary(raw):
         raise UserError(f"{name}: binary data, not a text log (expected a VESC Tool, LogUI or other CSV)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")  # old Windows exports; numbers and ASCII headers decode the same
+    text = _decode(raw)
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
     return name, lines
+
+
+def _decode(raw: bytes) -> str:
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return raw.decode("utf-16", errors="replace")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")  # old Windows exports; numbers and ASCII headers decode the same
+
+
+class LogFile:
+    """A log opened for streaming: the header line now, the data as blocks of whole lines later."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.name = self.path.name
+        self.size = _regular(path).st_size
+        try:
+            with self.path.open("rb") as f:
+                head = f.read(HEAD_BYTES)
+        except OSError as e:
+            raise UserError(f"{path}: cannot read ({e.strerror})") from None
+        if not head.strip():
+            if self.size <= HEAD_BYTES:
+                raise UserError(f"{self.name}: the file is empty")
+        if looks_binary(head):
+            raise UserError(f"{self.name}: binary data, not a text log (expected a VESC Tool, LogUI or other CSV)")
+        self.streamable = head[:2] not in (b"\xff\xfe", b"\xfe\xff")  # UTF-16 is read whole
+        bom = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+        nl = head.find(b"\n", bom)
+        if nl < 0 and self.size > HEAD_BYTES:
+            raise UserError(f"{self.name}: line 1 is longer than {HEAD_BYTES // 1024} KB: not a log header")
+        first = head[bom:nl if nl >= 0 else len(head)]
+        self.header_line = _decode(first).rstrip("\r")
+        self.data_offset = (nl + 1) if nl >= 0 else self.size
+
+    def blocks(self, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, bytes, float]]:
+        """(file line number of the block's first line, whole lines, fraction of the file read) after line 1."""
+        line_no = 2
+        carry = b""
+        with self.path.open("rb") as f:
+            f.seek(self.data_offset)
+            while True:
+                chunk = f.read(block_bytes)
+                if not chunk:
+                    break
+                buf = carry + chunk
+                cut = buf.rfind(b"\n")
+                if cut < 0:
+                    carry = buf
+                    if len(carry) > 64 * block_bytes:
+                        raise UserError(f"{self.name}: line {line_no} is longer than {64 * block_bytes >> 20} MB")
+                    continue
+                block, carry = buf[:cut + 1], buf[cut + 1:]
+                yield line_no, block, min(1.0, f.tell() / max(self.size, 1))
+                line_no += block.count(b"\n")
+        if carry:
+            yield line_no, carry, 1.0
+
+
+def parse_blocks(log: LogFile, ncols: int, delim: str, usecols: Sequence[int], labels: Sequence[str] | None,
+                 progress: Progress | None = None, trailing_delim: bool = True,
+                 notes: list[str] | None = None) -> np.ndarray:
+    """The `usecols` columns of every data row, streamed. A last line cut short (a log that just ends) is
+    dropped with a note; trailing blank lines are ignored; anything else wrong is a one-line UserError naming
+    the line, as parse_numbers does."""
+    parts: list[np.ndarray] = []
+    want = log.header_line.count(delim)
+    pending: tuple[int, list[str]] | None = None
+    rows = 0
+
+    def flush(first_line: int, lines: list[str]) -> None:
+        nonlocal rows
+        if lines:
+            parts.append(parse_numbers(log.name, lines, first_line, ncols, delim, None, trailing_delim,
+                                       usecols=usecols, labels=labels))
+            rows += len(lines)
+
+    for first_line, block, frac in log.blocks():
+        lines = _decode(block).split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+        if pending is not None:
+            flush(*pending)
+        pending = (first_line, lines)
+        if progress is not None:
+            progress(frac)
+    if pending is None:
+        raise UserError(f"{log.name}: a header with no samples")
+    first_line, lines = pending
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if lines and lines[-1].count(delim) < want and (rows or len(lines) > 1):
+        lines.pop()
+        if notes is not None:
+            notes.append(f"line {first_line + len(lines)} is cut short (the log just ends): dropped")
+    flush(first_line, lines)
+    if not parts or rows == 0:
+        raise UserError(f"{log.name}: a header with no samples")
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 def looks_binary(raw: bytes) -> bool:

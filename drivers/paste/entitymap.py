@@ -3,7 +3,7 @@ Assistant device-page parsers, which differ only in how they find the pairs."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from drivers.paste.entities import Target, common_prefix, lookup
 from drivers.paste.parsed import Parsed, cells_from_indexed

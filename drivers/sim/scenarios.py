@@ -9,8 +9,9 @@ the current through a per-cell resistance and a fixed per-cell spread of a few m
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 from drivers.sim.state import PackState
 

@@ -6,7 +6,8 @@ plain dicts kept on the screen, one widget per message with a role class (elia's
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -13,8 +14,28 @@ from textual.markup import escape
 from textual.widgets import Input, Label, Markdown, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
+from kb.errors import UserError
 from tui.screens.base import AreaScreen
 from tui.widgets.kbtext import cite_md
+
+TAP_CHARS = frozenset("0123456789 .,;-")
+
+
+class DetailPane(VerticalScroll):
+    """The selected step's text. Digits, spaces and separators typed here are tap voltages: they go to the taps
+    box when the step measures taps, and are ignored otherwise (never a step mark or an area switch)."""
+
+    def on_key(self, event: events.Key) -> None:
+        if event.character is None or event.character not in TAP_CHARS:
+            return
+        event.stop()
+        event.prevent_default()
+        self.screen.typed_in_detail(event.character)  # type: ignore[attr-defined]
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        self.screen.typed_in_detail(event.text)  # type: ignore[attr-defined]
+
 
 STATUS_ICON = {"pending": "[$text-muted]○[/]", "done": "[b $success]✔[/]", "skipped": "[$text-muted]–[/]",
                "failed": "[b $error]✖[/]"}
@@ -51,12 +72,15 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
         with Horizontal(id="cl-top"):
             yield Label("Pack ", classes="form-label-short")
             yield Input(value=self.pack, id="cl-pack", compact=True, max_length=60)
+            yield Label(" Series ", classes="form-label-short")
+            yield Input(placeholder="20S", id="cl-series", compact=True, max_length=4, restrict=r"[0-9sS]*",
+                        tooltip="The pack's series count: the balance taps are checked against it (Enter saves)")
             yield ProgressBar(total=1, show_eta=False, id="cl-progress")
             yield Static("", id="cl-count")
         with Horizontal(id="cl-main"):
             yield OptionList(id="cl-steps")
             with Vertical(id="cl-detail-pane"):
-                with VerticalScroll(id="cl-detail-scroll"):
+                with DetailPane(id="cl-detail-scroll"):
                     yield Markdown("", open_links=False, id="cl-detail")
                 yield Input(placeholder="balance-tap voltages from B-: 0, 4.1, 8.2, … (Enter)", id="cl-taps", compact=True)
         yield from self.compose_footer()
@@ -94,6 +118,7 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
             return self._fail(f"the checklist is not available in this build ({e.name})")
         self.pack = pack
         self.error = ""
+        self.query_one("#cl-series", Input).value = f"{self.progress.series}S" if self.progress.series else ""
         first_open = next((i for i, st in enumerate(self.checklist.steps)
                            if self.progress.steps[st.id].status == "pending"), 0)
         self._fill_steps(keep=first_open)
@@ -118,6 +143,36 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
         bar.update(total=total, progress=self.progress.done)
         self.query_one("#cl-count", Static).update(f" {self.progress.done}/{total} steps")
         self._show_detail()
+
+    @on(Input.Submitted, "#cl-series")
+    def _series_changed(self, event: Input.Submitted) -> None:
+        import argparse
+
+        from tui.commands.argtypes import series
+
+        text = event.value.strip()
+        try:
+            self.progress.series = series(text) if text else None
+            self.progress.save()
+        except argparse.ArgumentTypeError as e:
+            self.notify(str(e), title="Series", severity="error")
+            return
+        except (UserError, OSError) as e:
+            self.notify(f"could not save progress: {e}", severity="error")
+            return
+        self.notify(f"pack '{self.pack}': {self.progress.series or 'no'} series", title="Series")
+        self._show_detail()
+        self.query_one("#cl-steps").focus()
+
+    def typed_in_detail(self, text: str) -> None:
+        step = self.selected_step()
+        taps = self.query_one("#cl-taps", Input)
+        if step is not None and step.measure is not None and taps.display:
+            taps.focus()
+            taps.insert_text_at_cursor(text)
+        elif text.strip():
+            self.notify("marking steps works in the step list (Tab to it): space done, f failed, z skip",
+                        title="Checklist", timeout=4)
 
     @on(Input.Submitted, "#cl-pack")
     def _pack_changed(self, event: Input.Submitted) -> None:
@@ -153,7 +208,9 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
         lines += [f"- {s}" for s in guide.steps]
         if step.checks:
             src = live.source_short or "no live source"
-            lines += ["", f"**Checks against the live reading** ({src}):", ""]
+            if live.spec.get("kind") == "demo":
+                src += ": the virtual BMS, not your pack"
+            lines += ["", f"**Checks against the live reading** ({escape(src)}):", ""]
             try:
                 results = auto_checks(kb, self.checklist, step, live.reading)
             except ImportError as e:
@@ -169,9 +226,13 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
         taps_input.display = step.measure is not None
         if step.measure is not None:
             lines += ["", f"**Measure:** {step.measure.prompt}", ""]
+            if not self.progress.series:
+                lines.append("*Type the pack's series count in the Series box: without it the lead order "
+                             "cannot be confirmed.*")
             if st.taps:
-                res = check_taps(step.measure, st.taps)
-                lines.append(f"Taps {', '.join(f'{t:g}' for t in st.taps)} V: **{'✔' if res.ok else '✖'} {res.message}**")
+                res = check_taps(step.measure, st.taps, self.progress.series)
+                icon = {True: "✔", False: "✖", None: "?"}[res.ok]
+                lines.append(f"Taps {', '.join(f'{t:g}' for t in st.taps)} V: **{icon} {res.message}**")
         if st.note:
             lines += ["", f"Note: {st.note}"]
         lines += ["", f"Sources: {cite_md(step_citations(kb, step))}"]
@@ -184,8 +245,8 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("mark", "export", "sources") and self.checklist is None:
             return False
-        if action == "mark" and isinstance(self.app.focused, Input):
-            return False
+        if action == "mark" and getattr(self.app.focused, "id", None) != "cl-steps":
+            return False  # typed elsewhere (pack name, taps, the detail pane) a key never marks a step
         return True
 
     def action_mark(self, status: str) -> None:
@@ -217,12 +278,13 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
         except ValueError:
             self.notify(f"'{event.value}' is not a list of voltages (e.g. 0, 4.1, 8.2)", severity="error")
             return
-        res = check_taps(step.measure, taps)
+        res = check_taps(step.measure, taps, self.progress.series)
         st = self.progress.steps[step.id]
         st.taps = taps
-        self.progress.mark(step.id, "done" if res.ok else "failed")
+        self.progress.mark(step.id, {True: "done", False: "failed", None: "pending"}[res.ok])  # unconfirmed: open
         self.progress.save()
-        self.notify(res.message, title="Balance taps", severity="information" if res.ok else "error")
+        self.notify(res.message, title="Balance taps",
+                    severity={True: "information", False: "error", None: "warning"}[res.ok])
         self._fill_steps()
 
     def action_export(self) -> None:
@@ -232,7 +294,7 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
         path = data_dir() / "reports" / f"{self.progress.path_for(self.pack, self.checklist.id).stem}.md"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            export(self.kb, self.checklist, self.progress, path, self.app.live.reading)
+            export(self.kb, self.checklist, self.progress, path, self.app.live.reading, self.reading_source())
         except (UserError, OSError) as e:
             self.notify(f"export failed: {e}", severity="error")
             return
@@ -243,9 +305,17 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
         self.notify(f"report written to {path}", title="Export")
         self._show_detail()
 
+    def reading_source(self) -> str | None:
+        """Where the automatic checks' reading comes from, as the report says it."""
+        live = self.app.live
+        if live.reading is None:
+            return None
+        if live.spec.get("kind") == "demo":
+            return f"the demo reading ({live.source}), not a measurement of this pack"
+        return f"the live reading from {live.source}"
+
     def action_sources(self) -> None:
         from engine.checklist import step_citations
-
         from tui.widgets.citations import open_citations
 
         step = self.selected_step()

@@ -7,7 +7,8 @@ recomputed by the runner); "why this question?" and the conclusion's remedy and 
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -140,7 +141,6 @@ conclusion, `e` exports the session report.
 
     def start(self, flow_id: str) -> None:
         from kb.errors import UserError
-
         from tui.screens.flowapi import Runner
 
         try:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Input, Markdown, OptionList
 from textual.markup import escape
+from textual.widgets import Input, Markdown, OptionList
 from textual.widgets.option_list import Option
 
 from tui.screens.base import AreaScreen

@@ -3,7 +3,6 @@ highest marked, with the delta underneath. More cells than rows flow into two or
 
 from __future__ import annotations
 
-
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget

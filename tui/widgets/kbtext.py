@@ -7,7 +7,8 @@ Markdown widget of the app hands those links to `App.open_citation` / the handbo
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 SEVERITY_ICON = {"critical": "✖", "warning": "▲", "info": "●"}
 
