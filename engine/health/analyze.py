@@ -113,7 +113,7 @@ def health_kb(kb=None):
         from kb.load import load_kb
 
         kb = load_kb()
-    h = kb.extra.get("health")
+    h = kb.health
     if h is None:
         from kb.errors import UserError
 
@@ -142,7 +142,6 @@ def analyze(recordings: Iterable[Recording], kb=None, *, chemistry: str | None =
     series_seen: Counter[int] = Counter()
     chem = chemistry
     for rec in recordings:
-        notes.extend(f"{rec.name}: {n}" for n in rec.notes)
         if rec.samples < 2:
             notes.append(f"{rec.name}: fewer than two samples: skipped")
             continue
@@ -158,6 +157,7 @@ def analyze(recordings: Iterable[Recording], kb=None, *, chemistry: str | None =
             if chem is None:
                 notes.append(f"{rec.name}: the chemistry is not clear from the voltages: capacity from the OCV is left out")
         _one(rec, h, chem, acc)
+        notes.extend(f"{rec.name}: {n}" for n in rec.notes)
     series = series_seen.most_common(1)[0][0] if series_seen else 0
     if not acc.summaries:
         from kb.errors import UserError
