@@ -58,6 +58,7 @@ def parse(text: str) -> Parsed:
             p.note(f"BMS family {family} from the entity names")
     if family:
         p.fields["bms"] = family
+    _errors_bitmask(pairs, family, p)
     temps = p.fields.get("temperatures")
     if family == "ant" and temps and any(t <= -40 for t in temps):
         p.note(f"{sum(1 for t in temps if t <= -40)} ANT temperature sensor(s) read -40 °C, the value of an open "
@@ -70,3 +71,24 @@ def parse(text: str) -> Parsed:
     if "current" in p.fields:
         p.note("current as the component reports it: positive = charging")
     return p
+
+
+def _errors_bitmask(pairs: list[tuple[str, str]], family: str | None, p: Parsed) -> None:
+    """`jbd-bms errors bitmask: 4096` -> the protection fields (JBD's word is the BMS's own protection status).
+    JK's numeric bitmask changed byte order in esphome-jk-bms (May 2026), so it is shown, not decoded."""
+    from drivers.protection import describe, protection_fields
+
+    raw = next((v for n, v in reversed(pairs) if n.strip().lower().endswith("errors bitmask")), None)
+    if raw is None:
+        return
+    m = re.match(r"\s*(\d+(?:\.0+)?)\b", raw)
+    if not m:
+        return
+    code = int(float(m.group(1)))
+    if family == "jbd":
+        p.fields.update(protection_fields("jbd", code))
+        if words := describe(p.fields):
+            p.note(f"JBD errors bitmask {code}: {words}")
+    elif code:
+        p.note(f"errors bitmask {code} (0x{code:X}) reported; its bit order depends on the component version, "
+               f"so it was not decoded: the 'errors' text says what it means")
