@@ -159,6 +159,8 @@ def rank_questions(kb, not_checked: list[NotChecked], values: dict[str, Any], fa
     for nc in not_checked:
         lr = kb.rules[nc.rule]
         rule = lr.rule
+        if any(FIELDS[f].group == "log" for f in fields_of(lr.tree) if f in FIELDS):
+            continue  # ride-log events (a cut, a spike) come from `bmsdoc log analyze`, not from a rider's answer
         near = known_count(lr.tree, values)
         for missing in nc.missing:
             for name in ask_for(missing) if missing in FIELDS else (missing,):

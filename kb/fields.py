@@ -64,10 +64,10 @@ FIELDS: dict[str, FieldSpec] = {
         _F("duty", "number", "", "controller duty cycle, 0..1", bounds=(-1.0, 1.0)),
         _F("days_idle", "number", "days", "days the pack sat unused before this reading", bounds=(0.0, 10000.0)),
         # measured in a ride log around an event (engine/logs.py)
-        _F("voltage_drop", "number", "V", "how far pack voltage fell at a log event (from just before it; from rest for sag)", bounds=(0.0, 300.0)),
-        _F("voltage_rise", "number", "V", "pack voltage rise at a log event beyond what the current explains (a spike)", bounds=(0.0, 300.0)),
-        _F("latched", "bool", doc="after a cut in a log, pack voltage stayed down for the rest of the log"),
-        _F("log_ended", "bool", doc="the log stops within seconds of the event (LogUI stops logging below 18 V)"),
+        _F("voltage_drop", "number", "V", "how far pack voltage fell at a log event (from just before it; from rest for sag)", bounds=(0.0, 300.0), group="log"),
+        _F("voltage_rise", "number", "V", "pack voltage rise at a log event beyond what the current explains (a spike)", bounds=(0.0, 300.0), group="log"),
+        _F("latched", "bool", doc="after a cut in a log, pack voltage stayed down for the rest of the log", group="log"),
+        _F("log_ended", "bool", doc="the log stops within seconds of the event (LogUI stops logging below 18 V)", group="log"),
         # BMS settings
         _F("cell_ovp", "number", "V", "cell over-voltage protection", group="settings", bounds=(0.0, 10.0)),
         _F("cell_ovp_recover", "number", "V", "cell over-voltage recovery", group="settings", bounds=(0.0, 10.0)),

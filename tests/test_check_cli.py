@@ -98,14 +98,22 @@ def test_healthy_rested_pack_gives_no_warning_or_critical(fake_kb, capsys, name)
     assert doc["reading"]["cells"][0] == 3.95 and doc["reading"]["charge_fet"] is True
 
 
-def test_missing_fields_are_listed_most_useful_first(fake_kb, capsys, tmp_path):
+def test_missing_facts_become_ranked_questions_not_a_field_list(fake_kb, capsys, tmp_path):
+    """A charge FET seen off, nothing else: what decides the critical rule (which BMS, how much regen) is asked
+    first, with why and how to read it; no 'Could not check N rules; give: ...' dump."""
     p = tmp_path / "r.json"
     p.write_text('{"charge_fet": false}')
     code, out, _ = run_cli(capsys, p)
     assert code == 0
-    assert out.rstrip().endswith("Could not check 6 rules; give: bms, cell_delta, cell_uvp, dash_low_warning, "
-                                 "discharge_fet, max_regen, mos_temp, soc")
+    assert "Could not check" not in out
     assert "No warning or critical findings." in out
+    asked = out.split("To check further, tell me (most decisive first):", 1)[1]
+    first = asked.strip().splitlines()[0]
+    assert first.startswith("1. ") and "[could reveal: critical]" in first
+    _, out, _ = run_cli(capsys, p, "--json")
+    qs = json.loads(out)["questions"]
+    assert qs[0]["severity"] == "critical" and "regen-charge-fet-off" in qs[0]["rules"]
+    assert {q["field"] for q in qs[:2]} <= {"bms", "regen_limit", "controller", "state"}
 
 
 def test_flags_override_the_file_and_stdin_works(fake_kb, capsys, monkeypatch, tmp_path):

@@ -9,7 +9,7 @@ from typing import Any
 from tui.commands import argtypes
 
 SEVERITIES = ("critical", "warning", "info")
-MAX_ASKED = 10  # fields named in "Could not check ...; give: ..." (--json lists them all)
+MAX_ASKED = 5  # questions printed (--json lists them all, ranked)
 
 
 def register(sub) -> None:
@@ -215,26 +215,41 @@ def _value(v: Any) -> str:
     return fmt_value(v)
 
 
-def print_report(report, explain: bool = False, rules: int | None = None, out=None) -> None:
-    out = out or sys.stdout
-    w = out.write
-    counts = {s: sum(1 for f in report.findings if f.severity == s) for s in SEVERITIES}
+def _headline(report) -> str:
+    """'JK, 16S (inferred), li-ion (inferred)': what the reading is, saying which parts were reasoned."""
+    facts = getattr(report, "facts", {}) or {}
     r = report.reading
+
+    def tag(name: str) -> str:
+        f = facts.get(name)
+        return " (inferred)" if f is not None and f.provenance == "inferred" else ""
+
     what = []
     if "bms" in r:
         what.append(str(r["bms"]).upper() if r["bms"] != "charge-only" else "charge-only")
-    if "cell_count" in r or "series" in r:
-        what.append(f"{r.get('series', r.get('cell_count'))}S")
+    if "series" in r or "cell_count" in r:
+        what.append(f"{r.get('series', r.get('cell_count'))}S{tag('series')}")
     if "chemistry" in r:
-        what.append(str(r["chemistry"]))
-    head = f"Reading{' (' + ', '.join(what) + ')' if what else ''} checked against knowledge base " \
+        what.append(f"{r['chemistry']}{tag('chemistry')}")
+    elif r.get("chemistry_ambiguous"):
+        what.append("chemistry unsure")
+    return ", ".join(what)
+
+
+def print_report(report, explain: bool = False, rules: int | None = None, out=None) -> None:
+    out = out or sys.stdout
+    w = out.write
+    roots = report.root_findings()
+    counts = {s: sum(1 for f in roots if f.severity == s) for s in SEVERITIES}
+    what = _headline(report)
+    head = f"Reading{' (' + what + ')' if what else ''} checked against knowledge base " \
            f"{report.kb_version}" + (f" ({rules} rules, {report.engine})" if rules is not None else "")
     w(head + "\n")
     w(", ".join(f"{n} {s}" for s, n in counts.items()) + "\n")
     for note in report.notes:
         w(f"Note: {note}\n")
     for sev in SEVERITIES:
-        group = [f for f in report.sorted_findings() if f.severity == sev]
+        group = [f for f in roots if f.severity == sev]
         if not group:
             continue
         w(f"\n{sev.upper()}\n")
@@ -243,22 +258,32 @@ def print_report(report, explain: bool = False, rules: int | None = None, out=No
             w(f"  {f.message}\n")
             if f.evidence:
                 w("  Evidence: " + ", ".join(f"{k} = {_value(v)}" for k, v in f.evidence.items()) + "\n")
+            for a in getattr(f, "assumed", []) or []:
+                w(f"  Assumed: {a}\n" if " assumed " in a else f"  Inferred: {a}\n")
             if f.remedy:
                 w("  Remedy:\n")
                 for i, step in enumerate(f.remedy, 1):
                     w(f"    {i}. {step}\n")
             w("  Sources: " + " ".join(f"[^{c}]" for c in f.citations) + "\n")
+            explained = report.explained(f.rule)
+            if explained:
+                w("  This also accounts for: " + "; ".join(f"{e.title} [{e.rule}]" for e in explained) + "\n")
             if explain and f.explanation:
                 w("  Why:\n")
                 for line in f.explanation:
                     w(f"    {line}\n")
     if not counts["critical"] and not counts["warning"]:
         w("\nNo warning or critical findings.\n")
-    if report.not_checked:
-        missing = report.missing_fields()  # most useful first: the fields that would unlock the most rules
-        n = len(report.not_checked)
-        shown = ", ".join(missing[:MAX_ASKED]) + (f" (+{len(missing) - MAX_ASKED} more)" if len(missing) > MAX_ASKED else "")
-        w(f"\nCould not check {n} rule{'s' if n != 1 else ''}" + (f"; give: {shown}" if missing else "") + "\n")
+    questions = list(getattr(report, "questions", []) or [])
+    if questions:
+        w("\nTo check further, tell me (most decisive first):\n")
+        for i, q in enumerate(questions[:MAX_ASKED], 1):
+            w(f"  {i}. {q.ask}  [could reveal: {q.severity}]\n")
+            w(f"     {q.why}\n")
+            if q.how:
+                w(f"     How: {q.how}\n")
+        if len(questions) > MAX_ASKED:
+            w(f"  (+{len(questions) - MAX_ASKED} more questions in --json)\n")
 
 
 def run(args: argparse.Namespace) -> int:
