@@ -241,7 +241,10 @@ def derive_facts(r, kb=None) -> dict[str, Fact]:
 
 
 def defaults_of(kb) -> list[Any]:
-    return list(getattr(kb, "extra", {}).get("defaults") or [])
+    found = getattr(kb, "defaults", None)
+    if found is None:  # a KB object from before the typed accessors
+        found = getattr(kb, "extra", {}).get("defaults")
+    return list(found or [])
 
 
 def apply_defaults(facts: dict[str, Fact], defaults: Iterable[Any]) -> None:
