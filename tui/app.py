@@ -230,6 +230,17 @@ class BmsDocApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
+    def action_health(self, *sources: str) -> None:
+        """The Health view (tui/screens/health.py) over the given files, else the recordings of this machine."""
+        from tui.screens.health import HealthScreen
+
+        if not sources:
+            from drivers import record
+
+            default = self.live.recording_path or str(record.default_path())
+            sources = (default,) if Path(default).exists() else ()
+        self.push_screen(HealthScreen(list(sources)))
+
     def action_open_citation(self, label: str) -> None:
         self.open_citation(label)
 
@@ -448,6 +459,8 @@ class BmsDocApp(App):
             yield SystemCommand(f"Open {label}", f"Switch to the {label} area (key {key})",
                                 lambda m=mode: self.action_switch_area(m))
         yield SystemCommand("Help", "Keys and what each area does (F1 or ?)", self.action_help)
+        yield SystemCommand("Pack health", "Per-cell resistance, weak vs unbalanced cells, capacity and cycles over "
+                            "recordings", self.action_health)
         yield SystemCommand("Choose live source", "Demo scenario, Bluetooth scan, address, recording or paste",
                             self._palette_source_picker)
         from tui.screens.sources import demo_scenarios
