@@ -231,7 +231,7 @@ class TapResult:
 
 
 def get_checklist(kb, checklist_id: str = "commissioning"):
-    lists = kb.extra.get("checklists", {})
+    lists = kb.checklists
     if checklist_id not in lists:
         raise UserError(f"no checklist '{checklist_id}' (known: {', '.join(lists) or 'none'})")
     return lists[checklist_id]
@@ -243,7 +243,7 @@ def auto_checks(kb, checklist, step, reading) -> list[CheckResult]:
     values = reading.values() if reading is not None else {}
     out = []
     for j, chk in enumerate(step.checks):
-        o = evaluate(kb.extra["checklist_trees"][(checklist.id, step.id, j)], values)
+        o = evaluate(kb.checklist_trees[(checklist.id, step.id, j)], values)
         out.append(CheckResult(chk.text, o.value, list(o.missing)))
     return out
 

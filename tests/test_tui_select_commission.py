@@ -69,6 +69,7 @@ def test_select_snapshot(tmp_path):
 
 
 def test_checklist_progress_is_saved_per_pack_and_exported(tmp_path):
+    from engine.checklist import Progress
     from tui.screens.base import available
 
     async def run():
@@ -81,7 +82,7 @@ def test_checklist_progress_is_saved_per_pack_and_exported(tmp_path):
             assert app.focused.id == "cl-steps"
             await pilot.press("space")  # done
             await pilot.pause()
-            saved = json.loads((tmp_path / "checklists" / f"my-pack.{scr.checklist.id}.json").read_text())
+            saved = json.loads(Progress.path_for("my-pack", scr.checklist.id).read_text())
             assert saved["steps"][first.id]["status"] == "done"
             assert f"1/{len(scr.checklist.steps)} steps" in screen_text(app)
             # another pack starts from nothing; the first keeps its progress
@@ -93,11 +94,11 @@ def test_checklist_progress_is_saved_per_pack_and_exported(tmp_path):
             assert scr.progress.done == 0
             await pilot.press("f")  # failed
             await pilot.pause()
-            saved2 = json.loads((tmp_path / "checklists" / f"wolf-20s.{scr.checklist.id}.json").read_text())
+            saved2 = json.loads(Progress.path_for("wolf-20s", scr.checklist.id).read_text())
             assert saved2["steps"][first.id]["status"] == "failed"
             await pilot.press("e")
             await pilot.pause()
-            report = tmp_path / "reports" / f"wolf-20s.{scr.checklist.id}.md"
+            report = tmp_path / "reports" / f"{Progress.path_for('wolf-20s', scr.checklist.id).stem}.md"
             if available("engine.evaluate"):  # the report evaluates the automatic checks
                 text = report.read_text()
                 assert "wolf-20s" in text and "## Sources" in text

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from tui.commands import argtypes
+
 
 def register(sub) -> None:
     p = sub.add_parser("checklist", help="the commissioning checklist, with progress saved per pack",
@@ -18,6 +20,8 @@ def register(sub) -> None:
                    help="set a step to done, skipped, failed or pending (repeatable)")
     p.add_argument("--taps", metavar="STEP=V1,V2,...", help="balance-tap voltages from B- for a measuring step "
                                                             "(at most 64, each 0-1000 V)")
+    p.add_argument("--series", type=argtypes.series, metavar="N",
+                   help="the pack's series count (e.g. 20 or 20S; saved with the pack): confirms the balance taps")
     p.add_argument("--export", metavar="FILE", help="write the report as Markdown (.md) or HTML (.html)")
     p.add_argument("--reset", action="store_true", help="forget the saved progress of this pack")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
@@ -35,27 +39,33 @@ def run(args: argparse.Namespace) -> int:
     if args.reset:
         Progress.reset(args.pack, cl.id)
     reading = _reading(args.reading) if args.reading else None
-    acted = bool(args.mark or args.taps or args.reset)
+    acted = bool(args.mark or args.taps or args.reset or args.series)
     marks = [_parse_mark(m) for m in args.mark]  # every flag is checked before anything is saved
     tap_step, taps = _parse_taps(cl, args.taps) if args.taps else (None, [])
-    if args.mark or args.taps:
+    if args.mark or args.taps or args.series:
         # read-modify-write under the pack's lock: ten concurrent --mark runs keep all ten marks
         with Progress.locked(args.pack, cl, kb.kb_version) as progress:
             for step, status, note in marks:
                 progress.mark(step, status, note)
+            if args.series:
+                progress.series = args.series
             if tap_step is not None:
-                result = check_taps(tap_step.measure, taps)
+                series = progress.series or (reading.series if reading is not None else None)
+                result = check_taps(tap_step.measure, taps, series)
                 progress.steps[tap_step.id].taps = taps
-                progress.mark(tap_step.id, "done" if result.ok else "failed", result.message)
+                # nothing wrong but nothing confirmed (ok None): the step is open again, never done
+                status = {True: "done", False: "failed", None: "pending"}[result.ok]
+                progress.mark(tap_step.id, status, result.message)
                 if not args.json:
-                    print(("ok: " if result.ok else "problem: ") + result.message)
+                    print(_tap_word(result) + result.message)
     else:
         progress = Progress.load(args.pack, cl, kb.kb_version)
     interactive = not (acted or args.export or args.json) and sys.stdin.isatty()
     if interactive:
         _walk(kb, cl, progress, reading)
     if args.export:
-        path = export(kb, cl, progress, Path(args.export), reading)
+        path = export(kb, cl, progress, Path(args.export), reading,
+                      f"the reading in {args.reading}" if reading is not None else None)
         if not args.json:
             print(f"report written to {path}")
     if args.json:
@@ -63,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     elif not interactive:
         _print_status(kb, cl, progress, reading)
     return 0
+
+
+def _tap_word(result) -> str:
+    return {True: "ok: ", False: "problem: ", None: "not confirmed: "}[result.ok]
 
 
 def _parse_mark(m: str) -> tuple[str, str, str]:
@@ -167,8 +181,8 @@ def _walk(kb, cl, progress, reading) -> None:
                     print(f"   {e}")
                     taps = []
                 if taps:
-                    res = check_taps(step.measure, taps)
-                    print(("   ok: " if res.ok else "   problem: ") + res.message)
+                    res = check_taps(step.measure, taps, progress.series)
+                    print("   " + _tap_word(res) + res.message)
                     st.taps = taps
         while True:
             try:

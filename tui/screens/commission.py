@@ -82,7 +82,8 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
             with Vertical(id="cl-detail-pane"):
                 with DetailPane(id="cl-detail-scroll"):
                     yield Markdown("", open_links=False, id="cl-detail")
-                yield Input(placeholder="balance-tap voltages from B-: 0, 4.1, 8.2, … (Enter)", id="cl-taps", compact=True)
+                yield Input(placeholder="balance-tap voltages from B-: 0, 4.1, 8.2, … (Enter)", id="cl-taps", compact=True,
+                            select_on_focus=False)
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
