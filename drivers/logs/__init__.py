@@ -15,7 +15,7 @@ from pathlib import Path
 
 from drivers.logs.data import LogData
 from drivers.logs.generic import MAP_HELP, ColumnMap, parse_map
-from drivers.logs.text import Progress, read_lines, split_header
+from drivers.logs.text import LogFile, Progress, read_lines, split_header
 from kb.errors import UserError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -39,8 +39,8 @@ def detect(path: str | Path, mapping: ColumnMap | None = None) -> str:
         return "bmsdoc-session"
     if mapping is not None:
         return "generic-csv"
-    _, lines = read_lines(p)
-    return _detect_lines(p.name, lines)
+    log = LogFile(p)
+    return _detect_lines(p.name, [log.header_line])
 
 
 def _detect_lines(name: str, lines: list[str]) -> str:
@@ -68,6 +68,14 @@ def load_log(path: str | Path, mapping: ColumnMap | str | None = None, progress:
         from drivers.logs import session as session_reader
 
         return session_reader.load(p, progress, session)
+    log = LogFile(p)  # a regular, non-binary file with a header line; nothing read beyond that yet
+    if mapping is None:
+        fmt = _detect_lines(log.name, [log.header_line])
+        if fmt == "vesc-rt-csv" and log.streamable:
+            from drivers.logs import vesc_rt
+
+            delim, header = split_header(log.header_line)
+            return vesc_rt.load_stream(log, header, delim, progress)
     name, lines = read_lines(p)
     if mapping is not None:
         from drivers.logs import generic

@@ -31,6 +31,10 @@ class ColumnMap:
 
 def parse_map(text: str) -> ColumnMap:
     """Parse the --map option. Bad text is a UserError naming the piece that is wrong."""
+    from kb.untrusted import shown
+
+    if len(text) > 2000:
+        raise UserError(f"--map: {len(text):,} characters is not a column mapping (expected {MAP_HELP})")
     cols: dict[str, str] = {}
     sign, unit = "charge_positive", "s"
     for part in (p.strip() for p in text.split(",")):
@@ -39,21 +43,21 @@ def parse_map(text: str) -> ColumnMap:
         key, eq, val = part.partition("=")
         key, val = key.strip().lower(), val.strip()
         if not eq or not val:
-            raise UserError(f"--map: '{part}' is not KEY=VALUE (expected {MAP_HELP})")
+            raise UserError(f"--map: '{shown(part, 60)}' is not KEY=VALUE (expected {MAP_HELP})")
         if key == "current_sign":
             if val.lower() not in SIGNS:
-                raise UserError(f"--map: current_sign is {' or '.join(SIGNS)}, not '{val}'")
+                raise UserError(f"--map: current_sign is {' or '.join(SIGNS)}, not '{shown(val, 40)}'")
             sign = val.lower()
         elif key == "time_unit":
             if val.lower() not in UNITS:
-                raise UserError(f"--map: time_unit is s or ms, not '{val}'")
+                raise UserError(f"--map: time_unit is s or ms, not '{shown(val, 40)}'")
             unit = val.lower()
         elif key in COLUMN_KEYS:
             if key in cols:
                 raise UserError(f"--map: '{key}' is given twice")
             cols[key] = val
         else:
-            raise UserError(f"--map: unknown key '{key}' (known: {', '.join(COLUMN_KEYS + ('current_sign', 'time_unit'))})")
+            raise UserError(f"--map: unknown key '{shown(key, 40)}' (known: {', '.join(COLUMN_KEYS + ('current_sign', 'time_unit'))})")
     missing = [k for k in REQUIRED if k not in cols]
     if missing:
         raise UserError(f"--map: {', '.join(missing)} missing (expected {MAP_HELP})")
@@ -118,10 +122,12 @@ def _column(name: str, ref: str, names: list[str], ncols: int) -> int:
     low = [n.lower() for n in names]
     if ref.lower() in low:
         return low.index(ref.lower())
-    if ref.isdigit() and 1 <= int(ref) <= ncols:
+    if ref.isascii() and ref.isdigit() and len(ref) <= 9 and 1 <= int(ref) <= ncols:  # not '²', not 5,000 digits
         return int(ref) - 1
     shown = ", ".join(n for n in names if n) or f"{ncols} unnamed columns"
-    raise UserError(f"{name}: no column '{ref}' (columns: {shown})")
+    from kb.untrusted import shown as short
+
+    raise UserError(f"{name}: no column '{short(ref, 40)}' (columns: {short(shown, 300)})")
 
 
 def _datetimes(name: str, data: list[str], col: int, delim: str, first_line: int) -> np.ndarray:

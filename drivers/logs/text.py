@@ -140,33 +140,40 @@ def parse_blocks(log: LogFile, ncols: int, delim: str, usecols: Sequence[int], l
     pending: tuple[int, list[str]] | None = None
     rows = 0
 
-    def flush(first_line: int, lines: list[str]) -> None:
+    dd = delim + delim
+
+    def flush(first_line: int, lines: list[str], clean: bool = False) -> None:
         nonlocal rows
         if lines:
             parts.append(parse_numbers(log.name, lines, first_line, ncols, delim, None, trailing_delim,
-                                       usecols=usecols, labels=labels))
+                                       usecols=usecols, labels=labels, no_empty_cells=clean))
             rows += len(lines)
 
     for first_line, block, frac in log.blocks():
-        lines = _decode(block).split("\n")
+        text = _decode(block)
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        # one look at the whole block instead of one per line: are there empty cells to fill with 'nan'?
+        clean = not (dd in text or text.startswith(delim) or ("\n" + delim) in text
+                     or (not trailing_delim and (delim + "\n") in text))
+        lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
-        lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
         if pending is not None:
             flush(*pending)
-        pending = (first_line, lines)
+        pending = (first_line, lines, clean)
         if progress is not None:
             progress(frac)
     if pending is None:
         raise UserError(f"{log.name}: a header with no samples")
-    first_line, lines = pending
+    first_line, lines, clean = pending
     while lines and not lines[-1].strip():
         lines.pop()
     if lines and lines[-1].count(delim) < want and (rows or len(lines) > 1):
         lines.pop()
         if notes is not None:
             notes.append(f"line {first_line + len(lines)} is cut short (the log just ends): dropped")
-    flush(first_line, lines)
+    flush(first_line, lines, clean)
     if not parts or rows == 0:
         raise UserError(f"{log.name}: a header with no samples")
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
@@ -193,7 +200,7 @@ def split_header(line: str) -> tuple[str, list[str]]:
 
 def parse_numbers(name: str, lines: Sequence[str], first_line: int, ncols: int, delim: str,
                   progress: Progress | None = None, trailing_delim: bool = True,
-                  usecols: Sequence[int] | None = None, labels: Sequence[str] | None = None) -> np.ndarray:
+                  usecols: Sequence[int] | None = None, labels: Sequence[str] | None = None, no_empty_cells: bool = False) -> np.ndarray:
     """Rows of `ncols` numbers (float64, shape rows x ncols). `first_line` is the file line number of lines[0].
 
     Empty cells become NaN (callers carry values forward or reject them). Blank lines are not allowed inside the
@@ -205,7 +212,7 @@ def parse_numbers(name: str, lines: Sequence[str], first_line: int, ncols: int, 
     for start in range(0, len(lines), CHUNK_ROWS):
         chunk = lines[start:start + CHUNK_ROWS]
         try:
-            block = np.loadtxt(_fill_empty(chunk, delim, trailing_delim), delimiter=delim, usecols=cols, ndmin=2,
+            block = np.loadtxt(chunk if no_empty_cells else _fill_empty(chunk, delim, trailing_delim), delimiter=delim, usecols=cols, ndmin=2,
                                dtype=np.float64, comments=None, quotechar='"')
             if block.shape[0] != len(chunk):
                 raise ValueError("blank line")
