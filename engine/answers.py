@@ -27,7 +27,7 @@ class Match:
 
 
 def _cards(kb) -> dict[str, Any]:
-    return kb.extra.get("answers") or {}
+    return kb.answers
 
 
 @lru_cache(maxsize=8)
@@ -62,16 +62,34 @@ class Words:
 
 @lru_cache(maxsize=4096)
 def _fix(word: str, prefixes: tuple[str, ...]) -> str | None:
-    from rapidfuzz import fuzz, process
+    """The card prefix a misspelt word was meant as ("balence" -> "balanc"), same first letter, or None."""
+    from rapidfuzz import fuzz
 
-    hit = process.extractOne(word, prefixes, scorer=lambda a, b, **k: fuzz.ratio(a[: len(b) + 1], b), score_cutoff=83)
-    return hit[0] if hit else None
+    best, best_score = None, 84.0
+    for p in prefixes:
+        if p[0] != word[0] or abs(len(word) - len(p)) > 4:
+            continue
+        sc = max(fuzz.ratio(word[: len(p)], p), fuzz.ratio(word, p))
+        if sc > best_score:
+            best, best_score = p, sc
+    return best
+
+
+def with_flags(facts: dict[str, Any]) -> dict[str, Any]:
+    """The facts plus the known()/unknown() flags the condition language reads (KNOWN_PREFIX + field)."""
+    from kb.answers import vocabulary
+    from kb.fields import KNOWN_PREFIX
+
+    out = dict(facts)
+    for name in vocabulary():
+        out[KNOWN_PREFIX + name] = facts.get(name) is not None
+    return out
 
 
 def _truth(kb, card_id: str, key, facts: dict[str, Any]):
     from engine.evaluate import evaluate
 
-    tree = (kb.extra.get("answer_trees") or {}).get((card_id, key))
+    tree = (kb.answer_trees).get((card_id, key))
     if tree is None:
         return True
     return evaluate(tree, facts).value
@@ -83,6 +101,7 @@ def ranked(kb, text: str, facts: dict[str, Any], intent: str) -> list[Match]:
         return []
     prefixes = _alternatives(id(kb), tuple(e for c in cards.values() for e in [*c.need, *c.any]))
     words = Words(text, prefixes)
+    facts = with_flags(facts)
     fams = list(facts.get("families") or ([facts["bms"]] if facts.get("bms") else []))
     out: list[Match] = []
     for c in cards.values():
@@ -102,12 +121,11 @@ def ranked(kb, text: str, facts: dict[str, Any], intent: str) -> list[Match]:
             continue
         hits = sum(words.has(e) for e in c.any)
         score = 2.0 * len(c.need) + hits
-        if c.only_if is not None:
-            score += 3.0  # a card that needs particular facts is more specific than one that matches words only
+        score += c.weight
         if intent in c.intents:
             score += 1.0
         if c.families:
-            score += 1.5 if any(f in c.families for f in fams) else -2.0
+            score += 1.5 if any(f in c.families for f in fams) else -2.0 - c.weight
         out.append(Match(c, score, hits))
     out.sort(key=lambda m: -m.score)
     return out
@@ -141,8 +159,9 @@ def fill(text: str, facts: dict[str, Any]) -> str | None:
 def say(kb, match: Match, facts: dict[str, Any]) -> tuple[str, list[str]] | None:
     """(text, citations) of the first variant that holds and can be filled, or None."""
     c = match.card
+    flagged = with_flags(facts)
     for j, v in enumerate(c.answers):
-        if v.when is not None and _truth(kb, c.id, j, facts) is not True:
+        if v.when is not None and _truth(kb, c.id, j, flagged) is not True:
             continue
         text = fill(v.text, facts)
         if text is not None:

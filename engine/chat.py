@@ -109,6 +109,7 @@ class Dialogue:
             if r is not None:
                 return r
         new = understand(text, self.names)
+        self._new = new
         intent = classify(text, new, has_context=bool(self.thread))
         if self.session is not None and self.session.next_step() is not None:
             r = self._flow_answer(text, new)
@@ -135,7 +136,7 @@ class Dialogue:
             intent == "followup" or self.pending == "select" or (not _own_topic(text) and bool(new)))
         if not follow and self.thread:
             alone = cards.best(self.kb, text, derived_facts({**identity, **new}), intent)
-            if alone is None and not _own_topic(text):
+            if alone is None and (not _own_topic(text) or new):
                 follow = True
         if follow:
             facts = {**self.facts, **new}
@@ -158,6 +159,12 @@ class Dialogue:
     # ------------------------------------------------------------ answering
 
     def _answer(self, text: str, combined: str, facts: dict[str, Any], intent: str) -> dict[str, Any]:
+        if self.last_card == "select" and combined != text and any(k in self._new for k in _NEEDS):
+            intent = "select"  # "deck is really cramped though" after a ranking: rank again with it
+        if facts.get("bms") and _SERIES_Q.search(text) and intent != "select":
+            r = self._family_series(facts)
+            if r is not None:
+                return r
         if intent == "select" or (self.pending == "select" and intent != "compare"):
             big = cards.best(self.kb, combined, facts, "select")
             if big is not None and big.card.id in ("parallel-boards", "no-room-fets", "vesc-bridge") and \
@@ -243,6 +250,15 @@ class Dialogue:
                 cites += pit.citations
             return self._out(f"Yes on paper: {card.name}: {', and '.join(bits)}. {_cites_md(cites)}{tail}", cites)
         return None
+
+    def _family_series(self, facts: dict[str, Any]) -> dict[str, Any] | None:
+        card = self.kb.families.get(facts["bms"])
+        if card is None or card.series is None or facts.get("series"):
+            return None
+        s = card.series
+        extra = f" (listings claim {s.advertised_max} S)" if getattr(s, "advertised_max", None) else ""
+        return self._out(f"{card.name}: up to {s.max} S in the field{extra}. {s.note} {_cites_md(s.citations)}",
+                         list(s.citations))
 
     def _alternative(self, facts: dict[str, Any], exclude: str) -> tuple[str, list[str]] | None:
         try:
@@ -356,7 +372,7 @@ class Dialogue:
         ms = match_symptom(self.kb, text)
         if not ms or ms[0].score < 0.45:
             return None
-        fl = self.kb.extra["flows"][ms[0].flow]
+        fl = self.kb.flows[ms[0].flow]
         reading = reading_of(facts)
         pre = {}
         for st in fl.steps:
@@ -457,7 +473,7 @@ class Dialogue:
             n = len(tw & lw)
             if n > best_n:
                 best, best_n = o["value"], n
-        return best if best_n >= 1 and len(t) <= 60 else None
+        return best if best_n >= 1 and len(t.split()) <= 6 else None
 
     # ------------------------------------------------------------ readings
 
@@ -525,6 +541,8 @@ class Dialogue:
     def _retrieve(self, text: str) -> dict[str, Any]:
         from engine.retrieve import index_for
 
+        if not _DOMAIN.search(text.lower()[:MAX_TEXT]):
+            return self._out(NOT_COVERED, [])
         hits = index_for(self.kb).search(text, k=1)
         if not hits:
             return self._out(NOT_COVERED, [])
@@ -536,6 +554,12 @@ class Dialogue:
                 "follow_up": follow_up, "options": list(options or [])}
 
 
+_NEEDS = ("series", "continuous", "peak", "regen_limit", "space", "uptime", "budget", "full_protection", "integration")
+_SERIES_Q = re.compile(r"\b(max(?:imum)? series|how many (?:series|cells in series|s\b)|series (?:limit|max|ceiling)|"
+                       r"highest series|up to how many s)\b")
+_DOMAIN = re.compile(r"\b(bms|balanc\w*|cells?|fets?|mosfets?|mos|regen|charg\w*|soc|volt\w*|amps?|trip\w*|cut\w*|wake|"
+                     r"bluetooth|app|harness|leads?|pack|battery|controller|vesc|esc|jk|ant|jbd|daly|llt|jikong|ocp|uvp|ovp|"
+                     r"firmware|display|telemetry|delta|series|\d+s)\b")
 _OWN = re.compile(r"\b(bms|board|pack|battery|cell|cells|fet|regen|balanc\w*|charg\w*|soc|controller|vesc|esc|"
                   r"scooter|wake|trip\w*|cut\w*|hot|heat|smell\w*|jk|ant|jbd|daly|llt|jikong)\b")
 _NEW_TOPIC = re.compile(r"^\s*(different|new|another|other|unrelated|separate)\s(issue|question|problem|thing|topic)\b|"

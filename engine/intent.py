@@ -12,12 +12,13 @@ from typing import Any
 
 _COMPARE = re.compile(r"\b(vs\.?|versus|or|compared? (?:to|with)|better than|difference between|which is better|"
                       r"better|instead of|over)\b")
-_SELECT = re.compile(r"\b(which|what|best|recommend\w*|suggest\w*|choose|pick|should i (?:buy|get|use|go with)|"
-                     r"need an?|looking for an?|want an?|shopping for|good)\b[^.?!]{0,40}\b(bms|board|one|family)\b|"
+_SELECT = re.compile(r"\b(which|best|recommend\w*|suggest\w*|choose|pick|should i (?:buy|get|use|go with)|"
+                     r"need an?|looking for an?|want an?|shopping for)\b[^.?!]{0,40}\b(bms|board|one|family)\b|"
+                     r"\bwhat (?:bms|board|smart bms|kind of bms|brand)\b|"
                      r"\bbms (?:for|to use|to get|to buy)\b|\bselect\w*\b.{0,20}\bbms\b|\bwhat should i (?:buy|get)\b")
 _OK_FOR = re.compile(r"\b(is|are|would|will|can|could|does|do)\b[^.?!]{0,40}\b(ok|okay|good|fine|enough|suitable|safe|"
                      r"handle|work|cope|able|support|do it|up to|manage|alright|right)\b|\b(ok|okay|good|fine|safe|enough)"
-                     r"\s+for\b|\bwill one\b|\bcan (?:it|one|a|an|the|my)\b[^.?!]{0,25}\b(handle|take|run|do)\b")
+                     r"\s+for\b|\bwill one\b|\b(ok|okay|fine|good|enough)\s*\?|\bcan (?:it|one|a|an|the|my)\b[^.?!]{0,25}\b(handle|take|run|do)\b")
 _SETTING = re.compile(r"\b(what|which|how much|how many|how low|how high|recommended|ideal|best)\b[^.?!]{0,40}"
                       r"\b(set|setting|settings|value|limit|trigger|voltage|current|amps|threshold|cap|start|ceiling|"
                       r"should)\b|\bshould i set\b|\bwhat (?:to|do i) set\b|\bset (?:it|my|the) \w+ to\b|"

@@ -55,7 +55,7 @@ _CUR_ROLES: list[tuple[str, tuple[str, ...]]] = [
 ]
 _V_ROLES: list[tuple[str, tuple[str, ...]]] = [
     ("cell_delta", ("delta", "spread", "difference", "diff", "imbalance", "apart", "drift")),
-    ("balance_trigger", ("trigger", "balance start delta", "start delta")),
+    ("balance_trigger", ("trig", "balance start delta", "start delta")),
     ("balance_start", ("balance start", "start balanc", "start voltage", "balancing start", "balance from")),
     ("cell_ovp", ("ovp", "over voltage", "overvoltage", "cellhighprotect", "high protect")),
     ("cell_uvp", ("uvp", "under voltage", "undervoltage", "low protect", "celllowprotect", "low voltage cut")),
@@ -187,7 +187,8 @@ def _series(low: str, facts: dict[str, Any], names: dict[str, str]) -> None:
         is_board = any(w in before.split()[-1:] or before.rstrip().endswith(w) for w in board_words) or \
             after.lstrip().startswith(("bms", "board", "capable", "max", "version", "model", "sku")) or \
             any(fam in before[-8:] for fam in names if len(fam) >= 2 and before.rstrip().endswith(fam))
-        is_pack = after.lstrip().startswith(pack_words) or before.rstrip().endswith(("my", "on a", "on my", "for a", "for my", "its", "it's", "is"))
+        is_board = is_board or after.lstrip().startswith(tuple(n for n in names if len(n) >= 2))
+        is_pack = after.lstrip().startswith(pack_words + ("harness", "stack", "setup")) or before.rstrip().endswith(("my", "on a", "on my", "for a", "for my", "its", "it's", "is"))
         if is_board and not is_pack and len(found) > 1:
             facts.setdefault("board_max_series", n)
         elif "series" not in facts:
@@ -238,11 +239,14 @@ def _quantities(low: str, facts: dict[str, Any]) -> None:
         facts[role] = v
         amps_seen.append(v)
     if "charge_target" not in facts:  # "charge to 4.1" with no unit
-        m = re.search(r"(?:charge|charging|charged|top up|fill)\s(?:\w+\s){0,2}to\s(\d\.\d{1,3})(?![\d.])", low)
+        m = re.search(r"(?:charge|charging|charged|top up|fill)\s(?:\w+\s){0,3}(?:to|at)\s(\d\.\d{1,3})(?![\d.])", low)
         if m and 2.0 <= _num(m.group(1)) <= 4.5:
             facts["charge_target"] = _num(m.group(1))
+    if re.search(r"(?:charge|charging|charged|top up|fill)\s(?:\w+\s){0,3}(?:to|at)\s(?:[1-9]\d)\s?%", low):
+        facts["partial_charge"] = True
+        facts.pop("soc", None)
     if "balance_trigger" not in facts:
-        m = re.search(r"trigger\D{0,12}(0[.,]\d{1,4})(?![\d.])", low)
+        m = re.search(r"trig(?:ger)?\D{0,12}(0[.,]\d{1,4})(?![\d.])", low)
         if m:
             facts["balance_trigger"] = _num(m.group(1))
     if "cell_delta" not in facts:

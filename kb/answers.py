@@ -40,6 +40,7 @@ CHAT_FACTS: dict[str, FieldSpec] = {f.name: f for f in [
     _F("full_protection", "bool", doc="full protection required", group="chat"),
     _F("family_count", "int", doc="how many families the rider named", group="chat"),
     _F("series_over_board", "bool", doc="the pack has more series than the board", group="chat"),
+    _F("partial_charge", "bool", doc="the rider never charges to full (a percentage or a lower ceiling)", group="chat"),
 ]}
 
 
@@ -75,6 +76,7 @@ class Card(Strict):
     need: list[str] = Field(default_factory=list)
     any: list[str] = Field(default_factory=list)
     only_if: str | None = None
+    weight: float = 0  # added to the score: cards that need particular facts outrank cards that match words only
     answers: list[Variant] = Field(min_length=1)
     why: str = ""
     ask: Ask | None = None
@@ -138,8 +140,8 @@ def _check_answers(kb, problems: list[Problem]) -> None:
                                                 f"number {m.group(1)} is not listed in numbers (with its basis)"))
             if c.ask is not None and c.ask.field not in vocab:
                 problems.append(Problem(doc.path, *doc.pos(base + ("ask", "field"), True), f"unknown field '{c.ask.field}'"))
-    kb.extra["answers"] = cards
-    kb.extra["answer_trees"] = trees
-    kb.extra.setdefault("counts", {})["answers"] = len(cards)
-    kb.extra.setdefault("coverage_items", {})["answers"] = [
+    kb.answers = cards
+    kb.answer_trees = trees
+    kb.counts["answers"] = len(cards)
+    kb.coverage_items["answers"] = [
         {"kind": "answer", "id": c.id, "section": c.topic, "citations": list(c.citations)} for c in cards.values()]
