@@ -96,8 +96,60 @@ def _err(node: ast.AST, message: str) -> ExprError:
 # ---------------------------------------------------------------- parsing
 
 
+MAX_CHARS, MAX_DEPTH, MAX_OPS, MAX_CHAIN, MAX_ABS, MAX_STR = 2000, 24, 200, 4, 1e9, 200
+
+
+def check_limits(text: str) -> None:
+    """Content limits every condition must keep, checked before anything recursive touches it, so that what
+    validates also runs in both engines (durable-rules refuses huge literals and long chains): at most MAX_CHARS
+    characters, MAX_DEPTH levels of nesting (brackets, `not`, unary minus and arithmetic included), MAX_OPS
+    operators, MAX_CHAIN comparisons in one chain, numbers finite with |x| <= MAX_ABS, strings <= MAX_STR."""
+    if not isinstance(text, str):
+        return
+    if len(text) > MAX_CHARS:
+        raise ExprError(f"the condition is {len(text):,} characters long (at most {MAX_CHARS})")
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth > MAX_DEPTH:
+            raise ExprError(f"brackets nested more than {MAX_DEPTH} deep", 1, i + 1)
+    try:
+        tree = ast.parse(text.strip("\n"), mode="eval")
+    except (SyntaxError, MemoryError, RecursionError, ValueError):
+        return  # parse() reports syntax errors with their position
+    ops = 0
+    stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
+    while stack:
+        n, d = stack.pop()
+        if d > MAX_DEPTH:
+            raise _err(n, f"the condition nests more than {MAX_DEPTH} levels deep")
+        if isinstance(n, (ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare)):
+            ops += len(n.values) - 1 if isinstance(n, ast.BoolOp) else len(n.ops) if isinstance(n, ast.Compare) else 1
+            if ops > MAX_OPS:
+                raise _err(n, f"the condition has more than {MAX_OPS} operators")
+        if isinstance(n, ast.Compare) and len(n.ops) > MAX_CHAIN:
+            raise _err(n, f"{len(n.ops)} comparisons in one chain (at most {MAX_CHAIN}); join them with 'and'")
+        if isinstance(n, ast.Constant):
+            v = n.value
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                if not (abs(v) <= MAX_ABS):  # also false for NaN and infinity (1e999)
+                    raise _err(n, f"the number {_short_number(n, text)} is out of range (at most {MAX_ABS:g} either way)")
+            elif isinstance(v, str) and len(v) > MAX_STR:
+                raise _err(n, f"a text literal of {len(v):,} characters (at most {MAX_STR})")
+            elif isinstance(v, complex):
+                raise _err(n, "complex numbers are not values")
+        stack.extend((c, d + 1) for c in ast.iter_child_nodes(n))
+
+
+def _short_number(n: ast.Constant, text: str) -> str:
+    seg = ast.get_source_segment(text.strip("\n"), n) or repr(n.value)
+    return seg if len(seg) <= 20 else f"of {len(seg):,} characters"
+
+
 def parse(text: str, vocabulary: Mapping[str, FieldSpec] | None = None) -> Node:
     """Parse a condition; raises ExprError (the first problem) with its position inside ``text``."""
+    check_limits(text)
     if not isinstance(text, str) or not text.strip():
         raise ExprError("a condition must be a non-empty string")
     src = text.strip("\n")

@@ -192,10 +192,21 @@ def allowed_answers(step: Step) -> str:
 _NUM = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?)\s*([^\d\s].*)?$")
 
 
+def _shown(value: Any) -> str:
+    from kb.untrusted import shown
+
+    return shown(value, 60)
+
+
 def coerce_answer(step: Step, value: Any) -> Any:
     """The typed answer (bool, option value or float) for what a user or a script gave; ValueError if it is not one."""
     t = step.answer_type
-    bad = f"'{value}' is not an answer to '{step.id}': give {allowed_answers(step)}"
+    if not isinstance(value, (str, bool, int, float)):  # the type is checked before the value is put in a message
+        raise ValueError(f"a {type(value).__name__} is not an answer to '{step.id}': give {allowed_answers(step)}")
+    if isinstance(value, str) and len(value) > 200:
+        raise ValueError(f"an answer of {len(value):,} characters is not an answer to '{step.id}': "
+                         f"give {allowed_answers(step)}")
+    bad = f"'{_shown(value)}' is not an answer to '{step.id}': give {allowed_answers(step)}"
     if t == "yesno":
         if isinstance(value, bool):
             return value
@@ -213,7 +224,10 @@ def coerce_answer(step: Step, value: Any) -> Any:
         if isinstance(value, bool):
             raise ValueError(bad)
         if isinstance(value, (int, float)):
-            v = float(value)
+            try:
+                v = float(value)
+            except OverflowError:  # an integer of hundreds of digits
+                raise ValueError(bad) from None
         elif isinstance(value, str):
             m = _NUM.match(value)
             unit = (m.group(2) or "").strip().lower() if m else ""
@@ -294,14 +308,14 @@ def _check_flows(kb, problems: list[Problem]) -> None:
                 rep.at(("rules", j), f"unknown rule id '{rid}'" + _close(rid, kb.rules))
         _check_graph(kb, f, rep, trees)
         _check_tests(f, rep)
-    kb.extra["flows"] = flows
-    kb.extra["flow_trees"] = trees
-    kb.extra.setdefault("counts", {})["flows"] = len(flows)
-    kb.extra["counts"]["flow_conclusions"] = sum(len(f.conclusions()) for f in flows.values())
-    kb.extra.setdefault("coverage_items", {})["flows"] = [
+    kb.flows = flows
+    kb.flow_trees = trees
+    kb.counts["flows"] = len(flows)
+    kb.counts["flow_conclusions"] = sum(len(f.conclusions()) for f in flows.values())
+    kb.coverage_items["flows"] = [
         {"kind": "flow", "id": f.id, "section": f.section, "citations": sorted(f.citations)} for f in flows.values()]
     for f in flows.values():
-        kb.extra.setdefault("diff_items", {})[f"flow:{f.id}"] = f
+        kb.diff_items[f"flow:{f.id}"] = f
 
 
 def _close(name: str, known) -> str:

@@ -23,8 +23,8 @@ def register(sub) -> None:
                                    "your own words (or a flow id); with none, pick from the list.")
     p.add_argument("symptom", nargs="*", metavar="SYMPTOM", help="what happens, e.g. 'cuts out when braking', or a flow id")
     p.add_argument("--list", action="store_true", help="list the diagnosis flows")
-    p.add_argument("--reading", metavar="FILE", help="a reading (JSON/YAML, or a pasted BMS screen) that answers checks")
-    p.add_argument("--answers", metavar="FILE", help="answers by step id (YAML/JSON mapping) for a scripted run")
+    p.add_argument("--reading", metavar="FILE", help="a reading (JSON/YAML, or a pasted BMS screen; at most 4 MB) that answers checks")
+    p.add_argument("--answers", metavar="FILE", help="answers by step id (YAML/JSON mapping, at most 4 MB) for a scripted run")
     p.add_argument("--json", action="store_true", help="print the result as JSON (no questions are asked)")
     p.add_argument("--kb", metavar="DIR", help=argparse.SUPPRESS)  # another content directory (tests, authoring)
     p.set_defaults(func=run)
@@ -117,9 +117,9 @@ def _pick(kb, flows: dict) -> str | None:
         raw = _ask("> ")
         if raw is None or raw.lower() in ("q", "quit", "exit"):
             return None
-        if raw.isdigit():
-            if 1 <= int(raw) <= len(items):
-                return items[int(raw) - 1].id
+        if _small_int(raw) is not None:
+            if 1 <= _small_int(raw) <= len(items):
+                return items[_small_int(raw) - 1].id
         elif raw:
             from kb.errors import UserError
 
@@ -137,22 +137,23 @@ def _pick(kb, flows: dict) -> str | None:
 
 
 def _load_reading(path: str):
-    from engine.reading import Reading
-    from tui.commands.check import decode, read_bytes, read_input
+    from tui.commands.check import decode, parse_reading, read_bytes, read_input
 
     data, notes = read_input(decode(read_bytes(path)))
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
-    return Reading.parse(data)
+    return parse_reading(data)
 
 
 def _load_answers(path: str) -> dict[str, Any]:
     from kb.errors import UserError
     from tui.commands.check import _yaml_or_none, decode, read_bytes
 
-    data = _yaml_or_none(decode(read_bytes(path)))
+    from kb.untrusted import shown
+
+    data = _yaml_or_none(decode(read_bytes(path)))  # the reading boundary: size, depth, alias and digit limits
     if not isinstance(data, dict):
-        raise UserError(f"{path}: answers must be a mapping of step id to answer, e.g. 'when: braking'")
+        raise UserError(f"{shown(path, 200)}: answers must be a mapping of step id to answer, e.g. 'when: braking'")
     return {str(k): v for k, v in data.items()}
 
 
@@ -191,11 +192,17 @@ def _show_prompt(p, n: int) -> None:
 
 def _typed(p, raw: str) -> Any:
     """A number typed at a list of options picks that option; anything else is passed on as it is."""
-    if p.options and raw.isdigit():
-        i = int(raw)
-        if 1 <= i <= len(p.options):
-            return p.options[i - 1]["value"]
+    i = _small_int(raw) if p.options else None
+    if i is not None and 1 <= i <= len(p.options):
+        return p.options[i - 1]["value"]
     return raw
+
+
+def _small_int(raw: str) -> int | None:
+    """'3' -> 3; None for anything else: '²' and '٣' pass str.isdigit() but are no menu numbers, and a
+    5,000-digit number is not one either."""
+    raw = raw.strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else None
 
 
 def _auto_lines(entries) -> None:
