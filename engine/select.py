@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kb.errors import UserError
-from kb.selection import BUDGETS, INTEGRATIONS, NEEDS, SPACES, UPTIMES, family_facts
+from kb.fields import KNOWN_PREFIX
+from kb.selection import BUDGETS, FAMILY_FACTS, INTEGRATIONS, NEEDS, SPACES, UPTIMES, family_facts
 
 VERDICT_ORDER = {"recommended": 0, "acceptable": 1, "avoid": 2}
 
@@ -63,6 +64,7 @@ class Ranked:
     score: int
     reasons: list[Point] = field(default_factory=list)
     pitfalls: list[Point] = field(default_factory=list)
+    otherwise: list[Point] = field(default_factory=list)  # strengths of a family the verdict rules out
 
     @property
     def citations(self) -> list[str]:
@@ -96,8 +98,8 @@ def select(needs: Needs, kb=None) -> Selection:
     from kb.load import load_kb
 
     kb = kb or load_kb()
-    spec = kb.extra.get("selection")
-    trees = kb.extra.get("selection_trees", {})
+    spec = kb.selection
+    trees = kb.selection_trees
     if spec is None:
         raise UserError("the knowledge base has no selection criteria (content/selection.yaml)")
     ranking = []
@@ -107,6 +109,8 @@ def select(needs: Needs, kb=None) -> Selection:
         values.update(family_facts(card))
         for t in all_traits:  # every trait is known true or false, so "not has_x" criteria can apply
             values["has_" + t.replace("-", "_")] = t in card.traits
+        for name in (*NEEDS, *FAMILY_FACTS):  # known(continuous) in a criterion: did the user give it?
+            values[KNOWN_PREFIX + name] = values.get(name) is not None
         r = Ranked(fid, card.name, "acceptable", spec.base_score)
         avoid = False
         for c in spec.criteria:
@@ -119,6 +123,8 @@ def select(needs: Needs, kb=None) -> Selection:
             avoid = avoid or c.effect == "avoid"
         th = spec.thresholds
         r.verdict = "avoid" if avoid or r.score < th.acceptable else ("recommended" if r.score >= th.recommended else "acceptable")
+        if r.verdict == "avoid":  # the reasons shown must agree with the verdict: strengths stay out of an "avoid"
+            r.otherwise, r.reasons = r.reasons, []
         ranking.append(r)
     ranking.sort(key=lambda r: (VERDICT_ORDER[r.verdict], -r.score, r.family))
     return Selection(kb.kb_version, needs.values(), ranking)

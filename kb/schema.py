@@ -83,22 +83,27 @@ class Range(Strict):
 
 
 class Rating(Strict):
-    continuous_a: Range
+    continuous_a: Range | None = None  # None: the board carries no discharge current (charge-only)
     peak_a: Range | None = None
+    # what the family carries in practice, when the handbook says it is well below the label (JK ~60 A, Daly derated)
+    comfort_a: float | None = None
+    comfort_basis: Literal["handbook", "ours"] | None = None
+    comfort_note: str = ""
     note: str = ""
     citations: Citations = Field(min_length=1)
 
 
 class SeriesSupport(Strict):
     min: int
-    max: int  # what field reports support (not what listings claim)
+    max: int  # the handbook's confirmed ceiling (basis: handbook) or the highest it shows the family on (ours)
+    basis: Literal["handbook", "ours"] = "ours"
     advertised_max: int | None = None
     note: str = ""
     citations: Citations = Field(min_length=1)
 
 
 class Balancing(Strict):
-    type: Literal["active", "passive", "external", "none"]
+    type: Literal["active", "passive", "external", "none", "unspecified"]
     current_a: Range | None = None
     starts_above_v: float | None = None  # cell voltage below which it does not balance
     trigger_v: Range | None = None  # typical delta trigger

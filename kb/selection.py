@@ -16,7 +16,7 @@ from kb.errors import Problem
 from kb.expr import ExprError, parse
 from kb.fields import FAMILIES, FieldSpec
 from kb.load import Collection, register_collection
-from kb.schema import Citations, Strict
+from kb.schema import Basis, Citations, Strict
 from kb.validate import TEMPLATE_FIELD, expr_position, register_check
 
 SPACES = ("none", "cramped", "normal", "roomy")  # none: no room for a discharge-FET board at all
@@ -47,7 +47,10 @@ FAMILY_FACTS: dict[str, FieldSpec] = {f.name: f for f in [
     _F("family_series_max", "int", group="family"),
     _F("family_series_advertised", "int", group="family"),
     _F("family_footprint", "enum", group="family", values=("compact", "standard", "large")),
-    _F("family_balance", "enum", group="family", values=("active", "passive", "external", "none")),
+    _F("family_balance", "enum", group="family", values=("active", "passive", "external", "none", "unspecified")),
+    _F("family_comfort_a", "number", "A", doc="what it carries in practice (its label, unless the handbook says less)", group="family"),
+    _F("family_comfort_note", "text", group="family"),
+    _F("family_series_basis", "enum", group="family", values=("handbook", "ours")),
     _F("family_balance_current_max", "number", "A", group="family"),
     _F("family_discharge_fets", "bool", group="family"),
     _F("family_full_protection", "bool", group="family"),
@@ -68,15 +71,21 @@ def family_facts(card) -> dict:
     facts = {
         "family": card.id,
         "family_name": card.name,
-        "family_continuous_min": card.rating.continuous_a.min,
-        "family_continuous_max": card.rating.continuous_a.max,
         "family_series_min": card.series.min,
+        "family_series_basis": card.series.basis,
         "family_series_max": card.series.max,
         "family_footprint": card.footprint,
         "family_balance": card.balancing.type,
         "family_discharge_fets": card.discharge_fets,
         "family_full_protection": card.full_protection,
     }
+    if card.rating.continuous_a is not None:
+        facts["family_continuous_min"] = card.rating.continuous_a.min
+        facts["family_continuous_max"] = card.rating.continuous_a.max
+        facts["family_comfort_a"] = card.rating.comfort_a if card.rating.comfort_a is not None \
+            else card.rating.continuous_a.max
+    if card.rating.comfort_note:
+        facts["family_comfort_note"] = card.rating.comfort_note
     if card.rating.peak_a is not None:
         facts["family_peak_max"] = card.rating.peak_a.max
     if card.series.advertised_max is not None:
@@ -95,6 +104,7 @@ class Criterion(Strict):
     text: str  # template over needs and family facts: "{family_name} reaches {family_series_max} S"
     citations: Citations = Field(default_factory=list)
     cite_family: Literal["rating", "series", "balancing", "all"] | None = None  # add the card's citations for that part
+    basis: Basis | None = None  # whose each number in `when` is (as for rules)
 
 
 class Thresholds(Strict):
@@ -136,13 +146,21 @@ def _check_selection(kb, problems: list[Problem]) -> None:
                     problems.append(Problem(doc.path, *doc.pos(base + ("text",), True), f"text: unknown field '{{{m.group(1)}}}'"))
             if not c.citations and c.cite_family is None:
                 problems.append(Problem(doc.path, *doc.pos(base), "a criterion needs citations or cite_family"))
+            if c.id in trees:
+                from kb.reasoning import literals
+
+                nums = [v for v in literals(trees[c.id]) if v != 0 and not (
+                    c.basis and any(abs(abs(v) - abs(x)) < 1e-9 for x in [*c.basis.handbook, *c.basis.ours]))]
+                if nums:
+                    problems.append(Problem(doc.path, *doc.pos(base), f"criterion '{c.id}': the number(s) "
+                                            f"{', '.join(f'{v:g}' for v in nums)} have no basis (handbook or ours)"))
             if c.effect == "avoid" and c.kind != "pitfall":
                 problems.append(Problem(doc.path, *doc.pos(base + ("kind",), True), "an 'avoid' criterion is a pitfall"))
-        kb.extra["selection"] = doc.model
-        kb.extra["selection_trees"] = trees
-        kb.extra.setdefault("counts", {})["selection_criteria"] = len(doc.model.criteria)
-        kb.extra.setdefault("coverage_items", {})["selection"] = [
+        kb.selection = doc.model
+        kb.selection_trees = trees
+        kb.counts["selection_criteria"] = len(doc.model.criteria)
+        kb.coverage_items["selection"] = [
             {"kind": "criterion", "id": c.id, "section": "selection", "citations": list(c.citations)}
             for c in doc.model.criteria]
         for c in doc.model.criteria:
-            kb.extra.setdefault("diff_items", {})[f"criterion:{c.id}"] = c
+            kb.diff_items[f"criterion:{c.id}"] = c

@@ -54,7 +54,10 @@ def family_md(f: Any, level: str = "###") -> list[str]:
     bal = f.balancing
     bal_cur = f", {bal.current_a.min:g}–{bal.current_a.max:g} A" if bal.current_a else ""
     lines = [f"{level} {f.name}", "", _esc(f.summary), "",
-             f"- **Rating:** {r.continuous_a.min:g}–{r.continuous_a.max:g} A continuous{peak}. {_esc(r.note)} {cite_md(r.citations)}",
+             (f"- **Rating:** {r.continuous_a.min:g}–{r.continuous_a.max:g} A continuous{peak}"
+              + (f"; about {r.comfort_a:g} A in practice ({_esc(r.comfort_note)})" if r.comfort_a else "")
+              if r.continuous_a else "- **Rating:** none of its own (the fuse and the controller set the budget)")
+             + f". {_esc(r.note)} {cite_md(r.citations)}",
              f"- **Series:** {ser.min}–{ser.max} S{adv}. {_esc(ser.note)} {cite_md(ser.citations)}",
              f"- **Balancing:** {bal.type}{bal_cur}. {_esc(bal.note)} {cite_md(bal.citations)}",
              f"- **Footprint:** {f.footprint} · discharge FETs: {'yes' if f.discharge_fets else 'no'} · "
