@@ -41,11 +41,11 @@ def main() -> None:
     t = time.perf_counter()
     kb = load_kb(args.kb, use_cache=False)
     print(f"load + validate KB (no cache): {(time.perf_counter() - t) * 1000:.0f} ms, "
-          f"{len(kb.extra['flows'])} flows, {kb.extra['counts']['flow_conclusions']} conclusions")
+          f"{len(kb.flows)} flows, {kb.counts['flow_conclusions']} conclusions")
 
     per_answer: list[float] = []
     for _ in range(args.runs):
-        for fid, f in kb.extra["flows"].items():
+        for fid, f in kb.flows.items():
             for script in f.tests:
                 s = Session(kb, fid, reading=script.reading or None)
                 s.next_step()

@@ -20,7 +20,7 @@ def main() -> None:
     kb = load_kb(use_cache=False)  # first time pays for imports (ruamel, pydantic models)
     first = time.perf_counter() - t0
     runs = timed(lambda: load_kb(use_cache=False), 5)
-    counts = f"{len(kb.rules)} rules, {len(kb.extra.get('flows', {}))} flows, {len(kb.guides)} guide entries"
+    counts = f"{len(kb.rules)} rules, {len(kb.flows)} flows, {len(kb.guides)} guide entries"
     print(f"knowledge base {kb.kb_version}: {counts}")
     print(f"load + validate, first in process (with imports): {first * 1000:.0f} ms")
     print(f"load + validate, warm: median {statistics.median(runs) * 1000:.0f} ms, max {max(runs) * 1000:.0f} ms"

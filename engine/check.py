@@ -155,7 +155,7 @@ def rank_questions(kb, not_checked: list[NotChecked], values: dict[str, Any], fa
                    and not (f in facts and facts[f].provenance == "assumed"))
 
     asked: dict[str, dict[str, Any]] = {}
-    texts = getattr(kb, "extra", {}).get("questions") or {}
+    texts = kb.questions
     for nc in not_checked:
         lr = kb.rules[nc.rule]
         rule = lr.rule

@@ -129,7 +129,7 @@ def conclusion_of(flow: Flow, s: Step) -> Conclusion:
 
 
 def flows_of(kb) -> dict[str, Flow]:
-    return kb.extra.get("flows") or {}
+    return kb.flows
 
 
 def get_flow(kb, flow_id: str) -> Flow:
@@ -264,7 +264,7 @@ class Session:
         from engine.evaluate import evaluate
 
         values = self._values()
-        trees = self.kb.extra.get("flow_trees", {})
+        trees = self.kb.flow_trees
         path: list[PathEntry] = []
         sid = self.flow.entry
         stop: Step | None = None

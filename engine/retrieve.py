@@ -51,7 +51,7 @@ def _docs(kb) -> list[Doc]:
                        g.summary + " " + " ".join(g.steps)))
     for label, s in kb.sources.items():
         out.append(Doc("source", label, "", s.summary, [label], s.summary))
-    for fl in (kb.extra.get("flows") or {}).values():
+    for fl in (kb.flows).values():
         for st in fl.steps:
             if st.kind == "conclude" and st.citations:
                 out.append(Doc("flow", f"{fl.id}:{st.id}", st.title or "", f"{st.title} {st.text} " + " ".join(st.remedy or []),

@@ -75,14 +75,14 @@ def _check_checklists(kb, problems: list[Problem]) -> None:
                     problems.append(Problem(doc.path, *expr_position(doc, loc, e.line, e.col), f"condition: {e.message}"))
             if s.measure and not 0 < s.measure.step_min < s.measure.step_max:
                 problems.append(Problem(doc.path, *doc.pos(("steps", i, "measure")), "step_min must be above 0 and below step_max"))
-    kb.extra["checklists"] = lists
-    kb.extra["checklist_trees"] = trees
-    kb.extra.setdefault("counts", {})["checklist_steps"] = sum(len(c.steps) for c in lists.values())
+    kb.checklists = lists
+    kb.checklist_trees = trees
+    kb.counts["checklist_steps"] = sum(len(c.steps) for c in lists.values())
     items = []
     for c in lists.values():
         for s in c.steps:
             g = kb.guides.get(s.guide)
             cites = list(s.citations) + (list(g.citations) if g else []) + (list(s.measure.citations) if s.measure else [])
             items.append({"kind": "checklist", "id": f"{c.id}.{s.id}", "section": "commissioning", "citations": cites})
-        kb.extra.setdefault("diff_items", {})[f"checklist:{c.id}"] = c
-    kb.extra.setdefault("coverage_items", {})["checklists"] = items
+        kb.diff_items[f"checklist:{c.id}"] = c
+    kb.coverage_items["checklists"] = items

@@ -36,7 +36,7 @@ def items(kb) -> list[dict[str, Any]]:
             rows.append({"kind": "guide", "id": e.id, "section": section, "citations": sorted(_cited(e))})
     for rid, lr in kb.rules.items():
         rows.append({"kind": "rule", "id": rid, "section": lr.rule.section, "citations": sorted(_cited(lr.rule))})
-    for models in kb.extra.get("coverage_items", {}).values():  # flows, checklists... register here
+    for models in kb.coverage_items.values():  # flows, checklists... register here
         rows.extend(models)
     return rows
 

@@ -21,7 +21,7 @@ def _index(kb) -> dict[str, Any]:
         idx[f"family:{fid}"] = f
     for label, s in kb.sources.items():
         idx[f"source:{label}"] = s
-    for key, model in kb.extra.get("diff_items", {}).items():  # flows, checklists... register here
+    for key, model in kb.diff_items.items():  # flows, checklists... register here
         idx[key] = model
     return idx
 

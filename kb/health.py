@@ -1,6 +1,6 @@
 """Pack-health knowledge (content/health.yaml): thresholds with their basis, OCV curves, finding texts.
 
-engine/health reads kb.extra["health"]; the numbers live here as data so a threshold changes without code.
+engine/health reads kb.health; the numbers live here as data so a threshold changes without code.
 """
 
 from __future__ import annotations
@@ -100,9 +100,9 @@ def _check_health(kb, problems: list[Problem]) -> None:
         for fid in FINDING_IDS:
             if fid not in seen:
                 problems.append(Problem(doc.path, *doc.pos(("findings",)), f"finding '{fid}' is missing (engine/health raises it)"))
-        kb.extra["health"] = h
-        kb.extra.setdefault("counts", {})["health_findings"] = len(h.findings)
-        kb.extra.setdefault("coverage_items", {})["health"] = [
+        kb.health = h
+        kb.counts["health_findings"] = len(h.findings)
+        kb.coverage_items["health"] = [
             {"kind": "health", "id": f.id, "section": "balancing", "citations": list(f.citations)} for f in h.findings]
         for f in h.findings:
-            kb.extra.setdefault("diff_items", {})[f"health:{f.id}"] = f
+            kb.diff_items[f"health:{f.id}"] = f

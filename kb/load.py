@@ -14,12 +14,21 @@ import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
 from kb.errors import KBInvalid, Problem
 from kb.schema import FamilyCard, GuideEntry, GuideFile, Manifest, Rule, RuleFile, Source, SourcesFile
+
+if TYPE_CHECKING:
+    from kb.answers import Card
+    from kb.checklists import Checklist
+    from kb.expr import Node
+    from kb.flows import Flow
+    from kb.health import HealthFile
+    from kb.schema import Default, Question
+    from kb.selection import SelectionFile
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
@@ -238,7 +247,22 @@ class KB:
     rules: dict[str, LoadedRule]
     docs: dict[str, list[Doc]]  # collection name -> documents (models included)
     locations: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # "rule:ID" -> (path, line, col)
-    extra: dict[str, Any] = field(default_factory=dict)  # indexes built by registered collections (flows, ...)
+    # Indexes built by the registered collections' checks (kb/flows.py, kb/checklists.py, ...): one typed home each.
+    flows: dict[str, Flow] = field(default_factory=dict)
+    flow_trees: dict[tuple, Node] = field(default_factory=dict)  # (flow, step, branch index) -> parsed condition
+    checklists: dict[str, Checklist] = field(default_factory=dict)
+    checklist_trees: dict[tuple, Node] = field(default_factory=dict)  # (checklist, step, check index) -> condition
+    selection: SelectionFile | None = None
+    selection_trees: dict[str, Node] = field(default_factory=dict)  # criterion id -> condition
+    answers: dict[str, Card] = field(default_factory=dict)
+    answer_trees: dict[tuple, Node] = field(default_factory=dict)
+    health: HealthFile | None = None
+    defaults: list[Default] = field(default_factory=list)
+    questions: dict[str, Question] = field(default_factory=dict)  # field -> how to ask a rider for it
+    counts: dict[str, int] = field(default_factory=dict)  # what `kb validate` prints beside the rules
+    coverage_items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # collection -> rows for coverage
+    diff_items: dict[str, BaseModel] = field(default_factory=dict)  # "flow:ID" -> model, compared by `kb diff`
+    invalid_rule_ids: set[str] = field(default_factory=set)  # rules that failed validation (their ids still count)
 
     @property
     def kb_version(self) -> str:

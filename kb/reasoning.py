@@ -78,7 +78,7 @@ def check_defaults(kb, problems: list[Problem]) -> None:
             if d.basis == "handbook" and not d.citations:
                 problems.append(Problem(doc.path, *doc.pos(("defaults", i)), "a handbook default needs citations"))
             defaults.append(d)
-    kb.extra["defaults"] = defaults
+    kb.defaults = defaults
 
 
 @register_check
@@ -96,7 +96,7 @@ def check_questions(kb, problems: list[Problem]) -> None:
                 problems.append(Problem(doc.path, *doc.pos(("questions", i, "field"), True),
                                         f"a second question for '{q.field}'"))
             questions[q.field] = q
-    kb.extra["questions"] = questions
+    kb.questions = questions
 
 
 def explained(kb, root_id: str, other_id: str) -> bool:

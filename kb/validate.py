@@ -144,7 +144,7 @@ def _check_rule(kb, doc, i: int, r, section_ids: set[str], released: dict, probl
     from kb.load import LoadedRule
 
     base = ("rules", i)
-    if r.id in kb.rules or r.id in kb.extra.get("invalid_rule_ids", set()):
+    if r.id in kb.rules or r.id in kb.invalid_rule_ids:
         problems.append(Problem(doc.path, *doc.pos(base + ("id",), True), f"duplicate rule id '{r.id}'"))
     if r.section not in section_ids:
         problems.append(Problem(doc.path, *doc.pos(base + ("section",), True), _unknown_section(r.section, section_ids)))
@@ -191,9 +191,9 @@ def _check_raw_rule(kb, doc, i: int, problems: list[Problem]) -> None:
         return
     rid = raw.get("id")
     if isinstance(rid, str):
-        if rid in kb.rules or rid in kb.extra.setdefault("invalid_rule_ids", set()):
+        if rid in kb.rules or rid in kb.invalid_rule_ids:
             problems.append(Problem(doc.path, *doc.pos(("rules", i, "id"), True), f"duplicate rule id '{rid}'"))
-        kb.extra["invalid_rule_ids"].add(rid)
+        kb.invalid_rule_ids.add(rid)
     when = raw.get("when")
     if isinstance(when, str):
         try:

@@ -23,7 +23,7 @@ def _cases():
 
     with tempfile.TemporaryDirectory() as d:
         k = load_kb(build_content(Path(d) / "content"), use_cache=False)
-    return [pytest.param(fid, t, id=f"{fid}:{t.name}") for fid, f in k.extra["flows"].items() for t in f.tests]
+    return [pytest.param(fid, t, id=f"{fid}:{t.name}") for fid, f in k.flows.items() for t in f.tests]
 
 
 @pytest.mark.parametrize("flow_id,script", _cases())
@@ -37,7 +37,7 @@ def test_answer_script_reaches_its_conclusion_by_its_path(kb, flow_id, script):
 
 
 def test_every_conclusion_of_every_flow_is_reached_by_a_script(kb):
-    for fid, f in kb.extra["flows"].items():
+    for fid, f in kb.flows.items():
         reached = {t.expect for t in f.tests}
         assert reached == {c.id for c in f.conclusions()}, fid
 
@@ -47,18 +47,18 @@ def test_kb_test_runs_the_flow_scripts(kb):
 
     assert run_flow_tests in SUITES
     flow_results = [r for r in run_all(kb).results if r.kind == "flow"]
-    assert len(flow_results) == sum(len(f.tests) for f in kb.extra["flows"].values())
+    assert len(flow_results) == sum(len(f.tests) for f in kb.flows.values())
     assert all(r.passed for r in flow_results), [r for r in flow_results if not r.passed]
 
 
 def test_a_wrong_expectation_fails_with_a_reason(kb):
-    f = kb.extra["flows"]["cutout"]
+    f = kb.flows["cutout"]
     bad = f.tests[0].model_copy(update={"expect": "trip-thermal"})
-    kb.extra["flows"]["cutout"] = f.model_copy(update={"tests": [bad]})
+    kb.flows["cutout"] = f.model_copy(update={"tests": [bad]})
     try:
         r = next(x for x in run_flow_tests(kb) if x.item == "cutout")
     finally:
-        kb.extra["flows"]["cutout"] = f
+        kb.flows["cutout"] = f
     assert not r.passed and "expected 'trip-thermal', got 'trip-overcurrent'" in r.detail
 
 

@@ -38,10 +38,10 @@ def _one(problems: list[str], fragment: str) -> str:
 
 def test_the_shipped_flows_validate(content):
     kb = load_kb(content, use_cache=False)
-    assert len(kb.extra["flows"]) >= 10
-    assert kb.extra["counts"]["flow_conclusions"] >= 50
-    rows = kb.extra["coverage_items"]["flows"]
-    assert {r["id"] for r in rows} == set(kb.extra["flows"]) and all(r["citations"] for r in rows)
+    assert len(kb.flows) >= 10
+    assert kb.counts["flow_conclusions"] >= 50
+    rows = kb.coverage_items["flows"]
+    assert {r["id"] for r in rows} == set(kb.flows) and all(r["citations"] for r in rows)
 
 
 def test_dangling_next_is_located_at_the_reference(content):

@@ -65,7 +65,7 @@ def run_validate(args: argparse.Namespace) -> int:
         return 1
     counts = {"rules": len(kb.rules), "families": len(kb.families), "guide_entries": len(kb.guides),
               "sources": len(kb.sources)}
-    for name, n in kb.extra.get("counts", {}).items():
+    for name, n in kb.counts.items():
         counts[name] = n
     if args.json:
         emit_json({"ok": True, "kb_version": kb.kb_version, "counts": counts, "problems": []})

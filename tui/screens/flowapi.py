@@ -4,7 +4,7 @@ The screen works on plain dicts (title, path of answered steps, the current step
 `Runner`. Everything that depends on how engine.flows spells things lives here, so a change in the runner's
 interface is mended in this file. What is expected of engine.flows (issue 5):
 
-- flows in `kb.extra["flows"]` (id -> flow with `title`, optional `symptom`, `rules`/`findings` naming the rule
+- flows in `kb.flows` (id -> flow with `title`, optional `symptom`, `rules`/`findings` naming the rule
   ids a flow starts from);
 - a session started with `start(kb, flow_id, reading=None)` (or `Session(kb, flow_id, reading)`), offering
   `next_step()` (None once concluded), `answer(value)`, `change(step_id, value)` or `rewind(index)`, `why(step_id)`,
@@ -21,7 +21,7 @@ from kb.errors import UserError
 
 
 def _flows(kb: Any) -> dict[str, Any]:
-    flows = kb.extra.get("flows") or {}
+    flows = kb.flows
     if isinstance(flows, list):
         flows = {getattr(f, "id", str(i)): f for i, f in enumerate(flows)}
     return flows
