@@ -419,7 +419,18 @@ class Dialogue:
                                  follow_up=p.question)
             return None
         self.thread.append(text)
-        return self._advance("")
+        self.facts.update(new)
+        out = self._advance("")
+        if self.session.conclusion is None:  # a number that already answers the rider ("delta is 18mv"): say so first
+            facts = derived_facts(self.facts)
+            m = cards.best(self.kb, " ".join(self.thread[-3:]), facts, "followup")
+            if m is not None and m.card.weight >= 2 and m.card.only_if is not None:
+                said = cards.say(self.kb, m, facts)
+                if said is not None:
+                    text, cites = said
+                    out["answer"] = f"{text} {_cites_md(cites)}\n\n{out['answer']}"
+                    out["citations"] = _uniq([*cites, *out["citations"]])
+        return out
 
     def _option_value(self, p, text: str, new: dict[str, Any]) -> Any:
         t = text.strip().lower().rstrip(".!")

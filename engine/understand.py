@@ -93,12 +93,12 @@ def _after(low: str, end: int, width: int = 22) -> str:
 
 
 def _nearest_role(before: str, after: str, roles: list[tuple[str, tuple[str, ...]]]) -> str | None:
-    best, best_pos = None, -1
+    best, best_pos = None, (-1, 0)
     for role, words in roles:
         for w in words:
             i = before.rfind(w)
-            if i >= 0 and i + len(w) > best_pos:
-                best, best_pos = role, i + len(w)
+            if i >= 0 and (i + len(w), len(w)) > best_pos:  # the nearest, then the longest ("discharge ocp")
+                best, best_pos = role, (i + len(w), len(w))
     if best is not None:
         return best
     for role, words in roles:  # "40a regen", "20 amps charge ocp"

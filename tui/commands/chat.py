@@ -24,15 +24,9 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _dialogue():
-    from drivers.paste import parse_to_reading
-    from engine.chat import Dialogue
-
-    return Dialogue(paste_parser=parse_to_reading)
-
-
-def _lazy_dialogue():
-    """A Dialogue whose paste parser (drivers.paste, slow to import) loads only when a turn looks like a reading."""
+def make_dialogue(kb=None):
+    """The one Dialogue the CLI and the TUI use: the paste parser (drivers.paste, slow to import) loads only when a
+    turn looks like a reading."""
     from engine.chat import Dialogue
 
     def parse(text: str):
@@ -40,7 +34,7 @@ def _lazy_dialogue():
 
         return parse_to_reading(text)
 
-    return Dialogue(paste_parser=parse)
+    return Dialogue(kb=kb, paste_parser=parse)
 
 
 def _show(r: dict) -> str:
@@ -62,14 +56,14 @@ def run(args: argparse.Namespace) -> int:
         if not args.question.strip():
             raise UserError('nothing to ask: give a question, e.g. bmsdoc chat "why does my jk cut out when braking?", '
                             "or run bmsdoc chat --json and write one turn per line on stdin")
-        d = _lazy_dialogue()
+        d = make_dialogue()
         r = d.turn(args.question)
         if args.json:
             emit_json(r)
         else:
             print(_show(r))
         return 0
-    d = _lazy_dialogue()
+    d = make_dialogue()
     if args.json:  # JSON lines: one object per turn, flushed so a script can read each answer before the next turn
         from kb.untrusted import clean
 

@@ -152,10 +152,10 @@ sources; `ctrl+n` starts a new conversation.
         from kb.errors import UserError
 
         try:
-            if self.dialogue is None:
-                from engine.chat import Dialogue
+            if self.dialogue is None:  # the same dialogue as `bmsdoc chat` (pasted readings included)
+                from tui.commands.chat import make_dialogue
 
-                self.dialogue = Dialogue()
+                self.dialogue = make_dialogue(getattr(self.app, "kb", None))
             result = self.dialogue.turn(text)
             self.post_message(self.Answered(dict(result)))
         except UserError as e:
