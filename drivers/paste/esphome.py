@@ -78,6 +78,20 @@ def _errors_bitmask(pairs: list[tuple[str, str]], family: str | None, p: Parsed)
     JK's numeric bitmask changed byte order in esphome-jk-bms (May 2026), so it is shown, not decoded."""
     from drivers.protection import describe, protection_fields
 
+    def code_of(suffix: str) -> int | None:
+        v = next((v for n, v in reversed(pairs) if n.strip().lower().endswith(suffix)), None)
+        m = re.match(r"\s*(\d+)(?:\.0+)?\b", v) if v is not None else None
+        return int(m.group(1)) if m else None
+
+    if family == "ant":
+        from drivers.protection import decode_status
+
+        chg, dsg = code_of("charge mosfet status code"), code_of("discharge mosfet status code")
+        if chg is not None and dsg is not None:
+            p.fields.update(decode_status("ant", chg, dsg).fields())
+            if words := describe(p.fields):
+                p.note(f"ANT MOSFET status codes {chg}/{dsg}: {words}")
+        return
     raw = next((v for n, v in reversed(pairs) if n.strip().lower().endswith("errors bitmask")), None)
     if raw is None:
         return

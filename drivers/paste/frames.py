@@ -33,6 +33,7 @@ NAME = "ble-frames"
 # reply headers as hex, for the cheap first look (the exact rules are hexlog's)
 _HEADS = ("55aaeb90", "dd03", "dd04", "dd05", "7ea1", "aa55aaff", "d203", "5103", "a50190", "a50193", "a50195")
 # the Python `_HEX_RUN` of earlier versions was exponential on long runs of separators; hexlog tokenises instead
+_ESPHOME_STATE = re.compile(r"\]:\s*['\"][^'\"]+['\"]:\s*(?:Sending state|Received new state)")
 _NRF = re.compile(r"^[VDIAWE]\t\d{1,2}:\d{2}:\d{2}", re.MULTILINE)
 _FAMILY = {"jk": "jk", "jbd": "jbd", "ant": "ant", "ant_leg": "ant", "daly": "daly", "daly_x81": "daly",
            "daly_a5": "daly"}
@@ -73,7 +74,15 @@ def detect(text: str) -> float:
         return 0.9 if ex.nrf_lines else 0.0  # an nRF Connect log: claimed, to be refused with its reason
     hex_chars = sum(len(f.data) * 2 for f in frames) + seg.requests * 16
     letters = len(re.sub(r"[^A-Za-z0-9]", "", head))
-    return 0.98 if hex_chars * 2 >= letters or ex.nrf_lines or ex.literals else 0.7
+    lines = sum(1 for ln in head.split("\n") if ln.strip())
+    carrying = len(ex.chunks) + ex.requests
+    complete = any(f.complete for f in frames)
+    esphome_lines = len(_ESPHOME_STATE.findall(head))
+    if esphome_lines >= 3 and esphome_lines >= carrying:
+        return 0.7  # an ESPHome log with its UART debug frames: its sensor lines say more
+    if complete and (hex_chars * 2 >= letters or carrying * 2 >= lines or ex.nrf_lines or ex.literals):
+        return 0.98
+    return 0.7
 
 
 # ------------------------------------------------------------------ the stand-in client
@@ -144,6 +153,37 @@ def _run(coro_fn: Callable[[], Any]) -> Any:
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+_KEEP_ZERO_LOCK = threading.Lock()
+
+
+def _cells_keeping_zeros(data: bytes, *, cells: int, start: int, size: int = 2, gap: int = 0,
+                         byteorder: str = "big", divider: int = 1000) -> list[float]:
+    """aiobmsble's BaseBMS._cell_voltages with the same arguments (each plugin still picks the positions), except
+    that a cell reading exactly 0 V keeps its place: inside the BMS's own cell count it is a dead cell or an open
+    sense lead, which must be flagged, not silently dropped (shifting every later cell's number)."""
+    out = []
+    for idx in range(cells):
+        pos = start + idx * (size + gap)
+        if len(data) >= pos + size:
+            out.append(int.from_bytes(data[pos:pos + size], byteorder=byteorder, signed=False) / divider)  # type: ignore[arg-type]
+    return out
+
+
+class _zero_cells_kept:
+    def __enter__(self) -> None:
+        from aiobmsble.basebms import BaseBMS
+
+        _KEEP_ZERO_LOCK.acquire()
+        self._orig = BaseBMS.__dict__["_cell_voltages"]
+        BaseBMS._cell_voltages = staticmethod(_cells_keeping_zeros)  # type: ignore[method-assign]
+
+    def __exit__(self, *_exc: Any) -> None:
+        from aiobmsble.basebms import BaseBMS
+
+        BaseBMS._cell_voltages = self._orig  # type: ignore[method-assign]
+        _KEEP_ZERO_LOCK.release()
 
 
 def _new_bms(module: Any, frames: list[bytes], route: Callable[[bytes, bytes], bool]) -> Any:
@@ -327,7 +367,8 @@ def decode(frames: list[bytes], family: str, p: Parsed) -> Decoded:
               "daly": lambda: _decode_daly(frames)}[family]
     label = {"ant_leg": "ANT legacy"}.get(family, family.upper())
     try:
-        return _run(runner)
+        with _zero_cells_kept():
+            return _run(runner)
     except TimeoutError:
         raise UserError(f"the {label} frames hold no complete reply that aiobmsble accepts (checksum or "
                         f"length wrong, or a part missing): paste {_NEED[family]}") from None
@@ -392,7 +433,4 @@ def parse(text: str) -> Parsed:
         p.note(f"BMS alarm: {words}")
     if "current" in p.fields:
         p.note("current as aiobmsble reports it: positive = charging")
-    if "series" in p.fields and "cells" in p.fields and len(p.fields["cells"]) < p.fields["series"]:
-        p.note(f"the BMS reports {p.fields['series']} cells but aiobmsble skips cells reading exactly 0 V: "
-               f"{len(p.fields['cells'])} cell voltages decoded")
     return p

@@ -29,7 +29,7 @@ _ASCII_COL = re.compile(r"\|[^|]*\|\s*$")  # hexdump -C
 _AFTER_VALUE = re.compile(r"(?:value|data|payload|notification|rx|bytes)[^:=]{0,40}[:=]\s*(?:\(0x\)\s*)?(.*)$",
                           re.IGNORECASE)
 _NRF_LINE = re.compile(r"^[VDIAWE]\t\d{1,2}:\d{2}:\d{2}")
-_REQUEST = re.compile(r">>>|->|=>|\bTX\b|\bwrit(?:e|ing|ten)\b|\bwrote\b|\bsen[dt]\b|\bsending\b|\brequest\b|\bcmd\b",
+_REQUEST = re.compile(r">>>|->|=>|\bTX\b|\bwrit(?:e|ing|ten)\b|\bwrote\b|\bsen[dt]\b|\brequest\b|\bcmd\b",
                       re.IGNORECASE)
 _REPLY = re.compile(r"<<<|<-|<=|\bRX\b|notif|\breceived\b|\brecv\b|\breply\b|\bresponse\b|\bvalue\b", re.IGNORECASE)
 _SPLIT = re.compile(r"[^0-9A-Za-z]+")
@@ -100,16 +100,25 @@ class Extracted:
 
 
 def _runs(tokens: list[str], dump: bool) -> list[bytes]:
+    """Runs of byte tokens. Single bytes (`dd 03`) and compact groups (`dd03001d`) never mix in one run, so a
+    handle or short UUID beside the bytes (`notify ffe1  dd 03 ...`) stays out of them; a dump line's groups
+    (xxd's `dd03 001d`) are the exception."""
     runs: list[bytes] = []
     cur = bytearray()
+    kind = 0  # 1: single bytes, 2: compact groups
     for t in tokens:
         if t.lower().startswith("0x") and len(t) > 2:
             t = t[2:]
-        ok = bool(_HEX.fullmatch(t)) and len(t) % 2 == 0 and (len(t) == 2 or len(t) >= 4)
+        ok = bool(_HEX.fullmatch(t)) and len(t) % 2 == 0
         if ok and dump and len(t) > 4:
             ok = False  # an ASCII column word, not a group of a dump line
+        this = 1 if len(t) == 2 or dump else 2
+        if ok and cur and this != kind:
+            runs.append(bytes(cur))
+            cur = bytearray()
         if ok:
             cur.extend(bytes.fromhex(t))
+            kind = this
         else:
             if cur:
                 runs.append(bytes(cur))
@@ -136,7 +145,8 @@ def extract(text: str) -> Extracted:
         if _NRF_LINE.match(raw):
             out.nrf_lines += 1
         if _REQUEST.search(line) and not _REPLY.search(line):
-            if _HEX.search(_UUID.sub("", line)):
+            tokens = [t for t in _SPLIT.split(_TIME.sub(" ", _UUID.sub(" ", line))) if t]
+            if any(len(r) >= 4 for r in _runs(tokens, False)):
                 out.requests += 1
             continue
         payload = _AFTER_VALUE.search(line)
@@ -154,7 +164,10 @@ def extract(text: str) -> Extracted:
                 if value == 0:
                     dump_count = 0
                 body = body[m.end() - 1:]
-                body = _ASCII_COL.sub(" ", body)
+                if "|" in body:
+                    body = _ASCII_COL.sub(" ", body)  # hexdump -C: its halves are two spaces apart
+                else:
+                    body = re.split(r"(?<=\S) {2,}", body.strip(), maxsplit=1)[0]  # xxd: the ASCII column
                 dump = True
         tokens = [t for t in _SPLIT.split(body) if t and t.lower() != "0x"]
         runs = _runs(tokens, dump)
