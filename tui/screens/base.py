@@ -25,7 +25,12 @@ class AreaScreen(Screen):
     AREA = ""
     TITLE_TEXT = ""
     BINDINGS = [Binding("escape", "leave_input", "Leave input", show=False, id="leave-input",
-                        tooltip="Leave the text box (then 1-6 switch areas)")]
+                        tooltip="Leave the text box (then 1-6 switch areas)"),
+                # priority: focus moves as the Tab key is read, so the keys typed right after it (20<Tab>70 at
+                # normal speed) reach the next field; a non-priority Tab is handled only after they were forwarded
+                Binding("tab", "app.focus_next", "Next field", show=False, priority=True, id="focus-next"),
+                Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True,
+                        id="focus-previous")]
 
     def action_leave_input(self) -> None:
         from textual.widgets import Input, TextArea

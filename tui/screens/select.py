@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+import re
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -32,6 +33,19 @@ NUMBERS = [  # (field, label, placeholder, required)
     ("peak", "Peak A", "optional", False),
     ("regen", "Regen A", "optional", False),
 ]
+
+
+class NeedInput(Input):
+    """A number field of the form. A paste of several values ("20 70 150", a copied table row) fills this field
+    and the ones after it, in order; one that does not fit is refused as a whole with one line saying why."""
+
+    def _on_paste(self, event: events.Paste) -> None:
+        values = [v for v in re.split(r"[\s,;|]+", event.text.strip()) if v]
+        if len(values) <= 1:
+            super()._on_paste(event)
+            return
+        event.stop()
+        self.screen.spread_paste(self, values)  # type: ignore[attr-defined]
 
 
 def parse_number(field: str, text: str, integer: bool = False) -> float | int | None:
@@ -94,8 +108,8 @@ family in the ranking to read it, `o` opens its sources.
                 for name, label, ph, req in NUMBERS:
                     with Horizontal(classes="form-row"):
                         yield Label(label + (" *" if req else ""), classes="form-label")
-                        yield Input(placeholder=ph, id=f"need-{name}", compact=True,
-                                    restrict=r"[0-9.,aAsS ]*", max_length=8)
+                        yield NeedInput(placeholder=ph, id=f"need-{name}", compact=True,
+                                        restrict=r"[0-9.,aAsS ]*", max_length=8)
                 for name, opts in CHOICES.items():
                     with Horizontal(classes="form-row"):
                         yield Label(name.replace("_", " ").capitalize(), classes="form-label")
@@ -135,10 +149,42 @@ family in the ranking to read it, `o` opens its sources.
             values[name] = (v == "yes") if name == "full_protection" else v
         return Needs(**values)
 
+    def spread_paste(self, start: Input, values: list[str]) -> None:
+        """Put pasted values into `start` and the number fields after it, or refuse the paste (nothing changes)."""
+        from kb.errors import UserError
+
+        names = [n for n, *_ in NUMBERS]
+        first = names.index((start.id or "need-series").removeprefix("need-"))
+        fields = NUMBERS[first:]
+        if len(values) > len(fields):
+            self.notify(f"the paste has {len(values)} values but only {len(fields)} number fields from "
+                        f"{fields[0][1]} on ({', '.join(f[1] for f in fields)}): nothing was changed",
+                        title="Paste", severity="error", timeout=8)
+            return
+        try:
+            for (name, label, _ph, _req), v in zip(fields, values):
+                parse_number(label, v, integer=name == "series")
+        except UserError as e:
+            self.notify(f"{e}: the paste was not used", title="Paste", severity="error", timeout=8)
+            return
+        for (name, label, _ph, _req), v in zip(fields, values):
+            self.query_one(f"#need-{name}", Input).value = v
+        last = self.query_one(f"#need-{fields[len(values) - 1][0]}", Input)
+        last.focus()
+        self.notify(", ".join(f"{f[1]} {v}" for f, v in zip(fields, values)), title="Pasted")
+
     def _error(self, text: str, field: str | None = None) -> None:
         self.query_one("#sel-error", Static).update(f"[b $error]{escape(text)}[/]" if text else "")
         for name, *_ in NUMBERS:
             self.query_one(f"#need-{name}", Input).set_class(field == name, "-invalid")
+        if text:
+            self._clear_ranking()  # a ranking for other needs must not stay beside an error
+
+    def _clear_ranking(self, hint: str = "Fill in the pack's needs and press **Enter** to rank the BMS families.") -> None:
+        self.selection = None
+        self.current = None
+        self.query_one("#sel-ranking", OptionList).clear_options()
+        self.query_one("#sel-detail", Markdown).update(hint)
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#sel-rank")
@@ -197,6 +243,7 @@ family in the ranking to read it, `o` opens its sources.
         for name in CHOICES:
             self.query_one(f"#need-{name}", Select).clear()
         self._error("")
+        self._clear_ranking()
         self.query_one("#need-series", Input).focus()
 
     def palette_commands(self) -> Iterable[tuple[str, str, object]]:
