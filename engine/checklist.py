@@ -240,7 +240,13 @@ def get_checklist(kb, checklist_id: str = "commissioning"):
 def auto_checks(kb, checklist, step, reading) -> list[CheckResult]:
     from engine.evaluate import evaluate
 
-    values = reading.values() if reading is not None else {}
+    # the same derived facts as `check` (inferred series and chemistry, sense-lead patterns)
+    if reading is not None:
+        from engine.check import values_for
+
+        values = values_for(reading, kb)
+    else:
+        values = {}
     out = []
     for j, chk in enumerate(step.checks):
         o = evaluate(kb.checklist_trees[(checklist.id, step.id, j)], values)
