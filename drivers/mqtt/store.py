@@ -35,7 +35,13 @@ SOURCE_PREFIX = "fleet:"
 
 def _open(path: Path, create: bool) -> sqlite3.Connection:
     con = record._connect(path, create=create)  # the recordings schema, WAL, one-line errors
-    con.executescript(_SCHEMA)
+    if create:
+        con.executescript(_SCHEMA)
+        return con
+    # readers get a read-only connection (drivers.record): the fleet table must already be there
+    if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fleet_packs'").fetchone() is None:
+        con.close()
+        raise UserError(f"no fleet data in {path} (start the service with: bmsdoc fleet --broker mqtt://HOST)")
     return con
 
 
