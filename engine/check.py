@@ -15,8 +15,9 @@ from typing import Any
 from engine.evaluate import TEMPLATE_FIELD, evaluate, fmt_value, render_template, rule_truth, scope_text, scope_truth, unknown_fields
 from engine.facts import condition_values, derive_facts
 from engine.reading import Reading
-from engine.report import SEVERITY_RANK, Finding, NotChecked, Question, Report
+from engine.report import Finding, NotChecked, Question, Report
 from kb.expr import fields_of, known_fields
+from kb.schema import SEVERITY_ORDER
 
 ENGINES = ("auto", "durable", "evaluator")
 
@@ -137,12 +138,20 @@ def group_by_root_cause(kb, findings: list[Finding]) -> list[Finding]:
     from kb.reasoning import explained
 
     fired = {f.rule for f in findings}
-    roots = [r for r in fired if kb.rules[r].rule.explains]
-    out = []
-    for f in findings:
-        root = next((r for r in sorted(roots) if r != f.rule and explained(kb, r, f.rule)), None)
-        out.append(replace(f, explained_by=root) if root else f)
-    return out
+    roots = sorted(r for r in fired if kb.rules[r].rule.explains)
+    by: dict[str, str] = {}
+    for rule in fired:
+        root = next((r for r in roots if r != rule and explained(kb, r, rule) and not explained(kb, rule, r)), None)
+        if root is not None:
+            by[rule] = root
+    top: dict[str, str] = {}
+    for rule in by:  # a root cause explained by another one: everything goes under the outermost
+        seen, cur = {rule}, by[rule]
+        while cur in by and by[cur] not in seen:
+            seen.add(cur)
+            cur = by[cur]
+        top[rule] = cur
+    return [replace(f, explained_by=top[f.rule]) if f.rule in top else f for f in findings]
 
 
 def rank_questions(kb, not_checked: list[NotChecked], values: dict[str, Any], facts) -> list[Question]:
@@ -168,7 +177,7 @@ def rank_questions(kb, not_checked: list[NotChecked], values: dict[str, Any], fa
                     continue  # known already: another input of the derived field is what is missing
                 q = asked.setdefault(name, {"rules": [], "severity": rule.severity, "citations": {}, "near": 0})
                 q["rules"].append(rule.id)
-                if SEVERITY_RANK[rule.severity] < SEVERITY_RANK[q["severity"]]:
+                if SEVERITY_ORDER[rule.severity] < SEVERITY_ORDER[q["severity"]]:
                     q["severity"] = rule.severity
                 q["near"] = max(q["near"], near)
                 q["citations"].update(dict.fromkeys(rule.citations))
@@ -186,7 +195,7 @@ def rank_questions(kb, not_checked: list[NotChecked], values: dict[str, Any], fa
     ambiguous = "chemistry_ambiguous" in facts and facts["chemistry_ambiguous"].value
     # a question about a rule nothing is known of yet is speculation: those come after the ones that decide
     out.sort(key=lambda q: (not (ambiguous and q.field == "chemistry"), q.relevance == 0,
-                            SEVERITY_RANK[q.severity], -q.relevance, -len(q.rules), q.field))
+                            SEVERITY_ORDER[q.severity], -q.relevance, -len(q.rules), q.field))
     return out
 
 

@@ -230,7 +230,7 @@ async def _watch(source: Any, args: argparse.Namespace, kb: Any) -> int:
         async with aclosing(stream(source, stats=stats)) as events:
             async for ev in events:
                 if ev.kind == "reading":
-                    findings = check(ev.reading, kb).sorted_findings()
+                    findings = check(ev.reading, kb).root_findings()  # one story per root cause
                     raised, cleared = changes.update(findings)
                     if recorder is not None:
                         recorder.add_live_event(ev, findings)
