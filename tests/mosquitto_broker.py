@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -29,6 +30,8 @@ class Mosquitto:
         self.conf = self.dir / "mosquitto.conf"
         lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "max_queued_messages 100000",
                  f"log_dest file {self.dir / 'mosquitto.log'}", "log_type error", "log_type warning"]
+        if os.geteuid() == 0:  # as root Mosquitto drops to user "mosquitto", which cannot write the test's directory
+            lines.append("user root")
         if persistence:
             lines += ["persistence true", f"persistence_location {self.dir}/", "autosave_interval 1"]
         self.conf.write_text("\n".join(lines) + "\n")

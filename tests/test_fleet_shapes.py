@@ -185,19 +185,26 @@ def test_demo_scenario_over_mqtt_gives_the_watch_findings(broker, demo_service, 
     assert {r for r, _s in got} == {r for r, _s in expected}
 
 
-def test_watch_mqtt_command_publishes_what_watch_prints(broker, demo_service):
-    """The commands as a user types them: `bmsdoc watch --demo X --mqtt URL` into the fleet service."""
-    svc, db = demo_service
-    kb = ["--kb", KB_DIR] if KB_DIR else []
-    base = [sys.executable, "-m", "tui.cli", "watch", "--demo", "sense-lead-fault", "--fast", "--rate", "2", *kb]
-    printed = subprocess.run(base + ["--json"], capture_output=True, text=True, timeout=60)
-    assert printed.returncode == 0, printed.stderr
-    seen = set()
-    for line in printed.stdout.splitlines():
-        seen |= {f["rule"] for f in json.loads(line).get("findings", [])}
-    sent = subprocess.run(base + ["--mqtt", broker.url, "--pack", "cli-sense-lead"], capture_output=True, text=True,
-                          timeout=60)
-    assert sent.returncode == 0, sent.stderr
-    wait_for(lambda: (ps := svc.packs.get("cli-sense-lead")) and ps.last_seq == 120, 15, "the 120 readings")
-    rules = {f["rule"] for f in store.history("cli-sense-lead", db)["findings"]}
-    assert rules == seen and seen
+def test_watch_mqtt_command_publishes_what_watch_prints(broker, tmp_path):
+    """The commands as a user types them: `bmsdoc watch --demo X --mqtt URL` into the fleet service. Both sides use
+    the pinned test KB (the shipped content may change while the two processes load it)."""
+    from fleet_support import PINNED_KB
+    from kb.load import load_kb
+
+    svc = FleetService(parse_url(broker.url), fleet_config.parse({"timing": {"min_interval": 0}}),
+                       kb=load_kb(PINNED_KB), store_path=str(tmp_path / "cli.sqlite"), group="cli", worker_id="cli")
+    svc.start()
+    try:
+        base = [sys.executable, "-m", "tui.cli", "watch", "--demo", "sense-lead-fault", "--fast", "--rate", "2",
+                "--kb", PINNED_KB]
+        printed = subprocess.run(base + ["--json", "--mqtt", broker.url, "--pack", "cli-sense-lead"],
+                                 capture_output=True, text=True, timeout=60)
+        assert printed.returncode == 0, printed.stderr
+        seen = set()
+        for line in printed.stdout.splitlines():
+            seen |= {f["rule"] for f in json.loads(line).get("findings", [])}
+        wait_for(lambda: (ps := svc.packs.get("cli-sense-lead")) and ps.last_seq == 120, 15, "the 120 readings")
+        rules = {f["rule"] for f in store.history("cli-sense-lead", tmp_path / "cli.sqlite")["findings"]}
+        assert rules == seen and seen
+    finally:
+        svc.stop()

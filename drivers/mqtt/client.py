@@ -13,10 +13,14 @@ from paho.mqtt.packettypes import PacketTypes
 from drivers.mqtt.url import Broker
 from kb.errors import UserError
 
-RECONNECT_MIN, RECONNECT_MAX = 0.5, 30.0
+RECONNECT_MIN, RECONNECT_MAX = 0.5, 30.0  # publishers (watch --mqtt): their QoS 1 readings wait in paho's queue
+# The fleet worker comes back faster and never waits more than 2 s: readings that reach a restarted broker before
+# the worker has subscribed again are not queued for it (Mosquitto 2.0 does not restore sessions across a restart).
+FLEET_RECONNECT = (0.1, 2.0)
 
 
-def make_client(broker: Broker, client_id: str, *, will: tuple[str, bytes, bool] | None = None) -> mqtt.Client:
+def make_client(broker: Broker, client_id: str, *, will: tuple[str, bytes, bool] | None = None,
+                reconnect: tuple[float, float] = (RECONNECT_MIN, RECONNECT_MAX)) -> mqtt.Client:
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     if broker.username:
         c.username_pw_set(broker.username, broker.password)
@@ -30,7 +34,7 @@ def make_client(broker: Broker, client_id: str, *, will: tuple[str, bytes, bool]
     if will is not None:
         topic, payload, retain = will
         c.will_set(topic, payload, qos=1, retain=retain)
-    c.reconnect_delay_set(RECONNECT_MIN, RECONNECT_MAX)  # type: ignore[arg-type]
+    c.reconnect_delay_set(*reconnect)  # type: ignore[arg-type]
     c.max_queued_messages_set(100_000)
     return c
 

@@ -45,7 +45,7 @@ class ReadingPublisher:
         info = self.client.publish(self.topic, json.dumps(body, ensure_ascii=False, default=str).encode(), qos=1)
         self._infos.append(info)
         if len(self._infos) > 1000:
-            self._infos = [i for i in self._infos if not i.is_published()]
+            self._infos = [i for i in self._infos if _delivered(i) is False]
         self.sent += 1
 
     def settings(self, pack_settings: dict[str, Any]) -> None:
@@ -55,13 +55,24 @@ class ReadingPublisher:
     def close(self, timeout: float = 5.0) -> int:
         """Wait (up to timeout) for queued readings to reach the broker; returns how many did not."""
         end = time.monotonic() + timeout
-        left = 0
-        for info in self._infos:
-            try:
-                info.wait_for_publish(max(0.0, end - time.monotonic()))
-            except (RuntimeError, ValueError):
-                pass
-            left += 0 if info.is_published() else 1
+        pending = list(self._infos)
+        while pending and time.monotonic() < end:
+            pending = [i for i in pending if _delivered(i) is False]
+            if pending:
+                time.sleep(0.02)
+        left = sum(1 for i in pending if not _delivered(i))
         self.client.disconnect()
         self.client.loop_stop()
         return left
+
+
+def _delivered(info: Any) -> bool | None:
+    """True once the broker acknowledged it, False while queued, None when it was never queued (queue full).
+    A message published while the broker was away has rc NO_CONN but stays queued and is sent after the
+    reconnect (paho 2.2 resends queued QoS 1 messages); is_published() raises for it, so the flag is read."""
+    try:
+        return info.is_published()
+    except ValueError:
+        return None
+    except RuntimeError:
+        return bool(getattr(info, "_published", False))

@@ -33,15 +33,17 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from drivers.mqtt import discovery, shapes, shard
-from drivers.mqtt.client import connect, make_client, reason_text
+from drivers.mqtt.client import FLEET_RECONNECT, connect, make_client, reason_text
 from drivers.mqtt.config import FleetConfig, PackConfig, Timing, valid_pack_name
 from drivers.mqtt.packs import SPLIT_SHAPES, PackState
 from drivers.mqtt.url import Broker
 from kb.errors import UserError
+from kb.schema import SEVERITY_ORDER
 
 log = logging.getLogger("bmsdoc.fleet")
-STATUS_RANK = {"critical": 0, "warning": 1, "info": 2}
-_CONNECTED, _WORKERS = "\x00connected", "\x00workers"
+_CONNECTED = "\x00connected"
+ANNOUNCE = 5.0  # seconds between a worker's announcements
+PROBE = 1.5  # seconds the workers have to re-announce after a last will
 
 
 def iso(t: float) -> str:
@@ -50,7 +52,7 @@ def iso(t: float) -> str:
 
 def status_of(findings: list[dict[str, Any]]) -> str:
     sevs = [f["severity"] for f in findings]
-    return min(sevs, key=lambda s: STATUS_RANK.get(s, 9)) if sevs else "ok"
+    return min(sevs, key=lambda s: SEVERITY_ORDER.get(s, 9)) if sevs else "ok"
 
 
 @dataclass
@@ -98,6 +100,8 @@ class FleetService:
         self.stats = Stats()
         self.packs: dict[str, PackState] = {}
         self.workers: set[str] = {self.worker_id}
+        self._worker_seen: dict[str, float] = {}  # other live workers -> monotonic time of their last announcement
+        self._probe: tuple[float, float] | None = None  # (started, ends): who re-announces after a last will
         self.connected = threading.Event()
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._heap: list[tuple[float, int, str]] = []
@@ -117,7 +121,7 @@ class FleetService:
             FleetStore(store_path, kb_version=kb.kb_version).close()
         self._worker_topic = f"bmsdoc/workers/{group}/{self.worker_id}"
         self.client = make_client(broker, f"bmsdoc-{self.worker_id}",
-                                  will=(discovery.AVAILABILITY, b"offline", True))
+                                  will=(discovery.AVAILABILITY, b"offline", True), reconnect=FLEET_RECONNECT)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -179,6 +183,7 @@ class FleetService:
             log.warning("broker refused the connection: %s", reason_text(reason_code))
             return
         self.stats.connects += 1
+        log.info("connected (session present: %s)", getattr(flags, "session_present", None))
         subs = self._subscriptions()
         for i in range(0, len(subs), 100):  # a broker limits the topics of one SUBSCRIBE
             client.subscribe(subs[i:i + 100])
@@ -259,8 +264,9 @@ class FleetService:
             self._stale_scan()
         if self.store is not None:
             self.store.flush()
-        if now - self._last_announce >= 5.0:
+        if now - self._last_announce >= ANNOUNCE:
             self._announce()
+        self._expire_workers()
 
     def _announce(self, force: bool = False) -> None:
         self._last_announce = time.monotonic()
@@ -321,8 +327,12 @@ class FleetService:
                             self._discovery(ps)
                 return
             if topic == discovery.AVAILABILITY:
-                if payload == b"offline" and not self._stop.is_set() and self.connected.is_set():
-                    self.client.publish(discovery.AVAILABILITY, b"online", qos=1, retain=True)  # another worker left
+                if payload == b"offline" and not self._stop.is_set() and self.connected.is_set() and not retained:
+                    # a worker's last will: say online again, re-announce, and find out who is gone
+                    self.client.publish(discovery.AVAILABILITY, b"online", qos=1, retain=True)
+                    self._announce()
+                    now = time.monotonic()
+                    self._probe = (now, now + PROBE)
                 return
             self._split(topic, parts, payload, mono, wall)
         except shapes.Malformed as e:
@@ -401,26 +411,52 @@ class FleetService:
             self._touched(ps, mono, wall, whole=False)
 
     def _worker(self, wid: str, payload: bytes) -> None:
-        before = set(self.workers)
-        if not payload:
-            self.workers.discard(wid)
-        else:
+        """A worker's announcement (every ANNOUNCE s, and at once when `bmsdoc/status` went offline); empty or
+        not online: it left."""
+        if wid == self.worker_id:
+            return
+        alive = False
+        if payload:
             try:
                 body = json.loads(payload)
             except (ValueError, UnicodeDecodeError):
                 raise shapes.Malformed("a worker announcement is JSON") from None
-            if isinstance(body, dict) and body.get("state") == "online":
-                self.workers.add(wid)
-            else:
-                self.workers.discard(wid)
-        self.workers.add(self.worker_id)
-        if self.workers != before:
-            log.info("workers of group %s: %s", self.group, ", ".join(sorted(self.workers)))
-            now = time.monotonic()
-            for ps in self.packs.values():  # take over the packs that moved here: check them now
-                if ps.shape != "bmsdoc" and self.owns(ps.name) and (ps.split or ps.states or ps.whole):
-                    ps.due = max(now, ps.last_check + self.timing.min_interval)
-                    self._schedule(ps)
+            fresh = isinstance(body, dict) and isinstance(body.get("time"), (int, float)) \
+                and time.time() - body["time"] < 3 * ANNOUNCE
+            alive = fresh and body.get("state") == "online"
+        if alive:
+            self._worker_seen[wid] = time.monotonic()
+            self._set_workers(self.workers | {wid})
+        else:
+            self._worker_seen.pop(wid, None)
+            self._set_workers(self.workers - {wid})
+
+    def _set_workers(self, workers: set[str]) -> None:
+        workers = set(workers) | {self.worker_id}
+        if workers == self.workers:
+            return
+        self.workers = workers
+        log.info("workers of group %s: %s", self.group, ", ".join(sorted(self.workers)))
+        now = time.monotonic()
+        for ps in self.packs.values():  # take over the packs that moved here: check them now
+            if ps.shape != "bmsdoc" and self.owns(ps.name) and (ps.split or ps.states or ps.whole):
+                ps.due = max(now, ps.last_check + self.timing.min_interval)
+                self._schedule(ps)
+
+    def _expire_workers(self) -> None:
+        """Drop workers that stopped announcing: at once after a probe (someone's last will fired), else after
+        3 missed announcements."""
+        now = time.monotonic()
+        probing = self._probe is not None and now >= self._probe[1]
+        gone = {w for w, seen in self._worker_seen.items()
+                if now - seen > 3 * ANNOUNCE or probing and seen < self._probe[0]}  # type: ignore[index]
+        if probing:
+            self._probe = None
+        if gone:
+            for w in gone:
+                self._worker_seen.pop(w, None)
+            log.info("worker(s) %s stopped: taking over their packs", ", ".join(sorted(gone)))
+            self._set_workers(self.workers - gone)
 
     def _adopt(self, name: str, payload: bytes) -> None:
         """Another worker's decision for a pack (retained: also the previous run's)."""

@@ -1,8 +1,9 @@
 """Which worker owns which pack: rendezvous (highest random weight) hashing over the live workers of a group.
 
 Every worker computes the same owner from the same set of live workers, so no coordination is needed. When a
-worker dies its will clears its announcement, the others drop it from the set and its packs move to them; only
-the dead worker's packs move (about 1/N of them), the rest keep their owner.
+worker dies, its last will (`bmsdoc/status` offline) makes the others re-announce within a second; the one that
+does not is dropped (or after three missed announcements) and its packs move to the others. Only the dead
+worker's packs move (about 1/N of them); the rest keep their owner.
 """
 
 from __future__ import annotations
