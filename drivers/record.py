@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.errors import UserError
+from kb.schema import SEVERITY_ORDER
 
 SCHEMA_VERSION = "1"
 DB_NAME = "sessions.sqlite"
@@ -375,7 +376,6 @@ class Session:
                 "events": self.events}
 
 
-_RANK = {"critical": 0, "warning": 1, "info": 2}
 
 
 def sessions(path: str | Path | None = None) -> list[SessionInfo]:
@@ -391,7 +391,7 @@ def sessions(path: str | Path | None = None) -> list[SessionInfo]:
         out = []
         for r in rows:
             sevs = [x[0] for x in con.execute("SELECT DISTINCT severity FROM findings WHERE session = ?", (r[0],))]
-            worst = min(sevs, key=lambda s: _RANK.get(s, 9)) if sevs else None
+            worst = min(sevs, key=lambda s: SEVERITY_ORDER.get(s, 9)) if sevs else None
             out.append(SessionInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[7], r[8], float(r[9] or 0.0), worst,
                                    _json_or(r[6], {})))
         return out

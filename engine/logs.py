@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from kb.errors import UserError
+from kb.schema import SEVERITY_ORDER
 
 # Detection thresholds: they only decide what becomes a candidate. Whether a candidate matters is up to the rules.
 REGEN_MIN_A = 2.0  # charging current that makes a regen episode
@@ -43,7 +44,6 @@ MAX_CHECKS = 600  # per kind, at most this many episode readings go through the 
 FAULT_NAMES = {0: "none", 1: "over_voltage", 2: "under_voltage", 3: "drv", 4: "abs_over_current", 5: "over_temp_fet",
                6: "over_temp_motor", 7: "gate_driver_over_voltage", 8: "gate_driver_under_voltage",
                9: "mcu_under_voltage", 10: "booting_from_watchdog_reset"}  # VESC mc_fault_code
-SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 TRIP_KINDS = ("discharge_cut", "regen_cut", "log_end_under_load", "controller_fault", "trip_latched", "trip_released")
 NEEDS = {"cell_mean": "series"}  # a derived value a log rule missed -> the context flag that supplies it
 
@@ -120,7 +120,7 @@ class LogAnalysis:
     def worst(self) -> str | None:
         """The most severe severity among events a rule spoke for (None: nothing to act on)."""
         sev = [e.severity for e in self.events if e.rule]
-        return min(sev, key=SEVERITY_RANK.__getitem__) if sev else None
+        return min(sev, key=SEVERITY_ORDER.__getitem__) if sev else None
 
     def problems(self) -> list[Event]:
         return [e for e in self.events if e.rule and e.severity != "info"]
@@ -609,7 +609,7 @@ class _Judge:
                         f = NEEDS.get(f, f)
                         self._missing[f] = self._missing.get(f, 0) + 1
             fired = [f for f in report.sorted_findings() if f.rule not in self.baseline]
-            fired.sort(key=lambda f: (SEVERITY_RANK[f.severity], not f.rule.startswith("log-"), f.rule))
+            fired.sort(key=lambda f: (SEVERITY_ORDER[f.severity], not f.rule.startswith("log-"), f.rule))
             if not fired and not c.always:
                 continue
             ev = Event(c.t_s, c.kind, c.values, None, "info", [])
@@ -631,7 +631,7 @@ class _Judge:
                 ev.citations = cites
                 ev.rules = [f.rule for f in fired]
             out.append(ev)
-        out.sort(key=lambda e: (e.t_s, SEVERITY_RANK[e.severity]))
+        out.sort(key=lambda e: (e.t_s, SEVERITY_ORDER[e.severity]))
         return out
 
     def findings(self, events: list[Event]) -> list[dict[str, Any]]:
@@ -644,7 +644,7 @@ class _Judge:
             d = f.to_json()
             d.update(t_s=round(t0, 3), events=count)
             out.append(d)
-        out.sort(key=lambda d: (SEVERITY_RANK[d["severity"]], d["t_s"] if d["t_s"] is not None else -1.0))
+        out.sort(key=lambda d: (SEVERITY_ORDER[d["severity"]], d["t_s"] if d["t_s"] is not None else -1.0))
         return out
 
     def missing_context(self) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+from kb.schema import SEVERITY_ORDER
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Report:
     questions: list[Question] = field(default_factory=list)  # ranked: most decisive first
 
     def sorted_findings(self) -> list[Finding]:
-        return sorted(self.findings, key=lambda f: (SEVERITY_RANK[f.severity], f.rule))
+        return sorted(self.findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.rule))
 
     def root_findings(self) -> list[Finding]:
         """Findings not accounted for by a root cause: one story per cause."""

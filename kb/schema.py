@@ -13,7 +13,9 @@ Severity = Literal["info", "warning", "critical"]
 Status = Literal["experimental", "test", "stable", "deprecated"]
 Family = Literal["jk", "ant", "jbd", "daly", "charge-only"]
 Chemistry = Literal["li-ion", "lifepo4", "lto"]
+# The one home of the severity order (most severe first); everything that ranks findings imports it.
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+SEVERITIES = tuple(SEVERITY_ORDER)
 
 _ID = r"^[a-z0-9][a-z0-9._-]*$"
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")

@@ -33,6 +33,7 @@ class FakeKB:
     """The slice of kb.load.KB that check() reads: rules and a version."""
 
     kb_version = "0.0.1-test"
+    questions: dict = {}  # no question texts in content: the questions use the fields' own words
 
     def __init__(self):
         rules = [

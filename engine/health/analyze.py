@@ -17,7 +17,8 @@ from engine.health import capacity as cap
 from engine.health import steps as st
 from engine.health.data import Recording
 from engine.health.rests import Rest, find_rests, infer_chemistry
-from engine.report import SEVERITY_RANK, Finding
+from engine.report import Finding
+from kb.schema import SEVERITY_ORDER
 
 PLOT_POINTS = 3000
 VERDICTS = ("ok", "high-resistance", "low-capacity", "imbalanced")
@@ -82,7 +83,7 @@ class HealthReport:
     plot: dict[str, Any] = field(default_factory=dict)  # downsampled series for the report's figures
 
     def sorted_findings(self) -> list[Finding]:
-        return sorted(self.findings, key=lambda f: (SEVERITY_RANK[f.severity], f.rule, str(f.evidence.get("cell", ""))))
+        return sorted(self.findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.rule, str(f.evidence.get("cell", ""))))
 
     def worst(self) -> str | None:
         fs = self.sorted_findings()

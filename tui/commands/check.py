@@ -8,7 +8,6 @@ from typing import Any
 
 from tui.commands import argtypes
 
-SEVERITIES = ("critical", "warning", "info")
 MAX_ASKED = 5  # questions printed (--json lists them all, ranked)
 
 
@@ -237,6 +236,8 @@ def _headline(report) -> str:
 
 
 def print_report(report, explain: bool = False, rules: int | None = None, out=None) -> None:
+    from kb.schema import SEVERITIES
+
     out = out or sys.stdout
     w = out.write
     roots = report.root_findings()
