@@ -18,7 +18,6 @@ from engine.reading import Reading
 from engine.report import Finding, NotChecked, Question, Report
 from kb.expr import fields_of, known_fields
 from kb.schema import SEVERITY_ORDER
-from kb.schema import SEVERITY_ORDER
 
 ENGINES = ("auto", "durable", "evaluator")
 
