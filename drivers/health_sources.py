@@ -120,6 +120,7 @@ def _session(name: str, rows: list, started: str | None, ctx: str | None, notes:
     pv = np.full(n, np.nan)
     soc = np.full(n, np.nan)
     temp = np.full(n, np.nan)
+    bal = np.full(n, np.nan)
     cells: list[list[float]] = []
     for k, (tk, text) in enumerate(rows):
         t[k] = tk
@@ -133,6 +134,11 @@ def _session(name: str, rows: list, started: str | None, ctx: str | None, notes:
             x = d.get(key)
             if isinstance(x, (int, float)):
                 arr[k] = x
+        b = d.get("balancing")
+        if isinstance(b, bool):
+            bal[k] = float(b)
+        elif isinstance(d.get("balance_current"), (int, float)):
+            bal[k] = float(abs(d["balance_current"]) > 0.01)
         tt = d.get("temperatures")
         if isinstance(tt, list) and tt and all(isinstance(x, (int, float)) for x in tt):
             temp[k] = max(tt)
@@ -155,6 +161,7 @@ def _session(name: str, rows: list, started: str | None, ctx: str | None, notes:
                      pack_v=None if np.isnan(pv).all() else carry_forward(pv)[ok],
                      temp_c=None if np.isnan(temp).all() else carry_forward(temp)[ok],
                      soc=None if np.isnan(soc).all() else carry_forward(soc)[ok] / 100.0,
+                     balancing=None if np.isnan(bal).all() else carry_forward(bal)[ok] > 0.5,
                      started=_epoch(started), context=context)
 
 
@@ -173,5 +180,6 @@ def _split(rec: Recording | None) -> Iterator[Recording]:
                         cells=rec.cells[sl], pack_v=None if rec.pack_v is None else rec.pack_v[sl],
                         temp_c=None if rec.temp_c is None else rec.temp_c[sl],
                         soc=None if rec.soc is None else rec.soc[sl],
+                        balancing=None if rec.balancing is None else rec.balancing[sl],
                         started=None if rec.started is None else rec.started + float(rec.t_s[a]),
                         context=rec.context)

@@ -18,7 +18,7 @@ SEVERITIES = ("info", "warning", "critical")
 # The finding ids engine/health raises and the thresholds it reads: the file must define all of them.
 FINDING_IDS = ("health.cell-high-resistance", "health.cell-low-capacity", "health.cell-imbalanced", "health.rest-delta",
                "health.rest-delta-info", "health.resistance-trend", "health.delta-trend", "health.after-storage",
-               "health.soc-drift")
+               "health.soc-drift", "health.balancer-idle")
 THRESHOLDS = ("step_min_a", "step_steady_a", "step_gap_s", "rest_current_a", "rest_min_s", "resistance_ratio",
               "capacity_ratio", "imbalance_soc", "imbalance_v", "delta_info_v", "delta_warn_v", "capacity_swing_soc",
               "ocv_slope_min_v", "trend_resistance_rise", "trend_delta_rise_v", "storage_gap_h", "storage_delta_rise_v",

@@ -114,7 +114,7 @@ def test_human_output_names_the_cells(kb, capsys, tmp_path):
     assert "equivalent full cycles" in out
 
 
-def _sqlite(path: Path, sessions: list[tuple[str, str, dict, "synth.Recording"]]) -> Path:
+def _sqlite(path: Path, sessions: list[tuple[str, str, dict, "synth.Recording"]], balancing: dict | None = None) -> Path:
     """A recording in drivers/record.py's documented schema (version 1), written with plain sqlite3."""
     con = sqlite3.connect(path)
     con.executescript("""
@@ -130,9 +130,10 @@ def _sqlite(path: Path, sessions: list[tuple[str, str, dict, "synth.Recording"]]
     for sid, (started, source, ctx, rec) in enumerate(sessions, 1):
         con.execute("INSERT INTO sessions VALUES (?, ?, ?, 'jk', '1.0.0', ?, ?)",
                     (sid, started, source, json.dumps(ctx), started))
+        extra = {"balancing": balancing[sid]} if balancing and sid in balancing else {}
         rows = [(sid, k, float(rec.t_s[k]), json.dumps({"cells": rec.cells[k].round(3).tolist(),
                                                          "current": float(rec.current[k]),
-                                                         "soc": round(float(rec.soc[k]) * 100, 1)}))
+                                                         "soc": round(float(rec.soc[k]) * 100, 1), **extra}))
                 for k in range(rec.samples)]
         con.executemany("INSERT INTO readings VALUES (?, ?, ?, ?)", rows)
     con.commit()
@@ -152,7 +153,7 @@ def test_recordings_in_sqlite_give_a_resistance_trend_and_storage_finding(kb, ca
     db = _sqlite(tmp_path / "fleet.sqlite", [
         ("2026-11-01T08:00:00+00:00", "fleet:scooter-7", {"series": 16}, first),
         ("2026-11-02T08:00:00+00:00", "fleet:other", {}, other),
-        ("2026-11-09T08:00:00+00:00", "fleet:scooter-7", {"series": 16}, second)])
+        ("2026-11-09T08:00:00+00:00", "fleet:scooter-7", {"series": 16}, second)], balancing={1: True, 3: False})
     before = db.read_bytes()
     code, out, err = bmsdoc(capsys, "health", db, "--pack", "scooter-7", "--json")
     assert code == 0, err
@@ -164,6 +165,10 @@ def test_recordings_in_sqlite_give_a_resistance_trend_and_storage_finding(kb, ca
     assert rules["health.resistance-trend"]["citations"] == ["10", "20"]
     storage = rules["health.after-storage"]["evidence"]
     assert storage["hours"] > 150 and storage["after_v"] > storage["before_v"] + 0.02
+    idle = rules["health.balancer-idle"]  # the BMS said "not balancing" all through the second recording
+    assert idle["evidence"]["recordings"] == "fleet.sqlite#3" and "19" in idle["citations"]
+    assert [r["balancing_share"] for r in d["recordings"]] == [1.0, 0.0]
+    assert len(d["recordings"][1]["cell_resistance_mohm"]) == 16
     assert db.read_bytes() == before  # read-only
     code, _, err = bmsdoc(capsys, "health", db, "--pack", "nobody")
     assert code == 2 and "no recording of pack 'nobody'" in err and "scooter-7" in err

@@ -60,6 +60,8 @@ class RecordingSummary:
     ah_out: float
     wh_in: float | None
     wh_out: float | None
+    cell_resistance_mohm: list[float | None] = field(default_factory=list)  # this recording's own estimate per cell
+    balancing_share: float | None = None  # fraction of samples the BMS reported balancing (None: not reported)
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -67,6 +69,7 @@ class RecordingSummary:
         for k, v in d.items():
             if isinstance(v, float):
                 d[k] = None if not np.isfinite(v) else round(v, 4)
+        d["cell_resistance_mohm"] = [_r(x, 2) for x in self.cell_resistance_mohm]
         return d
 
 
@@ -202,7 +205,10 @@ def _one(rec: Recording, h, chem: str | None, acc: _Acc) -> None:
         resistance_mohm=pack_r, steps=est.steps if est is not None else 0, rests=len(rests),
         rest_delta_v=top.delta_v if top else None, first_rest_delta_v=rests[0].delta_v if rests else None,
         last_rest_delta_v=rests[-1].delta_v if rests else None, ah_in=e.ah_in, ah_out=e.ah_out,
-        wh_in=e.wh_in, wh_out=e.wh_out, notes=list(rec.notes)))
+        wh_in=e.wh_in, wh_out=e.wh_out, notes=list(rec.notes),
+        cell_resistance_mohm=[float(x) * 1000 if np.isfinite(x) else None for x in est.ohm[:rec.series]]
+        if est is not None and est.steps else [],
+        balancing_share=float(np.mean(rec.balancing)) if rec.balancing is not None and len(rec.balancing) else None))
     if rec.series:
         k = max(1, rec.samples // PLOT_POINTS)
         acc.plot = {"name": rec.name, "t_s": t[::k], "cells": cells[::k], "current": i[::k]}
@@ -329,6 +335,12 @@ def _pack_findings(h, summaries: list[RecordingSummary], pairs: cap.Pairs, rests
         elif d > th("delta_info_v"):
             out.append(_finding(h, "health.rest-delta-info", {"delta_v": d, "where": where, "recordings": last.name},
                                 [f"rest delta {d:.3f} V > {th('delta_info_v')} V [^9]"]))
+    idle = [s for s in summaries if s.balancing_share == 0.0 and s.rest_delta_v is not None
+            and s.rest_delta_v > th("delta_warn_v")]
+    if idle:
+        s = idle[-1]
+        out.append(_finding(h, "health.balancer-idle", {"delta_v": s.rest_delta_v, "recordings": _names([x.name for x in idle])},
+                            [f"rest delta {s.rest_delta_v:.3f} V > {th('delta_warn_v')} V [^9] and no balancing reported"]))
     rs = [s for s in summaries if s.resistance_mohm is not None and np.isfinite(s.resistance_mohm)]
     if len(rs) >= 2 and rs[0].resistance_mohm > 0:
         rise = rs[-1].resistance_mohm / rs[0].resistance_mohm - 1

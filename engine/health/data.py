@@ -21,6 +21,7 @@ class Recording:
     pack_v: np.ndarray | None = None  # measured pack voltage (else the sum of the cells)
     temp_c: np.ndarray | None = None
     soc: np.ndarray | None = None  # the BMS's state of charge, 0..1
+    balancing: np.ndarray | None = None  # the BMS says its balancer runs (bool per sample), when it reports it
     started: float | None = None  # Unix time of the first sample, when known (storage gaps need it)
     notes: list[str] = field(default_factory=list)
     context: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,105 @@
+"""Pack-health figures: a month of 1 Hz recordings of one 20S Li-ion pack (30 daily per-cell CSVs, 2,592,000 rows),
+generated here by engine/health/synth.py (rides, rests and overnight charges; resistance creeping up 1 % a day,
+one cell group at twice the resistance and another at 85 % capacity).
+
+Prints, measured in a fresh subprocess (time inside it, peak memory = its VmHWM, else ru_maxrss):
+  read      reading every file's bytes (the floor)
+  health    `bmsdoc health`'s path (tui.commands.health.health_of): parse, steps, rests, capacity, trends, findings
+and whether the month's verdicts name the two cells. Goals: health under 10 s and under 500 MB.
+
+  .venv/bin/python bench/bench_health.py [--days 30] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DAY = 86400
+GOAL_S, GOAL_MB = 10.0, 500.0
+HIGH_R, LOW_CAP = 6, 15
+
+
+def generate(out: Path, days: int) -> list[Path]:
+    from engine.health import synth
+
+    pack = synth.make_pack(20, "li-ion", high_r=HIGH_R, low_capacity=LOW_CAP, seed=2026)
+    rng = np.random.default_rng(7)
+    start = 1_793_000_000.0  # a November morning, Unix seconds
+    files = []
+    for d in range(days):
+        cur = synth.cycle(pack, seed=d, soc_floor=float(rng.uniform(0.12, 0.45)), rest_s=1500)
+        cur = np.concatenate((cur, np.zeros(max(0, DAY - len(cur)))))[:DAY]
+        rec = synth.simulate(pack, cur, seed=d, started=start + d * DAY, name=f"day-{d + 1:02d}.csv")
+        files.append(synth.write_csv(rec, out / f"day-{d + 1:02d}.csv"))
+        pack.r0_ohm = pack.r0_ohm * 1.01  # ageing
+        pack.soc = np.minimum(pack.soc, 1.0)
+    return files
+
+
+CHILD = textwrap.dedent("""
+    import json, resource, sys, time
+    sys.path.insert(0, {root!r})
+    files = {files!r}
+    t0 = time.perf_counter()
+    if {mode!r} == "read":
+        n = sum(len(open(f, "rb").read()) for f in files)
+        out = {{"bytes": n}}
+    else:
+        from tui.commands.health import health_of
+        rep = health_of(files)
+        d = rep.to_json()
+        out = {{"rows": d["pack_figures"]["samples"], "flagged": [[c["cell"], c["verdict"]] for c in d["cells"]
+                if c["verdict"] != "ok"], "findings": [f["rule"] for f in d["findings"]],
+               "cycles": d["pack_figures"]["equivalent_full_cycles"], "wh_out": d["pack_figures"]["wh_out"]}}
+    out["seconds"] = time.perf_counter() - t0
+    try:  # VmHWM: this process's own peak (ru_maxrss may count the parent's pages from before exec)
+        hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+        out["peak_mb"] = int(hwm.split()[1]) / 1024
+    except (OSError, StopIteration):
+        out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+""")
+
+
+def measure(mode: str, files: list[Path]) -> dict:
+    code = CHILD.format(root=str(ROOT), files=[str(f) for f in files], mode=mode)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--keep", metavar="DIR", help="write the CSVs here and keep them")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(args.keep or tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        files = generate(out, args.days)
+        size = sum(f.stat().st_size for f in files) / 1e6
+        print(f"generated {args.days} days, {args.days * DAY:,} rows, {size:.0f} MB of CSV in "
+              f"{time.perf_counter() - t0:.1f} s")
+        read = measure("read", files)
+        h = measure("health", files)
+    print(f"read      {read['seconds']:6.2f} s  {read['peak_mb']:6.0f} MB peak")
+    print(f"health    {h['seconds']:6.2f} s  {h['peak_mb']:6.0f} MB peak   ({h['rows']:,} rows; "
+          f"goal < {GOAL_S:.0f} s and < {GOAL_MB:.0f} MB: {'met' if h['seconds'] < GOAL_S and h['peak_mb'] < GOAL_MB else 'MISSED'})")
+    print(f"verdicts  {h['flagged']} (truth: cell {HIGH_R} high-resistance, cell {LOW_CAP} low-capacity)")
+    print(f"findings  {sorted(set(h['findings']))}; {h['cycles']} equivalent full cycles, {h['wh_out']} Wh out")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
