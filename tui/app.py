@@ -230,6 +230,12 @@ class BmsDocApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
+    def action_fleet(self) -> None:
+        """The Fleet area (tui/screens/fleet.py) over the fleet store in the data directory."""
+        from tui.screens.fleet import FleetScreen
+
+        self.push_screen(FleetScreen())
+
     def action_health(self, *sources: str) -> None:
         """The Health view (tui/screens/health.py) over the given files, else the recordings of this machine."""
         from tui.screens.health import HealthScreen
@@ -461,6 +467,8 @@ class BmsDocApp(App):
         yield SystemCommand("Help", "Keys and what each area does (F1 or ?)", self.action_help)
         yield SystemCommand("Pack health", "Per-cell resistance, weak vs unbalanced cells, capacity and cycles over "
                             "recordings", self.action_health)
+        yield SystemCommand("Fleet", "Every pack bmsdoc fleet diagnoses on the MQTT broker: status, worst finding, "
+                            "history", self.action_fleet)
         yield SystemCommand("Choose live source", "Demo scenario, Bluetooth scan, address, recording or paste",
                             self._palette_source_picker)
         from tui.screens.sources import demo_scenarios
