@@ -117,6 +117,23 @@ def values_for(reading: Reading, kb) -> dict[str, Any]:
     return condition_values(derive_facts(reading, kb), known_flags(kb))
 
 
+_FIELDS_CACHE: dict[int, tuple[Any, dict[str, tuple[str, ...] | None]]] = {}
+
+
+def rule_fields(kb) -> dict[str, tuple[str, ...] | None]:
+    """Per rule, the fields its condition reads (None for rules over ride-log events), computed once per KB."""
+    hit = _FIELDS_CACHE.get(id(kb))
+    if hit is None or hit[0] is not kb:
+        from kb.fields import FIELDS
+
+        table: dict[str, tuple[str, ...] | None] = {}
+        for rid, lr in kb.rules.items():
+            fs = tuple(fields_of(lr.tree))
+            table[rid] = None if any(f in FIELDS and FIELDS[f].group == "log" for f in fs) else fs
+        _FIELDS_CACHE[id(kb)] = hit = (kb, table)
+    return hit[1]
+
+
 def known_flags(kb) -> frozenset[str]:
     """Fields whose known()/unknown() some rule tests (their flags go into every fact)."""
     key = id(kb)
@@ -157,20 +174,19 @@ def group_by_root_cause(kb, findings: list[Finding]) -> list[Finding]:
 def rank_questions(kb, not_checked: list[NotChecked], values: dict[str, Any], facts) -> list[Question]:
     """What to ask: every input field whose absence keeps a warning or critical rule undecided, ranked by the worst
     severity it could reveal, then by how close those rules are to firing, then by how many they are."""
-    from kb.fields import FIELDS, KNOWN_PREFIX, ask_for
-
-    def known_count(tree, vals) -> int:  # fields of the rule already known: how close it is to deciding
-        return sum(1 for f in fields_of(tree) if vals.get(f) is not None and vals.get(KNOWN_PREFIX + f) is not False
-                   and not (f in facts and facts[f].provenance == "assumed"))
+    from kb.fields import FIELDS, ask_for
 
     asked: dict[str, dict[str, Any]] = {}
     texts = kb.questions
+    read = rule_fields(kb)
     for nc in not_checked:
         lr = kb.rules[nc.rule]
         rule = lr.rule
-        if any(FIELDS[f].group == "log" for f in fields_of(lr.tree) if f in FIELDS):
+        fields = read.get(nc.rule)
+        if fields is None:
             continue  # ride-log events (a cut, a spike) come from `bmsdoc log analyze`, not from a rider's answer
-        near = known_count(lr.tree, values)
+        # how many of the rule's fields are already known: how close it is to deciding
+        near = sum(1 for f in fields if f in facts and facts[f].provenance != "assumed")
         for missing in nc.missing:
             for name in ask_for(missing) if missing in FIELDS else (missing,):
                 if name in facts and facts[name].provenance != "assumed":
