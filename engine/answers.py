@@ -1,6 +1,6 @@
 """Pick and say the answer card (content/answers.yaml, kb/answers.py) that fits a question and its facts.
 
-`best(kb, text, facts, intent)` -> Match | None. A card is eligible when every `need` entry matches the words, its
+`best(data, text, facts, intent)` -> Match | None (data: engine.chatdata.ChatData). A card is eligible when every `need` entry matches the words, its
 families meet the facts and its `only_if` holds; its score adds the `any` entries matched, an intent it lists and the
 family it names. `say(match, facts)` renders the first variant whose condition holds and whose placeholders are known.
 Patterns are word prefixes (linear to match); typos are corrected towards the cards' own prefixes with rapidfuzz.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from kb.validate import TEMPLATE_FIELD
+from engine.evaluate import TEMPLATE_FIELD
 
 _WORD = re.compile(r"[a-z0-9%]+(?:[.'-][a-z0-9]+){0,4}")
 MIN_SCORE = 2.0
@@ -26,12 +26,8 @@ class Match:
     matched: int
 
 
-def _cards(kb) -> dict[str, Any]:
-    return kb.answers
-
-
 @lru_cache(maxsize=8)
-def _alternatives(kb_key: int, entries: tuple[str, ...]) -> tuple[str, ...]:
+def _alternatives(entries: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted({a for e in entries for a in e.split("|") if " " not in a and len(a) >= 5}))
 
 
@@ -75,31 +71,44 @@ def _fix(word: str, prefixes: tuple[str, ...]) -> str | None:
     return best
 
 
+@lru_cache(maxsize=1)
+def _vocab() -> dict[str, Any]:
+    from kb.chatfacts import vocabulary
+
+    return vocabulary()
+
+
 def with_flags(facts: dict[str, Any]) -> dict[str, Any]:
     """The facts plus the known()/unknown() flags the condition language reads (KNOWN_PREFIX + field)."""
-    from kb.answers import vocabulary
     from kb.fields import KNOWN_PREFIX
 
     out = dict(facts)
-    for name in vocabulary():
+    for name in _vocab():
         out[KNOWN_PREFIX + name] = facts.get(name) is not None
     return out
 
 
-def _truth(kb, card_id: str, key, facts: dict[str, Any]):
+@lru_cache(maxsize=512)
+def _tree(text: str):
+    from kb.expr import parse
+
+    return parse(text, _vocab())  # kb/answers.py validated every card condition when the KB was built
+
+
+def _truth(text: str | None, facts: dict[str, Any]):
     from engine.evaluate import evaluate
 
-    tree = (kb.answer_trees).get((card_id, key))
-    if tree is None:
+    if text is None:
         return True
-    return evaluate(tree, facts).value
+    return evaluate(_tree(text), facts).value
 
 
-def ranked(kb, text: str, facts: dict[str, Any], intent: str) -> list[Match]:
-    cards = _cards(kb)
+def ranked(data, text: str, facts: dict[str, Any], intent: str) -> list[Match]:
+    """Eligible cards of `data` (engine.chatdata.ChatData), best first."""
+    cards = data.cards
     if not cards:
         return []
-    prefixes = _alternatives(id(kb), tuple(e for c in cards.values() for e in [*c.need, *c.any]))
+    prefixes = _alternatives(tuple(e for c in cards.values() for e in [*c.need, *c.any]))
     words = Words(text, prefixes)
     facts = with_flags(facts)
     fams = list(facts.get("families") or ([facts["bms"]] if facts.get("bms") else []))
@@ -117,7 +126,7 @@ def ranked(kb, text: str, facts: dict[str, Any], intent: str) -> list[Match]:
             continue
         if not all(words.has(e) for e in c.need):
             continue
-        if c.only_if is not None and _truth(kb, c.id, "only_if", facts) is not True:
+        if c.only_if is not None and _truth(c.only_if, facts) is not True:
             continue
         hits = sum(words.has(e) for e in c.any)
         score = 2.0 * len(c.need) + hits
@@ -131,8 +140,8 @@ def ranked(kb, text: str, facts: dict[str, Any], intent: str) -> list[Match]:
     return out
 
 
-def best(kb, text: str, facts: dict[str, Any], intent: str) -> Match | None:
-    r = ranked(kb, text, facts, intent)
+def best(data, text: str, facts: dict[str, Any], intent: str) -> Match | None:
+    r = ranked(data, text, facts, intent)
     return r[0] if r and r[0].score >= MIN_SCORE else None
 
 
@@ -156,12 +165,12 @@ def fill(text: str, facts: dict[str, Any]) -> str | None:
     return None if missing else out
 
 
-def say(kb, match: Match, facts: dict[str, Any]) -> tuple[str, list[str]] | None:
+def say(match: Match, facts: dict[str, Any]) -> tuple[str, list[str]] | None:
     """(text, citations) of the first variant that holds and can be filled, or None."""
     c = match.card
     flagged = with_flags(facts)
     for j, v in enumerate(c.answers):
-        if v.when is not None and _truth(kb, c.id, j, flagged) is not True:
+        if v.when is not None and _truth(v.when, flagged) is not True:
             continue
         text = fill(v.text, facts)
         if text is not None:

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any, Callable
 
 from engine import answers as cards
+from engine import chatdata
 from engine.intent import classify
 from engine.understand import MAX_TEXT, family_names, reading_of, understand
 from kb.errors import UserError
@@ -63,6 +65,16 @@ def _json_reading(text: str):
         raise UserError(f"not JSON: {e.msg}") from None
 
 
+_DATA: dict[int, tuple[Any, Any]] = {}
+
+
+def _data_for(kb):
+    hit = _DATA.get(id(kb))
+    if hit is None or hit[0] is not kb:
+        hit = _DATA[id(kb)] = (kb, chatdata.ChatData.from_kb(kb))
+    return hit[1]
+
+
 def derived_facts(facts: dict[str, Any]) -> dict[str, Any]:
     """Facts a technician infers at once: the mean cell from pack and series, the series from a cell count..."""
     f = dict(facts)
@@ -85,11 +97,11 @@ def derived_facts(facts: dict[str, Any]) -> dict[str, Any]:
 
 class Dialogue:
     def __init__(self, kb=None, paste_parser: Callable[[str], Any] | None = None) -> None:
-        from kb.load import load_kb
-
-        self.kb = kb if kb is not None else load_kb()
+        self._kb = kb
+        self.root = Path(kb.root) if kb is not None else chatdata.default_root()
+        self.data = _data_for(kb) if kb is not None else (chatdata.cached(self.root) or self._snapshot())
         self.paste_parser = paste_parser
-        aliases = {fid: [f.id, *f.aliases] for fid, f in self.kb.families.items()}
+        aliases = {fid: [f["id"], *f["aliases"]] for fid, f in self.data.families.items()}
         self.names = family_names(aliases)
         self.facts: dict[str, Any] = {}
         self.thread: list[str] = []  # the texts of the current thread
@@ -97,6 +109,20 @@ class Dialogue:
         self.session = None  # engine.flows.Session while a diagnosis is under way
         self.pending: str | None = None  # "select" while the advisor waits for needs
         self.reading: dict[str, Any] = {}
+
+    @property
+    def kb(self):
+        """The full KB, loaded on first need (the advisor, flows, check); card answers come from self.data."""
+        if self._kb is None:
+            from kb.load import load_kb
+
+            self._kb = load_kb()
+        return self._kb
+
+    def _snapshot(self):
+        data = _data_for(self.kb)
+        chatdata.save(data, self.root)
+        return data
 
     # ------------------------------------------------------------ entry point
 
@@ -135,7 +161,7 @@ class Dialogue:
         follow = bool(self.thread) and not _NEW_TOPIC.match(text.lower()) and (
             intent == "followup" or self.pending == "select" or (not _own_topic(text) and bool(new)))
         if not follow and self.thread:
-            alone = cards.best(self.kb, text, derived_facts({**identity, **new}), intent)
+            alone = cards.best(self.data, text, derived_facts({**identity, **new}), intent)
             if alone is None and (not _own_topic(text) or new):
                 follow = True
         if follow:
@@ -166,7 +192,7 @@ class Dialogue:
             if r is not None:
                 return r
         if intent == "select" or (self.pending == "select" and intent != "compare"):
-            big = cards.best(self.kb, combined, facts, "select")
+            big = cards.best(self.data, combined, facts, "select")
             if big is not None and big.card.id in ("parallel-boards", "no-room-fets", "vesc-bridge") and \
                     big.card.only_if is not None:
                 return self._card(big, facts)
@@ -179,11 +205,11 @@ class Dialogue:
                 return r
         m = None
         if combined != text:  # a follow-up: its own words first ("also the soc shows 10%"), then the thread's
-            m = cards.best(self.kb, text, facts, intent)
+            m = cards.best(self.data, text, facts, intent)
             if m is not None and m.score < cards.MIN_SCORE + 2:
                 m = None
         if m is None:
-            m = cards.best(self.kb, combined, facts, intent)
+            m = cards.best(self.data, combined, facts, intent)
         if m is not None:
             return self._card(m, facts)
         if intent in ("symptom", "what", "setting", "ok_for"):
@@ -197,14 +223,14 @@ class Dialogue:
 
     def _card(self, m, facts: dict[str, Any]) -> dict[str, Any]:
         c = m.card
-        out = cards.say(self.kb, m, facts)
+        out = cards.say(m, facts)
         if out is None:
             return self._retrieve(" ".join(self.thread))
         said, cites = out
         self.last_card = c.id
         follow = None
-        if c.ask is not None and facts.get(c.ask.field) is None:
-            follow = c.ask.question
+        if c.ask and facts.get(c.ask["field"]) is None:
+            follow = c.ask["question"]
         body = f"{said} {_cites_md(cites)}"
         if c.why and c.why.split(";")[0].lower()[:40] not in said.lower():
             body += f"\n\nWhy: {c.why}"
@@ -212,7 +238,7 @@ class Dialogue:
 
     def _ok_for(self, text: str, facts: dict[str, Any]) -> dict[str, Any] | None:
         fid = facts.get("bms")
-        card = self.kb.families.get(fid) if fid else None
+        card = self.data.family.get(fid) if fid else None
         if card is None:
             return None
         series, cont = facts.get("series"), facts.get("continuous")
@@ -233,7 +259,7 @@ class Dialogue:
                 cites += alt[1]
             self.last_card = "ok-for"
             return self._out(f"{lines[0]} {_cites_md(cites)}" + ("\n\n" + " ".join(lines[1:]) if lines[1:] else ""), cites)
-        m = cards.best(self.kb, text, facts, "ok_for")
+        m = cards.best(self.data, text, facts, "ok_for")
         if m is not None:
             return self._card(m, facts)
         if series or cont:
@@ -252,7 +278,7 @@ class Dialogue:
         return None
 
     def _family_series(self, facts: dict[str, Any]) -> dict[str, Any] | None:
-        card = self.kb.families.get(facts["bms"])
+        card = self.data.family.get(facts["bms"])
         if card is None or card.series is None or facts.get("series"):
             return None
         s = card.series
@@ -334,7 +360,7 @@ class Dialogue:
         return self._out("\n\n".join(lines), cites)
 
     def _compare(self, text: str, facts: dict[str, Any]) -> dict[str, Any]:
-        fams = [f for f in facts.get("families", []) if f in self.kb.families]
+        fams = [f for f in facts.get("families", []) if f in self.data.family]
         if facts.get("series") and facts.get("continuous"):
             try:
                 res = self._run_select(facts)
@@ -353,12 +379,12 @@ class Dialogue:
                         lines.append(f"**{b.name}** ({b.verdict})" + (f": {p.text} {_cites_md(p.citations)}" if p else "."))
                         cites += p.citations if p else []
                     return self._out("\n\n".join(lines), cites)
-        m = cards.best(self.kb, text, facts, "compare")
+        m = cards.best(self.data, text, facts, "compare")
         if m is not None and "compare" in m.card.intents:
             return self._card(m, facts)
         lines, cites = [], []
         for fid in fams[:3]:
-            f = self.kb.families[fid]
+            f = self.data.family[fid]
             lines.append(f"**{f.name}**: {f.summary} {_cites_md(f.citations[:3])}")
             cites += f.citations[:3]
         q = "How many cells in series, and what continuous current? Then I can rank them for your pack."
@@ -423,9 +449,9 @@ class Dialogue:
         out = self._advance("")
         if self.session.conclusion is None:  # a number that already answers the rider ("delta is 18mv"): say so first
             facts = derived_facts(self.facts)
-            m = cards.best(self.kb, " ".join(self.thread[-3:]), facts, "followup")
+            m = cards.best(self.data, " ".join(self.thread[-3:]), facts, "followup")
             if m is not None and m.card.weight >= 2 and m.card.only_if is not None:
-                said = cards.say(self.kb, m, facts)
+                said = cards.say(m, facts)
                 if said is not None:
                     text, cites = said
                     out["answer"] = f"{text} {_cites_md(cites)}\n\n{out['answer']}"
@@ -554,7 +580,7 @@ class Dialogue:
 
         if not _DOMAIN.search(text.lower()[:MAX_TEXT]):
             return self._out(NOT_COVERED, [])
-        hits = index_for(self.kb).search(text, k=1)
+        hits = index_for(self.root, lambda: self.kb).search(text, k=1)
         if not hits:
             return self._out(NOT_COVERED, [])
         d = hits[0][1]

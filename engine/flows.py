@@ -480,23 +480,11 @@ def _fmt(v: Any) -> str:
 
 # ---------------------------------------------------------------- symptom matching
 
-_STOP = frozenset("""a an the my is it its it's i im i'm me when while of on in at to and or but with after
-before does doesnt doesn't not no do did was were be been has have had this that there from for by up so
-just very too keeps keep get gets got what why how out scooter ebike e-bike bike""".split())
-_TOKEN = re.compile(r"[a-z0-9]+(?:[.'-][a-z0-9]+)*")
-
-
-def _stem(w: str) -> str:
-    """Crude, but enough to meet 'braking' and 'brake', 'charged' and 'charge'."""
-    for suf in ("ing", "ed", "es", "s"):
-        if len(w) > len(suf) + 2 and w.endswith(suf):
-            w = w[: -len(suf)]
-            break
-    return w[:-1] if len(w) > 3 and w.endswith("e") else w
-
-
-def tokens(text: str) -> list[str]:
-    return [_stem(t) for t in _TOKEN.findall(text.lower()) if t not in _STOP]
+# the words themselves live in engine.text, shared with the chat; the old private names stay for existing callers
+from engine.text import STOP as _STOP  # noqa: E402,F401
+from engine.text import TOKEN as _TOKEN  # noqa: E402,F401
+from engine.text import stem as _stem  # noqa: E402,F401
+from engine.text import tokens  # noqa: E402
 
 
 @dataclass(frozen=True)

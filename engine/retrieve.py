@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.flows import tokens
+from engine.text import tokens
 
 MIN_SCORE = 2.5  # a best score below this is not an answer
-_INDEXES: dict[int, tuple[Any, "Index"]] = {}
+_INDEXES: dict[str, tuple[Any, "Index"]] = {}
 
 
 @dataclass
@@ -73,18 +73,16 @@ def _lexicon(root: Path) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in lex.items()}
 
 
-def _cache_path(kb) -> Path | None:
+def _cache_path(root: Path) -> Path | None:
     if os.environ.get("BMSDOC_NO_CACHE"):
         return None
     try:
         from platformdirs import user_cache_path
     except ImportError:
         return None
-    stamp = getattr(kb, "stamp", None) or f"{kb.kb_version}-{len(kb.rules)}-{len(kb.sources)}"
-    lex = Path(kb.root) / "lexicon.yaml"
-    lst = lex.stat() if lex.exists() else None
-    key = f"{stamp}-{lst.st_size if lst else 0}-{int(lst.st_mtime) if lst else 0}-{len(kb.guides)}-{len(kb.families)}"
-    return user_cache_path("bmsdoc") / f"chat-index-{re.sub(r'[^A-Za-z0-9.-]', '_', key)}.json"
+    from engine.chatdata import stamp
+
+    return user_cache_path("bmsdoc") / f"chat-index-{stamp(Path(root))}.json"
 
 
 class Index:
@@ -158,11 +156,13 @@ class Index:
         return [(scores[i], self.docs[i]) for i in best if scores[i] >= MIN_SCORE]
 
 
-def index_for(kb) -> Index:
-    hit = _INDEXES.get(id(kb))
-    if hit is not None and hit[0] is kb:
+def index_for(root: Path, get_kb) -> Index:
+    """The index for the content at `root`: from memory, from the JSON cache, or built from get_kb() and cached."""
+    key = str(root)
+    hit = _INDEXES.get(key)
+    if hit is not None:
         return hit[1]
-    path = _cache_path(kb)
+    path = _cache_path(Path(root))
     idx = None
     if path is not None and path.exists():
         try:
@@ -170,7 +170,7 @@ def index_for(kb) -> Index:
         except (ValueError, KeyError, TypeError, OSError):  # a stale or broken cache is rebuilt, never trusted
             idx = None
     if idx is None:
-        idx = Index.build(kb)
+        idx = Index.build(get_kb())
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,5 +179,5 @@ def index_for(kb) -> Index:
                 os.replace(tmp, path)
             except OSError:
                 pass
-    _INDEXES[id(kb)] = (kb, idx)
+    _INDEXES[key] = (None, idx)
     return idx

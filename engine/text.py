@@ -1,0 +1,24 @@
+"""Words for matching shared by the diagnosis flows' symptom matching and the chat's retrieval: stop words, a crude
+stemmer and the tokenizer. Light on purpose (re only), so the chat's fast path does not import the KB models."""
+
+from __future__ import annotations
+
+import re
+
+STOP = frozenset("""a an the my is it its it's i im i'm me when while of on in at to and or but with after
+before does doesnt doesn't not no do did was were be been has have had this that there from for by up so
+just very too keeps keep get gets got what why how out scooter ebike e-bike bike""".split())
+TOKEN = re.compile(r"[a-z0-9]+(?:[.'-][a-z0-9]+)*")  # separators between runs: linear on any input
+
+
+def stem(w: str) -> str:
+    """Crude, but enough to meet 'braking' and 'brake', 'charged' and 'charge'."""
+    for suf in ("ing", "ed", "es", "s"):
+        if len(w) > len(suf) + 2 and w.endswith(suf):
+            w = w[: -len(suf)]
+            break
+    return w[:-1] if len(w) > 3 and w.endswith("e") else w
+
+
+def tokens(text: str) -> list[str]:
+    return [stem(t) for t in TOKEN.findall(text.lower()) if t not in STOP]

@@ -1,0 +1,33 @@
+"""The facts the chat reads from prose beyond the reading fields, and the vocabulary answer-card conditions use.
+
+Kept apart from kb/answers.py (the pydantic models) so the chat can parse card conditions without importing them.
+"""
+
+from __future__ import annotations
+
+from kb.fields import FIELDS, FieldSpec
+
+_F = FieldSpec
+# facts the chat reads from prose beyond the reading fields (kb/fields.py)
+CHAT_FACTS: dict[str, FieldSpec] = {f.name: f for f in [
+    _F("cell_voltage", "number", "V", "a cell voltage the rider quoted", group="chat"),
+    _F("continuous", "number", "A", "continuous current the pack must deliver", group="chat"),
+    _F("peak", "number", "A", "peak current", group="chat"),
+    _F("parallel", "int", doc="cells in parallel", group="chat"),
+    _F("phase_current", "number", "A", "motor phase current", group="chat"),
+    _F("charge_current", "number", "A", "charger current", group="chat"),
+    _F("space", "enum", doc="room in the deck", group="chat", values=("none", "cramped", "normal", "roomy")),
+    _F("budget", "enum", doc="budget", group="chat", values=("low", "normal", "high")),
+    _F("uptime", "enum", doc="uptime", group="chat", values=("critical", "normal")),
+    _F("integration", "enum", doc="integration", group="chat", values=("none", "vesc-can")),
+    _F("full_protection", "bool", doc="full protection required", group="chat"),
+    _F("family_count", "int", doc="how many families the rider named", group="chat"),
+    _F("series_over_board", "bool", doc="the pack has more series than the board", group="chat"),
+    _F("partial_charge", "bool", doc="the rider never charges to full (a percentage or a lower ceiling)", group="chat"),
+]}
+
+
+def vocabulary() -> dict[str, FieldSpec]:
+    v = dict(FIELDS)
+    v.update(CHAT_FACTS)
+    return v
