@@ -60,7 +60,11 @@ def parse_text(text: str) -> Parsed:
         raise UserError(f"the paste is too long ({len(text):,} characters; at most {MAX_CHARS:,})")
     if not text.strip():
         raise UserError("the paste is empty")
-    scored = sorted(((m.detect(text), i, m) for i, m in enumerate(SHAPES)), key=lambda x: (-x[0], x[1]))
+    sure = frames.detect(text)
+    if sure >= 0.98:  # whole BLE frames: no other shape reads them (and a long sniffer log is costly to test)
+        scored = [(sure, 0, frames)]
+    else:
+        scored = sorted(((m.detect(text), i, m) for i, m in enumerate(SHAPES)), key=lambda x: (-x[0], x[1]))
     best, _i, module = scored[0]
     if best < 0.2:
         raise UserError("could not understand the paste: expected cell voltages, 'key: value' lines, JSON/YAML, "

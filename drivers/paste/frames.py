@@ -21,6 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from drivers.paste.hexlog import Frame, extract, segment
@@ -42,10 +43,31 @@ JK04_MESSAGE = ("JK04 protocol (older JK-B2A16S/B1A24S/B5A24S boards): aiobmsble
                 "voltage, current, temperatures, FETs and alarms were not read: take them from the JK app")
 
 
+@lru_cache(maxsize=4)
 def frames_of(text: str) -> tuple[list[Frame], Any, Any]:
+    """(frames, what was extracted, how it was cut); cached: detection and parsing read the same text."""
     ex = extract(text)
     seg = segment(ex.chunks)
     return seg.frames, ex, seg
+
+
+def _type_key(f: Frame) -> tuple:
+    d = f.data
+    return {"jk": (d[4:5],), "jbd": (d[1:2],), "ant": (d[2:3],), "daly": (d[0:1], d[2:3]),
+            "daly_x81": (d[0:1], d[2:3])}.get(f.family, ())
+
+
+def latest(frames: list[Frame], keep: int = 2) -> list[Frame]:
+    """The last `keep` complete frames of each reply type, in their order: a paste is one reading, and a long
+    sniffer log would otherwise be replayed through aiobmsble hundreds of times."""
+    seen: dict[tuple, int] = {}
+    out: list[Frame] = []
+    for f in reversed(frames):
+        k = (f.family, *_type_key(f))
+        if seen.get(k, 0) < keep:
+            seen[k] = seen.get(k, 0) + 1
+            out.append(f)
+    return out[::-1]
 
 
 def notifications(text: str) -> list[bytes]:
@@ -403,7 +425,8 @@ def parse(text: str) -> Parsed:
     if family == "daly_a5":
         raise UserError("these are Daly A5 frames (the older UART protocol, commands 0x90-0x98): aiobmsble does not "
                         "decode it, so they were not read; paste the values from the Daly app instead")
-    chosen = [f.data for f in frames if ("daly" if f.family == "daly_x81" else f.family) == family and f.complete]
+    mine = [f for f in frames if ("daly" if f.family == "daly_x81" else f.family) == family and f.complete]
+    chosen = [f.data for f in latest(mine)]
     if not chosen:
         raise UserError(f"the {family.upper()} frames are cut short: paste {_NEED[family]} whole")
     layout = []
@@ -411,8 +434,9 @@ def parse(text: str) -> Parsed:
         layout.append("Python bytes literals")
     if ex.dump_lines:
         layout.append(f"a hexdump ({ex.dump_lines} lines; offsets and ASCII column left out)")
-    p.note(f"{len(chosen)} {family.replace('_', ' ')} frame(s) found in {len(ex.chunks)} line(s) of hex"
-           + (f" ({', '.join(layout)})" if layout else ""))
+    p.note(f"{len(mine)} {family.replace('_', ' ')} frame(s) found in {len(ex.chunks)} line(s) of hex"
+           + (f" ({', '.join(layout)})" if layout else "")
+           + (f"; the latest of each kind were decoded ({len(chosen)})" if len(chosen) < len(mine) else ""))
     if ex.requests or seg.requests:
         p.note(f"{ex.requests + seg.requests} request(s) written by the app or tool were left out (replies kept)")
     if seg.skipped:

@@ -20,19 +20,25 @@ from drivers.paste.text import clean_text
 
 # ---------------------------------------------------------------------------- what is not bytes
 
-_TIME = re.compile(r"(?<![0-9A-Fa-f][:.])\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d{1,6})?\b(?![:.][0-9A-Fa-f])")
-_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?=[T\s]|\b)")
-_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
-_MAC = re.compile(r"(?<![0-9A-Fa-f][:-])\b(?:[0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}\b(?![:-][0-9A-Fa-f])")
+_TIME = re.compile(r"(?<![\w:.])\d{1,2}:\d\d:\d\d(?:[.,]\d{1,6})?(?![\w:.])")
+_DATE = re.compile(r"(?<![\w-])\d{4}-\d\d-\d\d(?![\w-])")
+_UUID = re.compile(r"(?<![\w-])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-])")
+_MAC = re.compile(r"(?<![\w:-])[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}(?![\w:-])")
 _LENGTH = re.compile(r"\(\s*\d{1,4}\s*(?:bytes?|b)?\s*\)\s*$", re.IGNORECASE)  # ESPHome's `(128)`
 _ASCII_COL = re.compile(r"\|[^|]*\|\s*$")  # hexdump -C
 _AFTER_VALUE = re.compile(r"(?:value|data|payload|notification|rx|bytes)[^:=]{0,40}[:=]\s*(?:\(0x\)\s*)?(.*)$",
                           re.IGNORECASE)
-_NRF_LINE = re.compile(r"^[VDIAWE]\t\d{1,2}:\d{2}:\d{2}")
+_NRF_LINES = re.compile(r"^[VDIAWE]\t\d{1,2}:\d{2}:\d{2}", re.MULTILINE)
 _REQUEST = re.compile(r">>>|->|=>|\bTX\b|\bwrit(?:e|ing|ten)\b|\bwrote\b|\bsen[dt]\b|\brequest\b|\bcmd\b",
                       re.IGNORECASE)
 _REPLY = re.compile(r"<<<|<-|<=|\bRX\b|notif|\breceived\b|\brecv\b|\breply\b|\bresponse\b|\bvalue\b", re.IGNORECASE)
 _SPLIT = re.compile(r"[^0-9A-Za-z]+")
+# a run of single bytes (`dd 03 00`, `DD-03`, `dd:03`, `55.AA`) or one compact group (`dd03001d`); separators and
+# hex digits are disjoint classes, so matching is linear (the old `_HEX_RUN` nested two overlapping quantifiers)
+_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}(?:[^0-9A-Za-z\n]+[0-9A-Fa-f]{2}(?![0-9A-Za-z]))*"
+                  r"|(?:[0-9A-Fa-f]{2}){2,})(?![0-9A-Za-z])")
+_NONHEX = re.compile(r"[^0-9A-Fa-f]+")
+_ZEROX = re.compile(r"(?<![0-9A-Za-z])0[xX](?=[0-9A-Fa-f]{2})")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _OFFSET = re.compile(r"^\s*(?:0x)?([0-9a-fA-F]{4,8})(:?)\s+\S")
 # a Python bytes literal; the two alternatives are disjoint, so matching is linear
@@ -130,6 +136,30 @@ def _runs(tokens: list[str], dump: bool) -> list[bytes]:
     return runs
 
 
+_SEPS = str.maketrans({c: " " for c in ":-.,;|_/\t"})
+_REQUEST_HINTS = (">>>", "->", "=>", "tx", "writ", "wrote", "sen", "request", "cmd")
+_VALUE_HINTS = ("value", "data", "payload", "notification", "rx", "bytes")
+
+
+def _hex_bytes(run: str) -> bytes:
+    try:
+        return bytes.fromhex(run.translate(_SEPS))
+    except ValueError:
+        return bytes.fromhex(_NONHEX.sub("", run))
+
+
+def _line_runs(body: str) -> tuple[list[bytes], bool]:
+    """(byte runs, pure) of a line that is no dump line; pure: nothing but the runs on it."""
+    matches = list(_RUN.finditer(body))
+    runs = [_hex_bytes(m.group(0)) for m in matches]
+    pure = False
+    if len(matches) == 1:
+        m = matches[0]
+        rest = body[:m.start()] + body[m.end():]
+        pure = not any(ch.isalnum() for ch in rest)
+    return runs, pure
+
+
 def extract(text: str) -> Extracted:
     out = Extracted()
     text = clean_text(text)
@@ -137,28 +167,31 @@ def extract(text: str) -> Extracted:
         converted = _python_literals(text)
         out.literals = converted != text
         text = converted
+    out.nrf_lines = len(_NRF_LINES.findall(text))
+    # what is never bytes goes in one pass over the whole text
+    if "-" in text:
+        text = _DATE.sub(" ", _UUID.sub(" ", text))
+    if ":" in text:
+        text = _TIME.sub(" ", _MAC.sub(" ", text))
+    if "0x" in text or "0X" in text:
+        text = _ZEROX.sub("", text)
     dump_count = 0  # bytes read so far from hexdump lines (offsets must follow it)
     for raw in text.split("\n"):
         line = raw.strip()
         if not line:
             continue
-        if _NRF_LINE.match(raw):
-            out.nrf_lines += 1
-        if _REQUEST.search(line) and not _REPLY.search(line):
-            tokens = [t for t in _SPLIT.split(_TIME.sub(" ", _UUID.sub(" ", line))) if t]
-            if any(len(r) >= 4 for r in _runs(tokens, False)):
+        low = line.lower()
+        if any(h in low for h in _REQUEST_HINTS) and _REQUEST.search(line) and not _REPLY.search(line):
+            if any(len(r) >= 4 for r in _line_runs(line)[0]):
                 out.requests += 1
             continue
-        payload = _AFTER_VALUE.search(line)
+        payload = _AFTER_VALUE.search(line) if any(h in low for h in _VALUE_HINTS) else None
         body = payload.group(1) if payload else line
-        body = _UUID.sub(" ", body)
-        body = _MAC.sub(" ", body)
-        body = _TIME.sub(" ", body)
-        body = _DATE.sub(" ", body)
-        body = _LENGTH.sub(" ", body)
+        if body.endswith(")"):
+            body = _LENGTH.sub(" ", body)
         dump = False
-        m = _OFFSET.match(body)
-        if m and not payload:
+        m = _OFFSET.match(body) if not payload and body[:1].isalnum() else None
+        if m:
             value = int(m.group(1), 16)
             if m.group(2) == ":" or value == dump_count or (value == 0 and len(m.group(1)) >= 4):
                 if value == 0:
@@ -169,10 +202,11 @@ def extract(text: str) -> Extracted:
                 else:
                     body = re.split(r"(?<=\S) {2,}", body.strip(), maxsplit=1)[0]  # xxd: the ASCII column
                 dump = True
-        tokens = [t for t in _SPLIT.split(body) if t and t.lower() != "0x"]
-        runs = _runs(tokens, dump)
-        pure = len(runs) == 1 and len(runs[0]) * 2 == sum(len(t) - (2 if t.lower().startswith("0x") else 0)
-                                                           for t in tokens)
+        if dump:
+            runs = _runs([t for t in _SPLIT.split(body) if t], True)
+            pure = True
+        else:
+            runs, pure = _line_runs(body)
         keep = [r for r in runs if len(r) >= 4 or pure or dump]
         if not keep:
             continue
