@@ -169,7 +169,7 @@ def say(match: Match, facts: dict[str, Any]) -> tuple[str, list[str]] | None:
     """(text, citations) of the first variant that holds and can be filled, or None."""
     c = match.card
     flagged = with_flags(facts)
-    for j, v in enumerate(c.answers):
+    for v in c.answers:
         if v.when is not None and _truth(v.when, flagged) is not True:
             continue
         text = fill(v.text, facts)

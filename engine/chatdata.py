@@ -41,7 +41,7 @@ class Card:
     ask: dict[str, str] | None = None
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Card":
+    def from_dict(cls, d: dict[str, Any]) -> Card:
         d = dict(d)
         d["answers"] = [Variant(**{k: v for k, v in a.items() if k in ("text", "when", "citations")}) for a in d["answers"]]
         d.pop("numbers", None)
@@ -67,7 +67,7 @@ class ChatData:
         self.family = {fid: _ns(d) for fid, d in self.families.items()}  # attribute access, like the family cards
 
     @classmethod
-    def from_kb(cls, kb) -> "ChatData":
+    def from_kb(cls, kb) -> ChatData:
         cards = {cid: Card.from_dict(c.model_dump()) for cid, c in (getattr(kb, "answers", None) or {}).items()}
         fams = {}
         for fid, f in kb.families.items():
@@ -82,7 +82,7 @@ class ChatData:
         return {"format": FORMAT, "cards": [asdict(c) for c in self.cards.values()], "families": self.families}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ChatData":
+    def from_json(cls, data: dict[str, Any]) -> ChatData:
         if data.get("format") != FORMAT:
             raise ValueError("old chat data format")
         return cls({c["id"]: Card.from_dict(c) for c in data["cards"]}, data["families"])

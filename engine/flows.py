@@ -17,7 +17,6 @@ Front ends: `start(kb, flow_id, reading)` -> Session; `next_step()` -> Prompt or
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 

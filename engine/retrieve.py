@@ -19,7 +19,7 @@ from typing import Any
 from engine.text import tokens
 
 MIN_SCORE = 2.5  # a best score below this is not an answer
-_INDEXES: dict[str, tuple[Any, "Index"]] = {}
+_INDEXES: dict[str, tuple[Any, Index]] = {}
 
 
 @dataclass
@@ -106,7 +106,7 @@ class Index:
         self._fix: dict[str, str | None] = {}
 
     @classmethod
-    def build(cls, kb) -> "Index":
+    def build(cls, kb) -> Index:
         docs = _docs(kb)
         return cls(docs, [tokens(d.title + " " + d.text) for d in docs], _lexicon(kb.root))
 
@@ -114,7 +114,7 @@ class Index:
         return {"docs": [asdict(d) for d in self.docs], "corpus": self.corpus, "lex": self.lex}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Index":
+    def from_json(cls, data: dict[str, Any]) -> Index:
         return cls([Doc(**d) for d in data["docs"]], data["corpus"], data["lex"])
 
     def _correct(self, t: str) -> str | None:

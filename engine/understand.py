@@ -14,7 +14,8 @@ Every pattern here is linear: no nested or adjacent unbounded repeats (a 100 KB 
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 MAX_TEXT = 4000  # a chat turn longer than this is read only up to here (pasted readings go to the paste parser)
 

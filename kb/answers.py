@@ -92,7 +92,7 @@ def _check_answers(kb, problems: list[Problem]) -> None:
             for fam in c.families:
                 if fam not in FAMILIES:
                     problems.append(Problem(doc.path, *doc.pos(base + ("families",), True), f"unknown family '{fam}'"))
-            for k, entry in enumerate([*c.need, *c.any]):
+            for entry in [*c.need, *c.any]:
                 for alt in entry.split("|"):
                     if not _PATTERN_WORD.match(alt):
                         problems.append(Problem(doc.path, *doc.pos(base, False), f"pattern '{alt}': lower-case words only"))
