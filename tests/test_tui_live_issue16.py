@@ -97,7 +97,7 @@ def test_sense_lead_fault_findings_do_not_flicker_and_clear_only_after_a_while(t
             for t, r in readings:  # 2 readings a second on the scenario's clock
                 now[0] = t
                 app._handle_reading(r)
-                raw.append(len(app.live.report.findings))
+                raw.append(len(app.live.report.root_findings()))  # one card per root cause
                 counts.append(len(app.live.findings()))
             first = next(i for i, n in enumerate(raw) if n)
             assert counts[first] == raw[first] > 0  # a finding shows on the reading it first appears in

@@ -91,7 +91,8 @@ class LiveState:
 
     def update_findings(self, report: Any, now: float) -> None:
         """Hold the findings of the reading just checked (see HOLD_READINGS / HOLD_SECONDS)."""
-        active = {f.rule: f for f in report.findings} if report is not None else {}
+        # one story per root cause: what a root finding accounts for is shown inside it, not as its own card
+        active = {f.rule: f for f in report.root_findings()} if report is not None else {}
         for rule, f in active.items():
             self.held[rule] = Held(f, self.seq, now)
             self.first_seen.setdefault(rule, self.seq)

@@ -186,8 +186,10 @@ sources, `d` starts a diagnosis from it.
             flist.show(findings, new_rules, quiet=live.intermittent())
         n = len(findings)
         title = f"[b]Findings[/] ({n})" if report is not None else "[b]Findings[/]"
-        if report is not None and report.not_checked:
-            title += f" [$text-muted]· {len(report.not_checked)} rules need more fields[/]"
+        questions = list(getattr(report, "questions", []) or []) if report is not None else []
+        if questions:  # the most decisive missing fact, as the rider would be asked it
+            q = questions[0]
+            title += f" [$text-muted]· to check further: {escape(q.ask)} ({q.severity})[/]"
         self.query_one("#live-findings-title", Static).update(title)
 
     # ------------------------------------------------------------------ actions

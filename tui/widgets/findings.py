@@ -23,6 +23,8 @@ def finding_body_markup(f: Any) -> str:
     if f.evidence:
         ev = "  ".join(f"{escape(k)}=[b]{escape(fmt_value(v))}[/]" for k, v in f.evidence.items())
         lines.append(f"[$text-muted]Evidence:[/] {ev}")
+    for a in getattr(f, "assumed", None) or []:  # assumed defaults and inferred facts are never silent
+        lines.append(f"[$text-muted]{'Assumed' if ' assumed ' in a else 'Inferred'}:[/] {escape(a)}")
     if f.remedy:
         lines.append("[$text-muted]Remedy:[/]")
         lines += [f" {i}. {escape(r)}" for i, r in enumerate(f.remedy, 1)]
