@@ -16,33 +16,8 @@ import numpy as np
 import pytest
 
 from engine.health import synth
-from tui.cli import main
 
 REAL = Path(glob.glob(str(Path(__file__).parent / "data" / "logs" / "vesc-tool-ride-*.csv"))[0])
-_KB = None
-
-
-@pytest.fixture(scope="module")
-def kb():
-    """While the shipped knowledge base does not validate (another agent mid-edit), skip, naming the problems."""
-    global _KB
-    from kb.errors import KBInvalid
-    from kb.load import load_kb
-
-    if _KB is None:
-        try:
-            _KB = load_kb()
-        except KBInvalid as e:
-            _KB = "; ".join(map(str, e.problems[:3]))
-    if isinstance(_KB, str):
-        pytest.skip(f"the shipped knowledge base does not validate: {_KB}")
-    return _KB
-
-
-def bmsdoc(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def pack_csv(tmp_path, series, chem, seed, name="pack.csv", **faults):
@@ -55,11 +30,11 @@ CASES = [(13, "li-ion", 1), (22, "lfp", 2), (16, "lfp", 3), (20, "li-ion", 4), (
 
 
 @pytest.mark.parametrize("series,chem,seed", CASES)
-def test_weak_cells_are_named_with_their_kind_and_estimates_within_15_percent(kb, capsys, tmp_path, series, chem, seed):
+def test_weak_cells_are_named_with_their_kind_and_estimates_within_15_percent(kb, bmsdoc, tmp_path, series, chem, seed):
     rng = np.random.default_rng(seed)
     high_r, low_cap = (int(x) + 1 for x in rng.choice(series, 2, replace=False))
     pack, path = pack_csv(tmp_path, series, chem, seed, high_r=high_r, low_capacity=low_cap)
-    code, out, err = bmsdoc(capsys, "health", path, "--json")
+    code, out, err = bmsdoc("health", path, "--json")
     assert code == 0, err
     d = json.loads(out)
     assert d["series"] == series and d["chemistry"] == chem
@@ -83,9 +58,9 @@ def test_weak_cells_are_named_with_their_kind_and_estimates_within_15_percent(kb
 
 
 @pytest.mark.parametrize("series,chem,seed", [(14, "li-ion", 11), (21, "lfp", 12), (13, "lfp", 13), (22, "li-ion", 14)])
-def test_a_healthy_pack_gets_no_warning(kb, capsys, tmp_path, series, chem, seed):
+def test_a_healthy_pack_gets_no_warning(kb, bmsdoc, tmp_path, series, chem, seed):
     _, path = pack_csv(tmp_path, series, chem, seed)
-    code, out, err = bmsdoc(capsys, "health", path, "--json")
+    code, out, err = bmsdoc("health", path, "--json")
     assert code == 0, err
     d = json.loads(out)
     assert [c["verdict"] for c in d["cells"]] == ["ok"] * series
@@ -93,9 +68,9 @@ def test_a_healthy_pack_gets_no_warning(kb, capsys, tmp_path, series, chem, seed
 
 
 @pytest.mark.parametrize("chem", ["li-ion", "lfp"])
-def test_an_offset_cell_is_out_of_balance_not_weak(kb, capsys, tmp_path, chem):
+def test_an_offset_cell_is_out_of_balance_not_weak(kb, bmsdoc, tmp_path, chem):
     pack, path = pack_csv(tmp_path, 17, chem, 21, imbalanced=6)
-    code, out, _ = bmsdoc(capsys, "health", path, "--json")
+    code, out, _ = bmsdoc("health", path, "--json")
     d = json.loads(out)
     verdicts = [c["verdict"] for c in d["cells"]]
     assert verdicts[5] == "imbalanced" and verdicts.count("ok") == 16
@@ -106,15 +81,15 @@ def test_an_offset_cell_is_out_of_balance_not_weak(kb, capsys, tmp_path, chem):
     assert {"9", "2", "19"} <= set(imb["citations"]) and imb["evidence"]["offset_soc"] < -0.05
 
 
-def test_human_output_names_the_cells(kb, capsys, tmp_path):
+def test_human_output_names_the_cells(kb, bmsdoc, tmp_path):
     _, path = pack_csv(tmp_path, 14, "li-ion", 31, high_r=2, low_capacity=9)
-    code, out, _ = bmsdoc(capsys, "health", path)
+    code, out, _ = bmsdoc("health", path)
     assert code == 0
     assert "Cell 2 measures" in out and "Cell 9 holds" in out and "[^10] [^20]" in out
     assert "equivalent full cycles" in out
 
 
-def _sqlite(path: Path, sessions: list[tuple[str, str, dict, "synth.Recording"]], balancing: dict | None = None) -> Path:
+def _sqlite(path: Path, sessions: list[tuple[str, str, dict, synth.Recording]], balancing: dict | None = None) -> Path:
     """A recording in drivers/record.py's documented schema (version 1), written with plain sqlite3."""
     con = sqlite3.connect(path)
     con.executescript("""
@@ -141,7 +116,7 @@ def _sqlite(path: Path, sessions: list[tuple[str, str, dict, "synth.Recording"]]
     return path
 
 
-def test_recordings_in_sqlite_give_a_resistance_trend_and_storage_finding(kb, capsys, tmp_path):
+def test_recordings_in_sqlite_give_a_resistance_trend_and_storage_finding(kb, bmsdoc, tmp_path):
     """Two recordings of one pack in the fleet history, a week of storage between them: the pack's resistance rose
     by 40 % and one cell lost charge while stored. Another pack's sessions in the same file are left out."""
     pack = synth.make_pack(16, "li-ion", seed=41)
@@ -155,7 +130,7 @@ def test_recordings_in_sqlite_give_a_resistance_trend_and_storage_finding(kb, ca
         ("2026-11-02T08:00:00+00:00", "fleet:other", {}, other),
         ("2026-11-09T08:00:00+00:00", "fleet:scooter-7", {"series": 16}, second)], balancing={1: True, 3: False})
     before = db.read_bytes()
-    code, out, err = bmsdoc(capsys, "health", db, "--pack", "scooter-7", "--json")
+    code, out, err = bmsdoc("health", db, "--pack", "scooter-7", "--json")
     assert code == 0, err
     d = json.loads(out)
     assert [r["name"] for r in d["recordings"]] == ["fleet.sqlite#1", "fleet.sqlite#3"]
@@ -170,40 +145,40 @@ def test_recordings_in_sqlite_give_a_resistance_trend_and_storage_finding(kb, ca
     assert [r["balancing_share"] for r in d["recordings"]] == [1.0, 0.0]
     assert len(d["recordings"][1]["cell_resistance_mohm"]) == 16
     assert db.read_bytes() == before  # read-only
-    code, _, err = bmsdoc(capsys, "health", db, "--pack", "nobody")
+    code, _, err = bmsdoc("health", db, "--pack", "nobody")
     assert code == 2 and "no recording of pack 'nobody'" in err and "scooter-7" in err
 
 
-def test_the_bms_soc_that_drifts_from_the_counted_charge_is_reported(kb, capsys, tmp_path):
+def test_the_bms_soc_that_drifts_from_the_counted_charge_is_reported(kb, bmsdoc, tmp_path):
     pack = synth.make_pack(13, "li-ion", seed=51)
     pack.nominal_ah *= 0.8  # the BMS believes the pack is smaller: its SoC moves 25 % too fast
     rec = synth.simulate(pack, synth.cycle(pack, seed=51), seed=51)
     path = synth.write_csv(rec, tmp_path / "drift.csv")
-    d = json.loads(bmsdoc(capsys, "health", path, "--json")[1])
+    d = json.loads(bmsdoc("health", path, "--json")[1])
     f = next(f for f in d["findings"] if f["rule"] == "health.soc-drift")
     assert f["citations"] == ["7"] and abs(f["evidence"]["bms_swing"]) > abs(f["evidence"]["counted_swing"]) * 1.1
 
 
-def test_the_real_vesc_ride_gives_pack_figures_only(kb, capsys):
+def test_the_real_vesc_ride_gives_pack_figures_only(kb, bmsdoc):
     from drivers.logs import load_log
     from engine.logs import analyze
 
-    code, out, err = bmsdoc(capsys, "health", REAL, "--json")
+    code, out, err = bmsdoc("health", REAL, "--json")
     assert code == 0, err
     d = json.loads(out)
     assert d["cells"] == [] and d["series"] == 0 and d["findings"] == []
     regression = analyze(load_log(REAL)).resistance_ohm * 1000  # engine/logs' own estimate, another method
     assert abs(d["pack_figures"]["resistance_mohm"] / regression - 1) < 0.25
     assert d["pack_figures"]["wh_out"] > 1
-    code, out, _ = bmsdoc(capsys, "health", REAL)
+    code, out, _ = bmsdoc("health", REAL)
     assert "no cell voltages" in out
 
 
-def test_report_in_markdown_and_html_with_figures(kb, capsys, tmp_path):
+def test_report_in_markdown_and_html_with_figures(kb, bmsdoc, tmp_path):
     _, path = pack_csv(tmp_path, 13, "li-ion", 61, high_r=5)
     md, plots = tmp_path / "out" / "health.md", tmp_path / "figs"
     (tmp_path / "out").mkdir()
-    code, out, err = bmsdoc(capsys, "health", path, "--report", md, "--plots", plots)
+    code, out, err = bmsdoc("health", path, "--report", md, "--plots", plots)
     assert code == 0, err
     text = md.read_text()
     assert "Cell 5 measures" in text and "[^10][^20]" in text and "| 5 |" in text
@@ -211,7 +186,7 @@ def test_report_in_markdown_and_html_with_figures(kb, capsys, tmp_path):
         assert (plots / f"{name}.png").stat().st_size > 5000 and (plots / f"{name}.svg").exists()
         assert f"../figs/{name}.png" in text
     html = tmp_path / "health.html"
-    code, _, _ = bmsdoc(capsys, "health", path, "--report", html)
+    code, _, _ = bmsdoc("health", path, "--report", html)
     page = html.read_text()
     assert code == 0 and "<img src='health-plots/resistance.png'" in page and "Cell 5 measures" in page
 
@@ -222,27 +197,38 @@ def test_report_in_markdown_and_html_with_figures(kb, capsys, tmp_path):
     ("time_s,current_a,cell1_v,cell2_v\n", "no data rows"),
     ("time_s,current_a,cell1_v,cell2_v\n0,0,37,37\n1,0,37,37\n", "not cell voltages"),
 ])
-def test_bad_csv_is_one_line_and_exit_2(kb, capsys, tmp_path, content, needle):
+def test_bad_csv_is_one_line_and_exit_2(kb, bmsdoc, tmp_path, content, needle):
     p = tmp_path / "bad.csv"
     p.write_text(content)
-    code, out, err = bmsdoc(capsys, "health", p)
+    code, out, err = bmsdoc("health", p)
     assert code == 2 and needle in err and "Traceback" not in err and err.count("\n") == 1
 
 
-def test_bad_arguments_exit_2(kb, capsys, tmp_path):
+def test_bad_arguments_exit_2(kb, bmsdoc, tmp_path):
     _, path = pack_csv(tmp_path, 13, "li-ion", 71)
-    assert bmsdoc(capsys, "health", tmp_path / "missing.csv")[0] == 2
-    code, _, err = bmsdoc(capsys, "health", path, "--report", tmp_path / "r.pdf")
+    assert bmsdoc("health", tmp_path / "missing.csv")[0] == 2
+    code, _, err = bmsdoc("health", path, "--report", tmp_path / "r.pdf")
     assert code == 2 and ".html or .md" in err
-    code, _, err = bmsdoc(capsys, "health", tmp_path)
+    code, _, err = bmsdoc("health", tmp_path)
     assert code == 2 and "directory" in err
 
 
-def test_millivolt_cells_and_percent_soc_are_understood(kb, capsys, tmp_path):
+def test_millivolt_cells_and_percent_soc_are_understood(kb, bmsdoc, tmp_path):
     pack = synth.make_pack(13, "lfp", seed=81, low_capacity=4)
     rec = synth.simulate(pack, synth.cycle(pack, seed=81), seed=81)
     rec.cells = rec.cells * 1000
     path = synth.write_csv(rec, tmp_path / "mv.csv", pack_v=False)
-    d = json.loads(bmsdoc(capsys, "health", path, "--json")[1])
+    d = json.loads(bmsdoc("health", path, "--json")[1])
     assert any("look like mV" in n for n in d["notes"])
     assert [c["cell"] for c in d["cells"] if c["verdict"] != "ok"] == [4]
+
+
+def test_a_discharge_positive_log_is_flipped_and_still_judged(kb, bmsdoc, tmp_path):
+    pack = synth.make_pack(15, "li-ion", seed=101, high_r=11)
+    rec = synth.simulate(pack, synth.cycle(pack, seed=101), seed=101)
+    rec.current = -rec.current
+    path = synth.write_csv(rec, tmp_path / "flipped.csv")
+    d = json.loads(bmsdoc("health", path, "--json")[1])
+    assert any("sign was flipped" in n for n in d["notes"])
+    assert [c["cell"] for c in d["cells"] if c["verdict"] != "ok"] == [11]
+    assert d["pack_figures"]["ah_out"] > d["pack_figures"]["ah_in"] * 0.9 and d["pack_figures"]["capacity_ah"] > 10

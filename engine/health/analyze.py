@@ -179,6 +179,12 @@ def _one(rec: Recording, h, chem: str | None, acc: _Acc) -> None:
     gap = max(th("step_gap_s"), 1.5 * dt)  # a slow logger's two neighbouring samples are still one step
     steps = st.find_steps(t, i, step_min_a=th("step_min_a"), steady_a=th("step_steady_a"), gap_s=gap)
     est = st.estimate(cols, steps) if cols.shape[1] else None
+    if est is not None and est.steps >= 5 and float(np.nanmedian(est.ohm)) < 0:
+        # voltage rises when the current goes more negative: this log counts discharge as positive
+        rec.current = i = -i
+        rec.notes.append("the current is discharge-positive here (cell voltages rise as it falls): its sign was flipped")
+        steps = st.Steps(steps.pre, steps.post, -steps.d_i)
+        est = st.estimate(cols, steps)
     if est is not None and est.steps:
         acc.ratios.append(est.ratios)
         acc.ratio_names.append(rec.name)
@@ -282,7 +288,9 @@ def _combine(acc: _Acc, h, series: int, chem: str | None, pack: str | None, note
                                 kinds[0] if kinds else "ok", kinds))
     summaries = sorted(acc.summaries, key=lambda s: (s.started is None, s.started or 0.0)) \
         if all(s.started is not None for s in acc.summaries) else acc.summaries
-    findings += _pack_findings(h, summaries, pairs, rests)
+    any_imbalanced = any("imbalanced" in c.kinds for c in cells)
+    soc_judged = off_s is not None
+    findings += _pack_findings(h, summaries, pairs, rests, strong_delta=any_imbalanced or not soc_judged)
     figures = _figures(summaries, pack_est, series, c_cells, med_c, r_cells, rests)
     if c_cells is None and series:
         notes.append("capacity: no two rests far enough apart in state of charge"
@@ -322,19 +330,23 @@ def _figures(summaries, pack_est, series, c_cells, med_c, r_cells, rests) -> dic
     return fig
 
 
-def _pack_findings(h, summaries: list[RecordingSummary], pairs: cap.Pairs, rests: list[Rest]) -> list[Finding]:
+def _pack_findings(h, summaries: list[RecordingSummary], pairs: cap.Pairs, rests: list[Rest],
+                   strong_delta: bool = True) -> list[Finding]:
+    """strong_delta: a rest delta above the band is a warning only when a cell is out of balance at every state of
+    charge, or the voltages cannot tell (else it is the spread of a healthy pack at one point, an info)."""
     th = h.value
     out: list[Finding] = []
     last = summaries[-1]
     if last.rest_delta_v is not None and np.isfinite(last.rest_delta_v):
         d = last.rest_delta_v
         where = f"the fullest rest of {last.name}"
-        if d > th("delta_warn_v"):
+        if d > th("delta_warn_v") and strong_delta:
             out.append(_finding(h, "health.rest-delta", {"delta_v": d, "where": where, "recordings": last.name},
                                 [f"rest delta {d:.3f} V > {th('delta_warn_v')} V [^9]"]))
         elif d > th("delta_info_v"):
             out.append(_finding(h, "health.rest-delta-info", {"delta_v": d, "where": where, "recordings": last.name},
-                                [f"rest delta {d:.3f} V > {th('delta_info_v')} V [^9]"]))
+                                [f"rest delta {d:.3f} V > {th('delta_info_v')} V [^9]"
+                                 + ("" if d <= th("delta_warn_v") else "; no cell is offset at every rest (ours)")]))
     idle = [s for s in summaries if s.balancing_share == 0.0 and s.rest_delta_v is not None
             and s.rest_delta_v > th("delta_warn_v")]
     if idle:
