@@ -87,6 +87,8 @@ def derived_facts(facts: dict[str, Any]) -> dict[str, Any]:
         f.setdefault("cell_mean", f["cell_voltage"])
     if f.get("families"):
         f["family_count"] = len(f["families"])
+    if f.get("charger_voltage") and f.get("series"):
+        f["charger_cell"] = round(f["charger_voltage"] / f["series"], 3)
     if f.get("board_max_series") and f.get("series"):
         f["series_over_board"] = f["series"] > f["board_max_series"]
     if "battery_limit" in f:
@@ -614,7 +616,7 @@ def _own_topic(text: str) -> bool:
 def _need_text(facts: dict[str, Any]) -> list[str]:
     out = []
     if facts.get("series"):
-        out.append(f"{facts['series']} S" + (f"{facts['parallel']} P" if facts.get("parallel") else ""))
+        out.append(f"{facts['series']} S" + (f" {facts['parallel']} P" if facts.get("parallel") else ""))
     if facts.get("continuous"):
         out.append(f"{facts['continuous']:g} A continuous")
     if facts.get("peak") and facts.get("continuous") and facts["peak"] > facts["continuous"]:

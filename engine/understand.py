@@ -202,7 +202,26 @@ def _series(low: str, facts: dict[str, Any], names: dict[str, str]) -> None:
             facts["series"] = int(m2.group(1))
 
 
+_CELL_LIST = re.compile(r"(?<![\w.])([2-4][.,]\d{1,3})(?:v)?(?:[\s,/|;]{1,3}([2-4][.,]\d{1,3})(?:v)?){2,}(?![\w.])")
+
+
+def _cells(low: str, facts: dict[str, Any]) -> None:
+    """Three or more cell voltages in a row ("4.2 4.2 4.19 4.05"): min, max and the spread."""
+    m = _CELL_LIST.search(low)
+    if not m:
+        return
+    vals = [_num(x) for x in re.findall(r"[2-4][.,]\d{1,3}", m.group(0))]
+    if len(vals) >= 3:
+        facts["cells"] = vals
+        facts["cell_min"], facts["cell_max"] = min(vals), max(vals)
+        facts["cell_delta"] = round(max(vals) - min(vals), 4)
+        facts["cell_voltage"] = round(sum(vals) / len(vals), 3)
+
+
 def _quantities(low: str, facts: dict[str, Any]) -> None:
+    _cells(low, facts)
+    if "cells" in facts:
+        low = _CELL_LIST.sub(" ", low)
     amps_seen = []
     for m in _NUM_UNIT.finditer(low):
         v, unit = _num(m.group(1)), m.group(2)
@@ -227,6 +246,8 @@ def _quantities(low: str, facts: dict[str, Any]) -> None:
             facts["balance_trigger" if role == "balance_trigger" else "cell_delta"] = val
             continue
         if unit in ("v", "volt", "volts"):
+            if "cells" in facts and v < 5:
+                continue
             _volts(v, before, after, facts)
             continue
         # amps
@@ -291,10 +312,15 @@ def _volts(v: float, before: str, after: str, facts: dict[str, Any]) -> None:
 
 
 def _states(low: str, facts: dict[str, Any]) -> None:
+    if m := re.search(r"\b(?:shows?|showing|reads?|reading|sees?|seeing|detects?|displays?)\s(\d{1,2})\s?cells?\b", low):
+        facts["cells_shown"] = int(m.group(1))
     for field, words in _FET_WORDS.items():
         for w in words:
             i = low.find(w)
             while i >= 0:
+                if field == "charge_fet" and low[max(0, i - 3):i] == "dis":
+                    i = low.find(w, i + 1)  # "discharge fet" is not the charge FET
+                    continue
                 seg = low[i + len(w): i + len(w) + 22]
                 pre = low[max(0, i - 22): i]
                 if re.search(r"\b(disable|disabling|turn off|turning off|switch off|switching off|turned off|kill)\b", pre) \
@@ -352,7 +378,7 @@ def _goals(low: str, facts: dict[str, Any]) -> None:
         facts["full_protection"] = True
 
 
-READING_FIELDS = ("bms", "series", "board_max_series", "pack_voltage", "charge_fet", "discharge_fet", "chemistry",
+READING_FIELDS = ("bms", "cells", "series", "board_max_series", "pack_voltage", "charge_fet", "discharge_fet", "chemistry",
                   "controller", "regen_limit", "battery_limit", "charge_ocp", "discharge_ocp", "balance_trigger",
                   "balance_start", "cell_ovp", "cell_uvp", "charge_target", "charger_voltage", "soc", "mos_temp",
                   "state", "goal", "dash_low_warning")
