@@ -92,6 +92,8 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
     agree: list[str] = []
     for rid, lr in kb.rules.items():
         rule = lr.rule
+        if rule.status == "deprecated":  # kept for its id and history, never run
+            continue
         t = rule_truth(rule.scope, lr.tree, values)
         fires = (rid in fired) if fired is not None else t is True
         if fired is not None and fires != (t is True):
@@ -234,4 +236,4 @@ def _finding(lr, values: dict[str, Any], facts) -> Finding:
     return Finding(rule=rule.id, severity=rule.severity, title=rule.title,
                    message=render_template(rule.message, values), remedy=list(rule.remedy),
                    citations=list(rule.citations), evidence=evidence, section=rule.section, explanation=explanation,
-                   provenance=provenance, assumed=assumed + inferred)
+                   provenance=provenance, assumed=assumed + inferred, status=rule.status)

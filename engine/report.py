@@ -22,6 +22,7 @@ class Finding:
     provenance: dict[str, str] = field(default_factory=dict)  # evidence field -> measured | typed | inferred | assumed
     assumed: list[str] = field(default_factory=list)  # "balance trigger assumed 0.015 V (...) [^9]"
     explained_by: str | None = None  # the root-cause finding that accounts for this one (its remedy applies)
+    status: str = "stable"  # the rule's lifecycle: experimental and test rules say so wherever they are shown
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

@@ -58,6 +58,10 @@ def check_rules(kb, problems: list[Problem]) -> None:
             problems.append(Problem(loc[0], loc[1], loc[2],
                                     f"rule '{rid}': the number(s) {nums} in its condition have no basis; list each "
                                     f"under basis: handbook (the rule cites it) or basis: ours (our judgement)"))
+        if [v for v in literals(lr.tree) if v != 0] and not any(t.boundary for t in rule.tests):
+            problems.append(Problem(loc[0], loc[1], loc[2],
+                                    f"rule '{rid}' has thresholds but no test marked boundary: true (a reading on the "
+                                    "edge of a threshold, so a change to it is noticed)"))
         for pattern in rule.explains:
             if not any(fnmatch.fnmatchcase(other, pattern) for other in ids if other != rid):
                 problems.append(Problem(loc[0], loc[1], loc[2], f"rule '{rid}' explains '{pattern}', which names no rule"))

@@ -184,3 +184,30 @@ def test_kb_test_mutate_finds_a_threshold_no_test_guards(tmp_path, capsys):
     assert main(["kb", "test", str(root), "--mutate", "--engine", "evaluator"]) == 1
     out = capsys.readouterr().out
     assert "UNGUARDED regen.above-community-cap: 120 -> 126" in out
+
+
+def test_kb_diff_exits_1_when_the_version_is_not_bumped_enough(tmp_path, capsys):
+    old, new = _copy(tmp_path / "a"), _copy(tmp_path / "b")
+    f = new / "rules" / "current.yaml"
+    f.write_text(f.read_text().replace('when: "max_regen > 120"', 'when: "max_regen > 100"', 1)
+                 .replace("basis: {handbook: [120]}", "basis: {handbook: [120, 100]}", 1))
+    assert main(["kb", "diff", str(old), str(new)]) == 1  # a rule's logic changed, kb_version did not move
+    assert "major change (the new kb_version is not bumped enough)" in capsys.readouterr().out
+    m = new / "manifest.yaml"
+    text = m.read_text()
+    major = int(text.split("kb_version:", 1)[1].split(".")[0].strip().strip('"'))
+    import re
+
+    m.write_text(re.sub(r'kb_version: *"?[0-9.]+"?', f'kb_version: "{major + 1}.0.0"', text, count=1))
+    assert main(["kb", "diff", str(old), str(new)]) == 0
+
+
+def test_a_deprecated_rule_is_never_run(tmp_path):
+    root = _copy(tmp_path)
+    f = root / "rules" / "current.yaml"
+    text = f.read_text()
+    start = text.index("  - id: regen.above-community-cap")
+    f.write_text(text[:start] + text[start:].replace("status: stable", "status: deprecated", 1))
+    kb2 = load_kb(root, use_cache=False)
+    rep = check(Reading.parse({"regen_limit": 150}), kb=kb2)
+    assert "regen.above-community-cap" not in {x.rule for x in rep.findings}

@@ -76,6 +76,10 @@ def parse_reading(data: dict[str, Any]):
         raise UserError(untrusted.shown(str(e), 300)) from None
 
 
+PASTE_CHARS = 1_000_000  # a pasted BMS screen or log excerpt; far more than any real one
+MAX_LIST = 128  # cells or temperature probes in one reading; no BMS in the handbook has more than 32 cells
+
+
 def screen_fields(data: dict[str, Any]) -> None:
     """true/false is not a number: `series: true` would otherwise be read as 1."""
     from engine.reading import canonical_field
@@ -89,8 +93,11 @@ def screen_fields(data: dict[str, Any]) -> None:
             continue
         if spec.kind in ("number", "int") and isinstance(v, bool):
             raise UserError(f"'{name}': {str(v).lower()} is not a number")
-        if spec.kind == "list" and isinstance(v, list) and any(isinstance(x, bool) for x in v):
-            raise UserError(f"'{name}': true/false is not a number")
+        if spec.kind == "list" and isinstance(v, list):
+            if len(v) > MAX_LIST:
+                raise UserError(f"'{name}': {len(v):,} values; a BMS reports at most {MAX_LIST} (cells or probes)")
+            if any(isinstance(x, bool) for x in v):
+                raise UserError(f"'{name}': true/false is not a number")
 
 
 def _kind(v: Any) -> str:
@@ -174,6 +181,9 @@ def _paste(text: str) -> tuple[dict[str, Any], list[str]] | None:
     parse_text = getattr(mod, "parse_text", None)
     if parse_text is None:
         return None
+    if len(text) > PASTE_CHARS:
+        raise UserError(f"a pasted screen of {len(text) / 1e6:.1f} MB is too large (at most {PASTE_CHARS / 1e6:g} MB "
+                        "of text; JSON or YAML readings may be up to 4 MB): paste one reading")
     try:
         parsed = parse_text(text)  # raises UserError itself when it recognises nothing
     except UserError:
@@ -255,7 +265,8 @@ def print_report(report, explain: bool = False, rules: int | None = None, out=No
             continue
         w(f"\n{sev.upper()}\n")
         for f in group:
-            w(f"* {f.title}  [{f.rule}]\n")
+            status = "" if getattr(f, "status", "stable") == "stable" else f" ({f.status} rule)"
+            w(f"* {f.title}  [{f.rule}]{status}\n")
             w(f"  {f.message}\n")
             if f.evidence:
                 w("  Evidence: " + ", ".join(f"{k} = {_value(v)}" for k, v in f.evidence.items()) + "\n")

@@ -32,7 +32,10 @@ def register(sub) -> None:
     c.add_argument("--json", action="store_true", help="machine-readable output")
     c.set_defaults(func=run_coverage)
 
-    d = ksub.add_parser("diff", help="added, removed and changed items between two KB versions, and the bump they need")
+    d = ksub.add_parser("diff", help="added, removed and changed items between two KB versions, and the bump they need",
+                        description="Compare two knowledge bases. Exits 1 when NEW's kb_version is not bumped enough "
+                                    "for the change (major: a rule's logic changed or an item was removed; minor: "
+                                    "items added; patch: text only).")
     d.add_argument("old_dir")
     d.add_argument("new_dir")
     d.add_argument("--json", action="store_true", help="machine-readable output")
@@ -152,9 +155,11 @@ def run_diff(args: argparse.Namespace) -> int:
 
     old, new = _load(args.old_dir), _load(args.new_dir)
     d = diff(old, new)
+    # exit 1 when the new kb_version does not carry the bump the change needs, so CI can gate on it
+    code = 0 if d["version_ok"] else 1
     if args.json:
         emit_json(d)
-        return 0
+        return code
     print(f"{d['old_version']} -> {d['new_version']}: {d['bump']} change"
           + ("" if d["version_ok"] else " (the new kb_version is not bumped enough)"))
     for k in d["added"]:
@@ -163,7 +168,7 @@ def run_diff(args: argparse.Namespace) -> int:
         print(f"  - {k}")
     for c in d["changed"]:
         print(f"  ~ {c['item']} ({c['change']}: {', '.join(c['fields'])})")
-    return 0
+    return code
 
 
 def run_release(args: argparse.Namespace) -> int:
