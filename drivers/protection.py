@@ -4,7 +4,8 @@ The meaning of every bit or status value lives in drivers/protection.yaml (one t
 generation, with its public source); this module only applies a table. Where a code comes from:
 
 - aiobmsble's `problem_code` (live BLE, pasted frames, a pasted BMSSample): JK error bits, JBD protection status,
-  Daly fault registers, ANT's two MOSFET status bytes packed as charge << 8 | discharge;
+  Daly fault registers, ANT's two MOSFET status bytes as one word (2021: discharge << 8 | charge; legacy: charge << 8
+  | discharge);
 - the raw status bytes of an ANT frame when the frame itself is at hand (aiobmsble's problem_code keeps only the
   low nibble of each and hides the normal states, so 0x11 "low temperature" would read as 0x1 "on").
 
@@ -132,8 +133,11 @@ def from_problem_code(family: str, code: Any, variant: str = "") -> Alarm | None
     except (TypeError, ValueError):
         return None
     if family == "ant":
-        table = "ant_leg" if variant == "legacy" else "ant"
-        return decode_status(table, (code >> 8) & 0xFF, code & 0xFF, hidden_normal=True)
+        # aiobmsble reads the two status bytes as one word in the frame's byte order: ANT 2021 is little-endian
+        # (discharge in the high byte), the legacy protocol big-endian (charge in the high byte)
+        if variant == "legacy":
+            return decode_status("ant_leg", (code >> 8) & 0xFF, code & 0xFF, hidden_normal=True)
+        return decode_status("ant", code & 0xFF, (code >> 8) & 0xFF, hidden_normal=True)
     if family == "daly":
         return decode_bits("daly_x81" if variant == "x81" else "daly", code)
     if family in ("jk", "jbd"):

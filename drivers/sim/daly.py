@@ -7,8 +7,9 @@ Registers answered: 0x00 x 62 (live data), 0x3E x 9 (MOSFET temperature), 0xA9 x
 Live data (byte offsets in the data): 0.. 32 cells in mV, 64.. 8 probes as °C + 40, 80 pack voltage 0.1 V,
 82 current as 30000 + 0.1 A (+ = charging), 84 SoC 0.1 %, 96 remaining capacity 0.1 Ah, 98 cell count,
 100 probe count, 102 cycles, 104 balancing, 106 charge MOSFET, 108 discharge MOSFET, 112 cell delta mV,
-116 alarm bits (8 bytes; the bit numbers follow Daly's 0x98 failure bytes: byte 0 bit 0 cell over-voltage, bit 2
-cell under-voltage, byte 2 bit 0 charge and bit 2 discharge over-current).
+116 alarm bits (8 bytes: the fault registers 0x3A-0x3D, big-endian, as drivers/protection.yaml reads them; the
+level-2 (protection) bits: 0x3A bit 1 cell over-voltage, bit 3 cell under-voltage, 0x3B bit 1 charge and bit 3
+discharge over-current; Daly has no separate short-circuit bit there, so a short reports discharge over-current).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from drivers.sim.ant import crc_modbus
 from drivers.sim.encoder import Encoder, Gatt, u
 from drivers.sim.state import PackState
 
-ALARM_BITS = {"cell_overvoltage": 1 << 56, "cell_undervoltage": 1 << 58, "charge_overcurrent": 1 << 40,
-              "discharge_overcurrent": 1 << 42, "short_circuit": 1 << 32}
+ALARM_BITS = {"cell_overvoltage": 1 << 49, "cell_undervoltage": 1 << 51, "charge_overcurrent": 1 << 33,
+              "discharge_overcurrent": 1 << 35, "short_circuit": 1 << 35}
 
 
 def frame(data: bytes, head: int = 0xD2) -> bytes:
