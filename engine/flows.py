@@ -237,10 +237,12 @@ class Session:
         given = self.reading.given() if self.reading is not None else {}
         overlay = {s.field: v for sid, v in self.answers.items()
                    if (s := self.steps[sid]).field is not None}
-        if not overlay:
-            return self.reading.values() if self.reading is not None else {}
+        from engine.check import values_for  # the same derived facts as `check`: inferred series, chemistry...
         from engine.reading import Reading
         from kb.fields import FIELDS
+
+        if not overlay:
+            return values_for(self.reading, self.kb) if self.reading is not None else {}
 
         base = {k: v for k, v in given.items()}
         derived_over = {}
@@ -250,9 +252,9 @@ class Session:
             else:
                 base[k] = int(v) if FIELDS[k].kind == "int" else v
         try:
-            vals = Reading.parse(base).values()
+            vals = values_for(Reading.parse(base), self.kb)
         except UserError:  # an answer outside what the reading model accepts: use it as given
-            vals = dict(self.reading.values() if self.reading is not None else {})
+            vals = dict(values_for(self.reading, self.kb) if self.reading is not None else {})
             vals.update({k: v for k, v in overlay.items()})
         vals.update(derived_over)
         return vals
