@@ -96,11 +96,11 @@ def _tree(text: str):
 
 
 def _truth(text: str | None, facts: dict[str, Any]):
-    from engine.evaluate import evaluate
+    from engine.evaluate import truth
 
     if text is None:
         return True
-    return evaluate(_tree(text), facts).value
+    return truth(_tree(text), facts)
 
 
 def ranked(data, text: str, facts: dict[str, Any], intent: str) -> list[Match]:
@@ -134,7 +134,7 @@ def ranked(data, text: str, facts: dict[str, Any], intent: str) -> list[Match]:
         if intent in c.intents:
             score += 1.0
         if c.families:
-            score += 1.5 if any(f in c.families for f in fams) else -2.0 - c.weight
+            score += 1.5 if any(f in c.families for f in fams) else -3.0 - c.weight
         out.append(Match(c, score, hits))
     out.sort(key=lambda m: -m.score)
     return out

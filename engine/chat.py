@@ -215,13 +215,20 @@ class Dialogue:
             m = cards.best(self.data, combined, facts, intent)
         if m is not None:
             return self._card(m, facts)
+        measured = any(k in facts for k in ("cells", "cell_voltage", "cell_delta", "mos_temp", "temp_max", "soc",
+                                            "charge_fet", "discharge_fet", "pack_voltage"))
+        if measured:  # the rider gave values: the rules speak to them more precisely than a flow's first question
+            r = self._facts_check(facts)
+            if r is not None:
+                return r
         if intent in ("symptom", "what", "setting", "ok_for"):
             r = self._symptom(combined, facts)
             if r is not None:
                 return r
-        r = self._facts_check(facts)
-        if r is not None:
-            return r
+        if not measured:
+            r = self._facts_check(facts)
+            if r is not None:
+                return r
         return self._retrieve(combined)
 
     def _card(self, m, facts: dict[str, Any]) -> dict[str, Any]:

@@ -94,7 +94,7 @@ class Selection:
 
 
 def select(needs: Needs, kb=None) -> Selection:
-    from engine.evaluate import evaluate, render_template
+    from engine.evaluate import render_template, truth
     from kb.load import load_kb
 
     kb = kb or load_kb()
@@ -114,7 +114,7 @@ def select(needs: Needs, kb=None) -> Selection:
         r = Ranked(fid, card.name, "acceptable", spec.base_score)
         avoid = False
         for c in spec.criteria:
-            if evaluate(trees[c.id], values).value is not True:
+            if truth(trees[c.id], values) is not True:  # truth(): the same answer without an explanation, 4x faster
                 continue
             cites = list(c.citations) + _family_citations(card, c.cite_family)
             p = Point(render_template(c.text, values), list(dict.fromkeys(cites)), c.id, c.points)

@@ -56,7 +56,7 @@ _CUR_ROLES: list[tuple[str, tuple[str, ...]]] = [
 ]
 _V_ROLES: list[tuple[str, tuple[str, ...]]] = [
     ("cell_delta", ("delta", "spread", "difference", "diff", "imbalance", "apart", "drift")),
-    ("balance_trigger", ("trig", "balance start delta", "start delta")),
+    ("balance_trigger", ("trig", "balance start delta", "start delta", "kicks in", "kick in", "activates", "balancer at")),
     ("balance_start", ("balance start", "start balanc", "start voltage", "balancing start", "balance from")),
     ("cell_ovp", ("ovp", "over voltage", "overvoltage", "cellhighprotect", "high protect")),
     ("cell_uvp", ("uvp", "under voltage", "undervoltage", "low protect", "celllowprotect", "low voltage cut")),
