@@ -41,6 +41,9 @@ class PackState:
     questions: list[Any] = field(default_factory=list)
     stale: bool = False
     announced: bool = False
+    published: dict[str, bytes] = field(default_factory=dict)  # topic -> payload last published (retained)
+    attrs_key: str = ""
+    attrs_at: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -44,10 +44,24 @@ log = logging.getLogger("bmsdoc.fleet")
 _CONNECTED = "\x00connected"
 ANNOUNCE = 5.0  # seconds between a worker's announcements
 PROBE = 1.5  # seconds the workers have to re-announce after a last will
+# Messages waiting beyond this: the worker is behind (more packs than its CPU checks per second), so whole readings
+# are coalesced like split ones: each pack's newest reading is checked once per drained burst.
+BACKLOG = 500
+ATTRIBUTES_EVERY = 10.0  # seconds: unchanged attributes are published again this often, so "checked" stays fresh
 
 
 def iso(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds")
+
+
+def _questions(report: Any) -> list[dict[str, Any]]:
+    """The report's ranked questions as plain dicts (without serialising the whole report)."""
+    from dataclasses import asdict, is_dataclass
+
+    qs = getattr(report, "questions", None)
+    if qs is None:
+        return list(report.to_json().get("questions", []))
+    return [asdict(q) if is_dataclass(q) else dict(q) for q in qs]
 
 
 def status_of(findings: list[dict[str, Any]]) -> str:
@@ -366,7 +380,7 @@ class FleetService:
         ps.received = wall
         ps.seen_wall = wall
         ps.touched(mono, self.timing, whole=whole)
-        if whole and ps.due is not None and ps.due <= time.monotonic():
+        if whole and ps.due is not None and ps.due <= time.monotonic() and self._q.qsize() < BACKLOG:
             self._check(ps)  # a whole reading within the rate limit is checked at once, before the next overwrites it
         else:
             self._schedule(ps)
@@ -536,7 +550,7 @@ class FleetService:
         for rule, (sev, since) in ps.active.items():
             if rule not in current:
                 cleared.append((rule, since))
-        questions = report.to_json().get("questions", [])
+        questions = _questions(report)
         status = status_of(findings)
         was_stale = ps.stale
         ps.stale = False
@@ -566,22 +580,32 @@ class FleetService:
 
     # ------------------------------------------------------------------------------ publishing
 
-    def _pub(self, topic: str, payload: Any) -> None:
+    def _pub(self, topic: str, payload: Any, ps: PackState | None = None, force: bool = True) -> None:
+        """Publish retained; with ps and force=False only when it differs from what was last published there."""
         data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False,
                                                                       default=str).encode()
+        if ps is not None:
+            if not force and ps.published.get(topic) == data:
+                return
+            ps.published[topic] = data
         self.client.publish(topic, data, qos=1, retain=True)
         self.stats.published += 1
 
-    def _publish_results(self, ps: PackState) -> None:
+    def _publish_results(self, ps: PackState, force: bool = False) -> None:
+        """Findings on every check (their evidence moves with each reading); status, questions and attributes when
+        they change (or after a reconnect: force)."""
         base = f"bmsdoc/{ps.name}"
         status = "stale" if ps.stale else (ps.status or status_of(ps.findings))
-        self._pub(f"{base}/findings", ps.findings)
-        self._pub(f"{base}/questions", ps.questions)
-        self._pub(f"{base}/attributes", {"findings": [f["title"] for f in ps.findings],
-                                         "rules": [f["rule"] for f in ps.findings],
-                                         "questions": [q.get("ask") for q in ps.questions if isinstance(q, dict)],
-                                         "worker": self.worker_id, "checked": iso(time.time())})
-        self._pub(f"{base}/status", status.encode())
+        self._pub(f"{base}/findings", ps.findings, ps)
+        self._pub(f"{base}/questions", ps.questions, ps, force)
+        attrs = {"findings": [f["title"] for f in ps.findings], "rules": [f["rule"] for f in ps.findings],
+                 "questions": [q.get("ask") for q in ps.questions if isinstance(q, dict)], "worker": self.worker_id}
+        key = json.dumps(attrs, sort_keys=True)
+        now = time.time()
+        if force or key != ps.attrs_key or now - ps.attrs_at >= ATTRIBUTES_EVERY:  # "checked" ages in between
+            ps.attrs_key, ps.attrs_at = key, now
+            self._pub(f"{base}/attributes", {**attrs, "checked": iso(now)}, ps)
+        self._pub(f"{base}/status", status.encode(), ps, force)
 
     def _publish_state(self, ps: PackState, now: float) -> None:
         self._pub(f"bmsdoc/{ps.name}/state", {
@@ -600,7 +624,7 @@ class FleetService:
             if ps.status is None or not self._owner_of_results(ps):
                 continue
             self._discovery(ps)
-            self._publish_results(ps)
+            self._publish_results(ps, force=True)
 
     def _owner_of_results(self, ps: PackState) -> bool:
         return self.owns(ps.name)
@@ -618,7 +642,7 @@ class FleetService:
             if self.store is not None:
                 self.store.event(ps.name, wall, "stale", f"no data for {self.timing.stale_after:g} s")
                 self.store.overview(ps.name, "stale", ps.seen_wall, None, None, None)
-            self._pub(f"bmsdoc/{ps.name}/status", b"stale")
+            self._pub(f"bmsdoc/{ps.name}/status", b"stale", ps)
             if not ps.announced:
                 self._discovery(ps)
             self._publish_state(ps, wall)

@@ -1,0 +1,230 @@
+"""Fleet benchmark through a local Mosquitto: N packs, one reading per pack per second, for D seconds.
+
+Prints, per run: readings sent, findings received, the p50/p95/max reading-to-published-finding latency (from the
+moment the pack's reading was published to the moment its findings arrived back at a subscriber, i.e. what Home
+Assistant sees), and each worker's CPU (% of one core over the run) and memory (RSS, peak RSS).
+
+Runs: 1,000 packs as bmsdoc JSON readings on 1 worker and on 2 workers (MQTT 5 shared subscription), and 200 packs in
+batmon-ha split topics (20 topics per reading; the latency includes the debounce). The load generator and the
+observer share this process; the broker, the workers and this process share the machine's cores.
+
+    .venv/bin/python bench/bench_fleet.py [--duration 60] [--packs 1000] [--split-packs 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+
+from mosquitto_broker import Mosquitto  # noqa: E402
+
+SERIES = 13
+
+
+def reading(i: int, k: int) -> dict:
+    """Pack i's k-th reading: a 13S ride; every 10th pack has its charge FET off, every 7th a drifting cell."""
+    base = 3.90 - 0.0005 * (k % 60)
+    cells = [round(base + 0.001 * ((i + c) % 5), 3) for c in range(SERIES)]
+    if i % 7 == 0:
+        cells[4] = round(base - 0.02 - 0.001 * (k % 30), 3)
+    return {"bms": "jk", "series": SERIES, "chemistry": "li-ion", "state": "riding", "regen_limit": 20,
+            "cells": cells, "pack_voltage": round(sum(cells), 2), "current": -12.0 + (k % 5),
+            "soc": 60.0, "temperatures": [30.0 + (k % 3), 29.5], "mos_temp": 34.0,
+            "charge_fet": i % 10 != 0, "discharge_fet": True}
+
+
+class Meter:
+    def __init__(self, port: int) -> None:
+        self.sent: dict[str, float] = {}
+        self.lat: list[float] = []
+        self.findings = 0
+        self.lock = threading.Lock()
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-meter-{os.getpid()}",
+                             protocol=mqtt.MQTTv5)
+        self.c.on_message = self._on
+        self.c.connect("127.0.0.1", port)
+        self.c.subscribe([("bmsdoc/+/findings", 0), ("bmsdoc/workers/#", 0)])
+        self.workers: dict[str, dict] = {}
+        self.c.loop_start()
+        self.recording = False
+
+    def _on(self, c, u, m) -> None:
+        if m.topic.startswith("bmsdoc/workers/"):
+            if m.payload:
+                self.workers[m.topic] = json.loads(m.payload).get("stats", {})
+            return
+        if m.retain:
+            return
+        pack = m.topic.split("/")[1]
+        now = time.monotonic()
+        with self.lock:
+            t = self.sent.pop(pack, None)
+            if t is not None and self.recording:
+                self.lat.append(now - t)
+                self.findings += 1
+
+    def close(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def proc_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_mem(pid: int) -> tuple[float, float]:
+    rss = hwm = 0.0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024
+            elif line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) / 1024
+    return rss, hwm
+
+
+def start_workers(n: int, url: str, cfg: Path, tmp: Path, group: str) -> list[subprocess.Popen]:
+    procs = []
+    for w in range(n):
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "fleet", "--broker", url, "--config", str(cfg), "--db",
+             str(tmp / f"{group}-w{w}.sqlite"), "--group", group, "--worker-id", f"{group}-w{w}"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return procs
+
+
+def stop_workers(procs: list[subprocess.Popen]) -> None:
+    import signal
+
+    for p in procs:
+        p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * q))] * 1000 if xs else float("nan")
+
+
+def run(label: str, broker: Mosquitto, tmp: Path, *, packs: int, workers: int, duration: float, split: bool) -> dict:
+    group = label.replace(" ", "-")
+    cfg = tmp / f"{group}.yaml"
+    body: dict = {"timing": {"debounce": 0.1, "min_interval": 0.5, "stale_after": 120}}
+    if split:
+        body["packs"] = {f"b{i}": {"shape": "batmon", "topic": f"bat{i}", "current_sign": "discharge", "bms": "jk",
+                                   "series": SERIES, "chemistry": "li-ion", "state": "riding", "regen_limit": 20}
+                         for i in range(packs)}
+    cfg.write_text(json.dumps(body))
+    procs = start_workers(workers, broker.url, cfg, tmp, group)
+    meter = Meter(broker.port)
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{group}", protocol=mqtt.MQTTv5)
+    pub.max_queued_messages_set(0)
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+    time.sleep(4.0)  # the workers load the knowledge base and announce themselves
+    sent = 0
+    warm = 5.0
+    t0 = time.monotonic()
+    cpu0: dict[int, float] = {}
+    k = 0
+    while True:
+        second = time.monotonic() - t0
+        if second >= warm + duration:
+            break
+        if not meter.recording and second >= warm:
+            meter.recording = True
+            cpu0 = {p.pid: proc_cpu(p.pid) for p in procs}
+            tw = time.monotonic()
+        for i in range(packs):  # spread the packs evenly over the second
+            due = t0 + k + i / packs
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            r = reading(i, k)
+            if split:
+                a = f"bat{i}"
+                msgs = [(f"{a}/soc/total_voltage", f"{r['pack_voltage']:.2f}"), (f"{a}/soc/current", f"{-r['current']:.2f}"),
+                        (f"{a}/soc/soc_percent", "60")]
+                msgs += [(f"{a}/cell_voltages/{c}", f"{v:.3f}") for c, v in enumerate(r["cells"], 1)]
+                msgs += [(f"{a}/temperatures/{c}", f"{v:.1f}") for c, v in enumerate(r["temperatures"], 1)]
+                msgs += [(f"{a}/switch/charge", "ON" if r["charge_fet"] else "OFF"), (f"{a}/switch/discharge", "ON")]
+                for topic, payload in msgs:
+                    pub.publish(topic, payload, qos=0)
+                pack = f"b{i}"
+            else:
+                pack = f"p{i}"
+                pub.publish(f"bmsdoc/{pack}/reading", json.dumps({"seq": k + 1, "time": time.time(), "reading": r}),
+                            qos=1)
+            with meter.lock:
+                meter.sent[pack] = time.monotonic()
+            if meter.recording:
+                sent += 1
+        k += 1
+    window = time.monotonic() - tw
+    time.sleep(5.5)  # one more announcement of each worker carries its own counters
+    cpu = {p.pid: (proc_cpu(p.pid) - cpu0[p.pid]) / window * 100 for p in procs}
+    mem = {p.pid: proc_mem(p.pid) for p in procs}
+    time.sleep(1.0)
+    meter.recording = False
+    stop_workers(procs)
+    pub.disconnect()
+    pub.loop_stop()
+    meter.close()
+    return {"label": label, "packs": packs, "workers": workers, "readings": sent, "findings": meter.findings,
+            "p50_ms": pct(meter.lat, 0.5), "p95_ms": pct(meter.lat, 0.95), "max_ms": pct(meter.lat, 1.0),
+            "cpu": [round(c, 1) for c in cpu.values()], "rss_mb": [round(m[0], 1) for m in mem.values()],
+            "peak_mb": [round(m[1], 1) for m in mem.values()],
+            "inside": [{k: w.get(k) for k in ("checks", "messages", "latency_p50_ms", "latency_p95_ms", "transitions")}
+                       for t, w in sorted(meter.workers.items()) if group in t]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument("--packs", type=int, default=1000)
+    ap.add_argument("--split-packs", type=int, default=200)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
+    broker = Mosquitto(tmp / "broker", persistence=False).start()
+    results = []
+    try:
+        for label, packs, workers, split in ((f"{args.packs} packs JSON, 1 worker", args.packs, 1, False),
+                                             (f"{args.packs} packs JSON, 2 workers", args.packs, 2, False),
+                                             (f"{args.split_packs} packs batmon-ha split, 1 worker",
+                                              args.split_packs, 1, True)):
+            r = run(label, broker, tmp, packs=packs, workers=workers, duration=args.duration, split=split)
+            results.append(r)
+            print(f"{r['label']}: {r['readings']} readings in {args.duration:g} s, {r['findings']} findings back; "
+                  f"latency p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, max {r['max_ms']:.0f} ms; "
+                  f"worker CPU {', '.join(f'{c:.0f}%' for c in r['cpu'])} of a core; "
+                  f"RSS {', '.join(f'{m:.0f}' for m in r['rss_mb'])} MB (peak "
+                  f"{', '.join(f'{m:.0f}' for m in r['peak_mb'])} MB)", flush=True)
+            for w in r["inside"]:
+                print(f"    inside the worker (receipt -> published): {w}", flush=True)
+    finally:
+        broker.stop()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; goal p95 < 100 ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
