@@ -52,11 +52,11 @@ def test_every_section_renders_and_citations_open_from_other_screens(tmp_path):
                 app.screen.open_page(f"section:{s.id}")
                 await until(pilot, lambda: getattr(app.screen, "shown", "") == f"section:{s.id}")  # noqa: B023 (called at once)
                 assert s.title in screen_text(app)
-            # a link clicked inside a Markdown document is routed the same way
-            from textual.widgets import Markdown
+            # a link clicked inside the document is routed the same way
+            from tui.widgets.markview import MarkView
 
-            doc = app.screen.query_one("#hb-doc", Markdown)
-            doc.post_message(Markdown.LinkClicked(doc, "cite:ant-cutoff"))
+            doc = app.screen.query_one("#hb-doc", MarkView)
+            doc.post_message(MarkView.LinkClicked(doc, "cite:ant-cutoff"))
             await until(pilot, lambda: getattr(app.screen, "shown", "") == "cite:ant-cutoff")
 
     asyncio.run(run())

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.widgets import Input, Markdown, OptionList
 from textual.widgets.option_list import Option
 
 from tui.screens.base import AreaScreen
 from tui.widgets.kbtext import section_md, source_md, sources_index_md
+from tui.widgets.markview import MarkView
 
 
 class HandbookScreen(AreaScreen):
@@ -36,9 +37,8 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
         self.history: list[str] = []
         self._index = None
         self._hits = []
-        self._wanted: tuple[str, str, str] | None = None
-        self.shown = ""  # the page the document shows once rendered
-        self._rendering = False
+        self.shown = ""  # the page the document shows
+        self._pages: dict[str, str] = {}  # page -> its Markdown text (built once per knowledge base)
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -46,12 +46,13 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
             with Vertical(id="hb-nav"):
                 yield Input(placeholder="Search (/)", id="hb-query")
                 yield OptionList(id="hb-toc")
-            with VerticalScroll(id="hb-body"):
-                yield Markdown("", open_links=False, id="hb-doc")
+            yield MarkView(id="hb-doc")
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
         self._fill_toc()
+        if self.kb is not None:
+            self._build_index()  # in a thread: the first search does not wait for it
         if self.app.pending_citation:
             self.show_pending()
         elif self.kb is not None and self.kb.manifest.sections:
@@ -69,7 +70,7 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
         kb = self.kb
         if kb is None:
             toc.add_option(Option("(knowledge base unavailable)", disabled=True))
-            self.query_one("#hb-doc", Markdown).update(f"# Handbook unavailable\n\n```\n{self.app.kb_error}\n```")
+            self.query_one("#hb-doc", MarkView).update(f"# Handbook unavailable\n\n```\n{self.app.kb_error}\n```")
             return
         for s in kb.manifest.sections:
             toc.add_option(Option(s.title, id=f"section:{s.id}"))
@@ -82,7 +83,7 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
         if page:
             self.history.clear() if self.app.came_from else None
             self.open_page(page, remember=not self.app.came_from)
-            self.query_one("#hb-body").focus()
+            self.query_one("#hb-doc").focus()
 
     def open_page(self, page: str, remember: bool = True) -> None:
         kb = self.kb
@@ -94,38 +95,25 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
         if remember and self.page and self.page != page:
             self.history.append(self.page)
         self.page = page
-        if page.startswith("cite:"):
-            text = source_md(kb, page[5:])
-        elif page.startswith("section:"):
-            text = section_md(kb, page[8:])
-        else:
-            text = sources_index_md(kb)
-        self.query_one("#hb-body", VerticalScroll).scroll_home(animate=False)
-        # one renderer at a time, always showing the latest page asked for (cancelling a Markdown update half-way
-        # leaves the widget waiting on children that never mount)
-        self._wanted = (page, text, anchor)
-        if not self._rendering:
-            self._rendering = True
-            self.run_worker(self._render_latest(), group="hb-render")
+        doc = self.query_one("#hb-doc", MarkView)
+        doc.update(self.page_text(page))  # one widget per heading block: milliseconds, no worker needed
+        self.shown = page
+        if anchor:
+            self.call_after_refresh(doc.goto_anchor, anchor)
 
-    async def _render_latest(self) -> None:
-        doc = self.query_one("#hb-doc", Markdown)
-        try:
-            while self._wanted is not None:
-                page, text, anchor = self._wanted
-                self._wanted = None
-                await doc.update(text)
-                self.shown = page
-                if anchor:
-                    self.call_after_refresh(self._goto, anchor)
-        finally:
-            self._rendering = False
-
-    def _goto(self, anchor: str) -> None:
-        from textual._slug import TrackedSlugs
-
-        doc = self.query_one("#hb-doc", Markdown)
-        doc.goto_anchor(TrackedSlugs().slug(anchor))
+    def page_text(self, page: str) -> str:
+        """The Markdown of a page, built once (the knowledge base does not change while the app runs)."""
+        text = self._pages.get(page)
+        if text is None:
+            kb = self.kb
+            if page.startswith("cite:"):
+                text = source_md(kb, page[5:])
+            elif page.startswith("section:"):
+                text = section_md(kb, page[8:])
+            else:
+                text = sources_index_md(kb)
+            self._pages[page] = text
+        return text
 
     @on(OptionList.OptionSelected, "#hb-toc")
     def _toc_selected(self, event: OptionList.OptionSelected) -> None:
@@ -136,18 +124,36 @@ box. Links such as `[^4]` open that source note; the note lists every part of th
         elif oid:
             self.open_page(oid)
 
+    @on(MarkView.LinkClicked)
     @on(Markdown.LinkClicked)
-    def _link(self, event: Markdown.LinkClicked) -> None:
+    def _link(self, event: Markdown.LinkClicked | MarkView.LinkClicked) -> None:
         event.stop()
         href = event.href
         if href.startswith(("cite:", "section:")):
             self.open_page(href)
         elif href.startswith("#"):
-            event.markdown.goto_anchor(href[1:])
+            self.query_one("#hb-doc", MarkView).goto_anchor(href[1:])
         else:
             self.notify(f"external link: {href}", title="Link")
 
     # ------------------------------------------------------------------ search
+
+    @work(thread=True, exclusive=True, group="hb-index", exit_on_error=False)
+    def _build_index(self) -> None:
+        """Warm up in a thread: every section parsed and laid out as content, then the search index, then the
+        source notes, so opening any of them later only mounts a few widgets."""
+        from tui.widgets.markview import block_contents
+        from tui.widgets.search import HandbookIndex
+
+        kb = self.kb
+        pages = [f"section:{s.id}" for s in kb.manifest.sections] + ["sources"]
+        for page in pages:
+            block_contents(self.page_text(page))
+        index = HandbookIndex(kb)
+        if self._index is None:
+            self._index = index
+        for label in kb.sources:
+            block_contents(self.page_text(f"cite:{label}"))
 
     @on(Input.Changed, "#hb-query")
     def _query_changed(self, event: Input.Changed) -> None:

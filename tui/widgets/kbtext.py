@@ -115,17 +115,23 @@ def section_md(kb: Any, sid: str) -> str:
     return "\n".join(lines)
 
 
+_CITED: dict[int, tuple[Any, dict[str, list[str]]]] = {}  # id(kb) -> (kb, label -> citing items)
+
+
 def cited_by(kb: Any, label: str) -> list[str]:
-    """'kind: title' of every KB item citing `label`."""
-    try:
-        from kb.coverage import items
-    except ImportError:  # pragma: no cover
-        return []
-    out = []
-    for row in items(kb):
-        if label in row["citations"]:
-            out.append(f"{row['kind']} `{row['id']}`")
-    return out
+    """'kind: title' of every KB item citing `label` (the coverage walk is done once per knowledge base)."""
+    hit = _CITED.get(id(kb))
+    if hit is None or hit[0] is not kb:
+        try:
+            from kb.coverage import items
+        except ImportError:  # pragma: no cover
+            return []
+        index: dict[str, list[str]] = {}
+        for row in items(kb):
+            for c in dict.fromkeys(row["citations"]):
+                index.setdefault(c, []).append(f"{row['kind']} `{row['id']}`")
+        hit = _CITED[id(kb)] = (kb, index)
+    return list(hit[1].get(label, []))
 
 
 def source_md(kb: Any, label: str) -> str:
