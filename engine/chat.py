@@ -149,7 +149,11 @@ class Dialogue:
         self._facts = facts
         if intent == "followup":
             intent = classify(combined, facts) if combined != text else "what"
+        if combined != text and getattr(self, "last_intent", None) in ("compare", "select", "ok_for") and \
+                intent in ("what", "symptom", "followup") and any(k in new for k in _NEEDS):
+            intent = self.last_intent  # "20s 80a, for deliveries" after "jk or ant?": the same question, now ranked
         r = self._answer(text, combined, facts, intent)
+        self.last_intent = intent
         r["intent"] = intent
         r["facts"] = {k: v for k, v in facts.items() if k != "families" or len(v) > 1}
         return r
@@ -190,6 +194,15 @@ class Dialogue:
     def _answer(self, text: str, combined: str, facts: dict[str, Any], intent: str) -> dict[str, Any]:
         if self.last_card == "select" and combined != text and any(k in self._new for k in _NEEDS):
             intent = "select"  # "deck is really cramped though" after a ranking: rank again with it
+        elif self.last_card == "select" and combined != text and self._new.get("families"):
+            r = self._family_verdict(facts, self._new["families"])  # "what about jk?" after a ranking
+            if r is not None:
+                return r
+        if facts.get("bms") and _RATING_Q.search(text) and not facts.get("continuous") and intent != "select" and \
+                not re.search(r"regen|brak|charg", text.lower()):
+            r = self._family_rating(facts)
+            if r is not None:
+                return r
         if facts.get("bms") and _SERIES_Q.search(text) and intent != "select":
             r = self._family_series(facts)
             if r is not None:
@@ -213,6 +226,11 @@ class Dialogue:
                 m = None
         if m is None:
             m = cards.best(self.data, combined, facts, intent)
+        if m is not None and m.card.id == self.last_card and combined != text and not self._new and \
+                "symptom" in m.card.intents:
+            r = self._symptom(combined, facts)  # "ok did that, now what": walk the diagnosis instead of repeating
+            if r is not None:
+                return r
         if m is not None:
             return self._card(m, facts)
         measured = any(k in facts for k in ("cells", "cell_voltage", "cell_delta", "mos_temp", "temp_max", "soc",
@@ -253,6 +271,13 @@ class Dialogue:
             return None
         series, cont = facts.get("series"), facts.get("continuous")
         problems, cites = [], []
+        board = facts.get("board_max_series")
+        if series and card.series and series > card.series.max and board and board >= series:
+            self.last_card = "ok-for"
+            cites = list(card.series.citations)
+            return self._out(f"Your board is rated to {board} S, which covers {series} S on paper, but the handbook's "
+                             f"field reports for {card.name} only go to {card.series.max} S: confirm the exact model and "
+                             f"firmware before wiring. {card.series.note} {_cites_md(cites)}", cites)
         if series and card.series and series > card.series.max:
             problems.append(f"its real ceiling is {card.series.max} S and your pack is {series} S")
             cites += card.series.citations
@@ -286,6 +311,36 @@ class Dialogue:
                 cites += pit.citations
             return self._out(f"Yes on paper: {card.name}: {', and '.join(bits)}. {_cites_md(cites)}{tail}", cites)
         return None
+
+    def _family_verdict(self, facts: dict[str, Any], fams: list[str]) -> dict[str, Any] | None:
+        try:
+            res = self._run_select(facts)
+        except UserError:
+            return None
+        if res is None:
+            return None
+        lines, cites = [], []
+        for r in res.ranking:
+            if r.family not in fams:
+                continue
+            p = (r.pitfalls[0] if r.verdict == "avoid" and r.pitfalls else (r.reasons[0] if r.reasons else None))
+            lines.append(f"**{r.name}**: {r.verdict} for {', '.join(_need_text(facts))}" +
+                         (f": {p.text} {_cites_md(p.citations)}" if p else "."))
+            cites += p.citations if p else []
+        if not lines:
+            return None
+        self.last_card = "select"
+        return self._out("\n\n".join(lines), cites)
+
+    def _family_rating(self, facts: dict[str, Any]) -> dict[str, Any] | None:
+        card = self.data.family.get(facts["bms"])
+        if card is None or card.rating is None or card.rating.continuous_a is None:
+            return None
+        r = card.rating
+        lo, hi = r.continuous_a.min, r.continuous_a.max
+        span = f"about {hi:g} A" if lo == hi else f"about {lo:g}-{hi:g} A"
+        peak = f" ({r.peak_a.max:g} A peak)" if getattr(r, "peak_a", None) else ""
+        return self._out(f"{card.name}: {span} continuous{peak}. {r.note} {_cites_md(r.citations)}", list(r.citations))
 
     def _family_series(self, facts: dict[str, Any]) -> dict[str, Any] | None:
         card = self.data.family.get(facts["bms"])
@@ -423,6 +478,15 @@ class Dialogue:
                 self.session.answer(sid, v)
             except UserError:
                 pass
+        latest = self.thread[-1] if self.thread else ""
+        p = self.session.next_step()
+        if p is not None and latest and len(self.thread) > 1:  # the rider may already have answered it
+            v = self._option_value(p, latest, self._new)
+            if v is not None:
+                try:
+                    self.session.answer(v)
+                except UserError:
+                    pass
         self.last_card = "flow:" + ms[0].flow
         return self._advance(f"Let's find the cause ({self.session.flow.title.lower()}).")
 
@@ -500,6 +564,12 @@ class Dialogue:
                 if str(o["value"]).lower() == new["bms"]:
                     return o["value"]
         if p.type == "yesno":
+            from engine.text import tokens
+
+            said = re.findall(r"[a-z']+", t)
+            if said and said[0] not in ("no", "nope", "nah", "not", "never", "n") and len(said) <= 8 and \
+                    set(tokens(t)) & (set(tokens(p.question)) - {"board", "bms", "pack", "battery"}):
+                return "yes"  # "its brand new" to "Is the board new...?"
             first = re.findall(r"[a-z']+", t)[:1]
             first = first[0] if first else ""
             if first in ("y", "yes", "yeah", "yep", "yup", "sure", "correct", "true", "right", "definitely", "it", "it's"):
@@ -590,11 +660,19 @@ class Dialogue:
 
         if not _DOMAIN.search(text.lower()[:MAX_TEXT]):
             return self._out(NOT_COVERED, [])
-        hits = index_for(self.root, lambda: self.kb).search(text, k=1)
+        from engine.text import tokens
+
+        idx = index_for(self.root, lambda: self.kb)
+        hits = idx.search(text, k=1)
         if not hits:
             return self._out(NOT_COVERED, [])
         d = hits[0][1]
-        return self._out(f"{d.show} {_cites_md(d.citations)}", list(d.citations))
+        generic = {"bms", "board", "pack", "battery", "jk", "ant", "jbd", "daly", "llt", "smart", "cell", "set"}
+        shared = {t for t in tokens(text) if t not in generic} & set(tokens(d.title + " " + d.text))
+        if len(shared) < 2:  # one shared word is a coincidence, not an answer
+            return self._out(NOT_COVERED, [])
+        return self._out(f"The handbook has no direct answer to that; its closest note: {d.show} {_cites_md(d.citations)}",
+                         list(d.citations))
 
     def _out(self, answer: str, citations, findings=None, follow_up=None, options=None) -> dict[str, Any]:
         return {"answer": answer.strip(), "citations": _uniq(citations), "findings": findings or [],
@@ -602,6 +680,8 @@ class Dialogue:
 
 
 _NEEDS = ("series", "continuous", "peak", "regen_limit", "space", "uptime", "budget", "full_protection", "integration")
+_RATING_Q = re.compile(r"\b(how much current|how many amps|max(?:imum)? current|current rating|amp rating|rated for|"
+                       r"how much can (?:it|a|an|the|my)\b[^?.]{0,20}\b(?:take|handle|do)|amps can|how many a\b)")
 _SERIES_Q = re.compile(r"\b(max(?:imum)? series|how many (?:series|cells in series|s\b)|series (?:limit|max|ceiling)|"
                        r"highest series|up to how many s)\b")
 _DOMAIN = re.compile(r"\b(bms|balanc\w*|cells?|fets?|mosfets?|mos|regen|charg\w*|soc|volt\w*|amps?|trip\w*|cut\w*|wake|"

@@ -48,6 +48,8 @@ def classify(text: str, facts: dict[str, Any], has_context: bool = False) -> str
         return "followup"
     if _OK_FOR.search(low) and (fams or facts.get("series") or facts.get("continuous")):
         return "ok_for"
+    if fams and (facts.get("series") or facts.get("continuous")) and re.search(r"\bfor (?:a |my |an )?\d{1,3}\s?[sa]\b", low):
+        return "ok_for"
     if _SETTING.search(low):
         return "setting"
     if _SYMPTOM.search(low) and not _WHAT.match(low):

@@ -176,6 +176,9 @@ def _series(low: str, facts: dict[str, Any], names: dict[str, str]) -> None:
     found = []
     for m in re.finditer(r"(?<![\w.\-–])(\d{1,2})\s?(?:s|series|cells? in series)(?![a-z])", low):
         n = int(m.group(1))
+        if re.match(r"\s?(?:charger|brick|supply|psu)\b", low[m.end():m.end() + 10]):
+            facts["charger_series"] = n  # "a 21s charger on a 20s pack"
+            continue
         if 3 <= n <= 64 and not re.match(r"\s?s\s?\d{1,3}\s?p", low[m.start(1) + len(m.group(1)):][:8]):
             found.append((m.start(), m.end(), n))
     if "series" in facts:
