@@ -83,10 +83,13 @@ def test_a_corrupt_checksum_is_a_clear_error():
         parse_text(bad)
 
 
-def test_a_missing_part_names_what_to_paste():
+def test_a_missing_part_is_named_and_what_is_there_is_read():
     first = _read("frames-jbd.txt").splitlines()[:2]  # the DD 03 reply only
-    with pytest.raises(UserError, match="DD 04"):
-        parse_text("\n".join(first))
+    p = parse_text("\n".join(first))
+    assert "cells" not in p.fields and p.fields["pack_voltage"] == 15.6 and p.fields["current"] == -2.87
+    assert any("paste the DD 04 reply too" in a for a in p.ambiguities)
+    with pytest.raises(UserError, match="DD 03"):
+        parse_text(_read("frames-jbd.txt").splitlines()[2])  # the DD 04 reply alone
 
 
 def test_frames_become_a_valid_reading():

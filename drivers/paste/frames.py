@@ -89,7 +89,8 @@ def detect(text: str) -> float:
     head = text[:200_000]
     compact = re.sub(r"0x|[^0-9a-fA-F]", "", head).lower()
     nrf = bool(_NRF.search(head))
-    if not nrf and not any(h in compact for h in _HEADS):
+    literals = "b'" in head or 'b"' in head  # bytes literals show printable bytes as characters (`b"~\xa1"`)
+    if not nrf and not literals and not any(h in compact for h in _HEADS):
         return 0.0  # cheap refusal: no frame header anywhere
     frames, ex, seg = frames_of(text)
     if not frames:
@@ -365,11 +366,36 @@ async def _decode_daly(frames: list[bytes]) -> Decoded:
     return Decoded(data, "Daly D2 protocol (Modbus, D2 03)")
 
 
-async def _decode_jbd(frames: list[bytes]) -> Decoded:
+async def _decode_jbd(frames: list[bytes], p: Parsed) -> Decoded:
     from aiobmsble.bms import jbd_bms
 
-    data, _bms = await _decode_generic(jbd_bms, frames)
-    return Decoded(data, "JBD protocol (DD 03 / DD 04)")
+    try:
+        data, _bms = await _decode_generic(jbd_bms, frames)
+        return Decoded(data, "JBD protocol (DD 03 / DD 04)")
+    except TimeoutError:
+        if not any(f[1:2] == b"\x03" for f in frames) or any(f[1:2] == b"\x04" for f in frames):
+            raise
+    # the basic-info reply alone: checked by the BMS's own handler, decoded with its own field table, as its
+    # _async_update does before it asks for the cells
+    bms = _new_bms(jbd_bms, frames, _all)
+    await bms._init_connection()
+    bms._valid_reply = 0x03
+    for f in frames:
+        bms._notification_handler(None, bytearray(f))
+    if not bms._msg_event.is_set():
+        raise TimeoutError
+    cls = jbd_bms.BMS
+    msg = bms._msg
+    data = cls._decode_data(cls._FIELDS, msg)
+    ctrl = 27 + 2 * data.get("temp_sensors", 0)
+    if int.from_bytes(msg[ctrl:ctrl + 1]) & 0x80:
+        data |= cls._decode_data(cls._FIELDS_D10, msg)
+    data["temp_values"] = cls._temp_values(msg, values=data.get("temp_sensors", 0), start=27, signed=False,
+                                           offset=2731, divider=10, types=cls._TEMP_TYPES)
+    bms._add_missing_values(data, bms._raw_values())
+    p.unsure("only the JBD basic-info reply (DD 03) is there: pack voltage, current, SoC, FETs, temperatures and "
+             "alarms were read, the cell voltages were not (paste the DD 04 reply too)")
+    return Decoded(dict(data), "JBD protocol (DD 03 basic info only)")
 
 
 _NEED = {"jk": "a 55 AA EB 90 02 cell-info frame (300 bytes)",
@@ -384,7 +410,7 @@ def decode(frames: list[bytes], family: str, p: Parsed) -> Decoded:
     quiet = logging.getLogger("aiobmsble")
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # its debug chatter is for live links
-    runner = {"jk": lambda: _decode_jk(frames, p), "jbd": lambda: _decode_jbd(frames),
+    runner = {"jk": lambda: _decode_jk(frames, p), "jbd": lambda: _decode_jbd(frames, p),
               "ant": lambda: _decode_ant(frames), "ant_leg": lambda: _decode_ant_leg(frames),
               "daly": lambda: _decode_daly(frames)}[family]
     label = {"ant_leg": "ANT legacy"}.get(family, family.upper())

@@ -38,6 +38,7 @@ _SPLIT = re.compile(r"[^0-9A-Za-z]+")
 _RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}(?:[^0-9A-Za-z\n]+[0-9A-Fa-f]{2}(?![0-9A-Za-z]))*"
                   r"|(?:[0-9A-Fa-f]{2}){2,})(?![0-9A-Za-z])")
 _NONHEX = re.compile(r"[^0-9A-Fa-f]+")
+_QUOTED_HEX = re.compile(r"""["']((?:[0-9A-Fa-f]{2}[ :]?)+)["']""")
 _ZEROX = re.compile(r"(?<![0-9A-Za-z])0[xX](?=[0-9A-Fa-f]{2})")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _OFFSET = re.compile(r"^\s*(?:0x)?([0-9a-fA-F]{4,8})(:?)\s+\S")
@@ -184,6 +185,12 @@ def extract(text: str) -> Extracted:
         if any(h in low for h in _REQUEST_HINTS) and _REQUEST.search(line) and not _REPLY.search(line):
             if any(len(r) >= 4 for r in _line_runs(line)[0]):
                 out.requests += 1
+            continue
+        quoted = _QUOTED_HEX.findall(line) if ('"' in line or "'" in line) else []
+        if quoted:  # source code: `"dd03001d"  # SOF, fn=0x03` -> only the string is bytes, not the comment
+            data = b"".join(_hex_bytes(q) for q in quoted)
+            if data:
+                out.chunks.append(data)
             continue
         payload = _AFTER_VALUE.search(line) if any(h in low for h in _VALUE_HINTS) else None
         body = payload.group(1) if payload else line

@@ -299,6 +299,10 @@ def _tool_outputs(mirror: Path | None) -> list[tuple[str, str, str]]:
         opened = [ln.replace("Sending state 20.00000 °C", "Sending state -40.00000 °C")
                   if "'ant-bms temperature 4'" in ln else ln for ln in block]
         out.append(("esphome-ant-open-probe-4.txt", "\n".join(opened) + "\n", "esphome-ant-bms (one value edited)"))
+    if mirror:
+        out.extend(_batmon_fixtures(mirror))
+    if sdist_daly_x81 := _daly_x81_source():
+        out.append(("daly-0x81.python-dict.txt", sdist_daly_x81, "aiobmsble"))
     # tool layouts written by us (no copied text): batmon-ha's BmsSampl line (its bms.py __str__ layout) with the
     # aiobmsble JBD capture's values, with and without the invert_current option; a VESC `faults` block in the
     # VESC firmware's terminal layout; an nRF Connect log with no notification in it
@@ -318,12 +322,62 @@ def _tool_outputs(mirror: Path | None) -> list[tuple[str, str, str]]:
     return out
 
 
+SDIST: Path | None = None
+
+
+def _daly_x81_source() -> str | None:
+    """The 0x81-protocol request -> reply table of aiobmsble's tests/bms/test_daly_bms.py, pasted as it is there."""
+    if SDIST is None:
+        return None
+    lines = (SDIST / "tests" / "bms" / "test_daly_bms.py").read_text().splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.strip() == "0x81: {")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].strip() == "},")
+    return "\n".join(lines[start:end + 1]) + "\n"
+
+
+def _batmon_fixtures(mirror: Path) -> list[tuple[str, str, str]]:
+    """Raw frames of batmon-ha's bmslib/test/data fixtures, pasted as their source shows them (comments too)."""
+    import subprocess
+
+    def show(path: str) -> str:
+        return subprocess.run(["git", "-C", str(mirror / "fl4p+batmon-ha" / "repo"), "show", f"HEAD:{path}"],
+                              capture_output=True, text=True, check=True).stdout
+
+    out = []
+    src = show("bmslib/test/data/jbd_fixtures.py")
+    tree = ast.parse(src)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            name = node.targets[0].id if isinstance(node.targets[0], ast.Name) else ""
+            raw = next((kw.value for kw in node.value.keywords if kw.arg == "raw"), None)
+            if raw is not None:
+                out.append((f"batmon-ha-jbd-{name.lower().replace('_', '-')}.python.txt",
+                            "raw=" + ast.get_source_segment(src, raw) + "\n", "batmon-ha"))
+    src = show("bmslib/test/data/ant_fixtures.py")
+    tree = ast.parse(src)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            raw = next((kw.value for kw in node.value.keywords if kw.arg == "raw"), None)
+            if raw is not None:
+                out.append(("batmon-ha-ant-inline-8s.python.txt", "raw=" + ast.get_source_segment(src, raw) + "\n",
+                            "batmon-ha"))
+    src = show("bmslib/test/data/jk_fixtures.py")
+    tree = ast.parse(src)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "_SYSSI_FRAME_8C_HEX":
+            out.append(("batmon-ha-jk-syssi-16s.python.txt",
+                        "_SYSSI_FRAME_8C_HEX = " + ast.get_source_segment(src, node.value) + "\n", "batmon-ha"))
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--aiobmsble-sdist", type=Path, default=Path("/tmp/x/aiobmsble-0.31.0"))
     ap.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
     args = ap.parse_args()
+    global SDIST
     sdist = args.aiobmsble_sdist if args.aiobmsble_sdist.exists() else None
+    SDIST = sdist
     mirror = args.mirror if args.mirror.exists() else None
     for old in HERE.glob("*.txt"):
         old.unlink()
