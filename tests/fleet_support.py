@@ -15,13 +15,10 @@ PINNED_KB = str(Path(__file__).parent / "data" / "tui_kb")
 
 
 def fleet_kb():
-    from kb.errors import KBInvalid
+    """The shipped knowledge base (a content/ that does not validate is a failure, not a quiet fallback)."""
     from kb.load import load_kb
 
-    try:
-        return load_kb(), None
-    except KBInvalid:
-        return load_kb(PINNED_KB), PINNED_KB
+    return load_kb(), None
 
 
 def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:

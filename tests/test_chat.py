@@ -11,24 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from drivers.paste import parse_to_reading
 from engine.chat import NOT_COVERED, Dialogue
 
 ROOT = Path(__file__).resolve().parents[1]
 INTERNAL_ID = re.compile(r"\b[a-z]+(?:-[a-z0-9]+){1,}\b'|'[a-z]+-[a-z-]+'|is not an answer to")
-
-
-@pytest.fixture(scope="module")
-def kb():
-    from kb.errors import KBInvalid
-    from kb.load import load_kb
-
-    try:
-        return load_kb()
-    except KBInvalid as e:  # content/ is written in parallel; its own validation test reports the problems
-        pytest.skip(f"the shipped knowledge base does not load yet: {e}")
 
 
 def talk(kb, *turns: str) -> list[dict]:

@@ -12,7 +12,6 @@ from engine.reading import Reading
 from kb.expr import parse
 from kb.load import LoadedRule
 from kb.schema import Rule
-from tui.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 READINGS = Path(__file__).resolve().parent / "fixtures" / "readings"
@@ -58,14 +57,8 @@ def fake_kb(monkeypatch):
     return fake
 
 
-def run_cli(capsys, *args):
-    code = main(["check", *map(str, args)])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_jk_charge_fet_off_with_regen_is_critical_and_cites_4(fake_kb, capsys):
-    code, out, err = run_cli(capsys, READINGS / "jk_charge_fet_off_regen.json")
+def test_jk_charge_fet_off_with_regen_is_critical_and_cites_4(fake_kb, bmsdoc):
+    code, out, err = bmsdoc("check", READINGS / "jk_charge_fet_off_regen.json")
     assert code == 0, err
     critical = out.split("\nCRITICAL\n")[1].split("\nWARNING\n")[0]
     assert "Charge FET off while regen can flow  [regen-charge-fet-off]" in critical
@@ -76,8 +69,8 @@ def test_jk_charge_fet_off_with_regen_is_critical_and_cites_4(fake_kb, capsys):
     assert "1 critical, 0 warning, 0 info" in out
 
 
-def test_json_output_has_the_contract_fields(fake_kb, capsys):
-    code, out, _ = run_cli(capsys, READINGS / "jk_charge_fet_off_regen.json", "--json")
+def test_json_output_has_the_contract_fields(fake_kb, bmsdoc):
+    code, out, _ = bmsdoc("check", READINGS / "jk_charge_fet_off_regen.json", "--json")
     assert code == 0
     doc = json.loads(out)
     assert doc["kb_version"] == "0.0.1-test" and doc["engine"] == "durable-rules"
@@ -92,39 +85,39 @@ def test_json_output_has_the_contract_fields(fake_kb, capsys):
 
 
 @pytest.mark.parametrize("name", ["healthy_rested.json", "healthy_rested.yaml"])
-def test_healthy_rested_pack_gives_no_warning_or_critical(fake_kb, capsys, name):
-    code, out, _ = run_cli(capsys, READINGS / name, "--json")
+def test_healthy_rested_pack_gives_no_warning_or_critical(fake_kb, bmsdoc, name):
+    code, out, _ = bmsdoc("check", READINGS / name, "--json")
     doc = json.loads(out)
     assert code == 0 and doc["findings"] == []
     assert doc["reading"]["cells"][0] == 3.95 and doc["reading"]["charge_fet"] is True
 
 
-def test_missing_facts_become_ranked_questions_not_a_field_list(fake_kb, capsys, tmp_path):
+def test_missing_facts_become_ranked_questions_not_a_field_list(fake_kb, bmsdoc, tmp_path):
     """A charge FET seen off, nothing else: what decides the critical rule (which BMS, how much regen) is asked
     first, with why and how to read it; no 'Could not check N rules; give: ...' dump."""
     p = tmp_path / "r.json"
     p.write_text('{"charge_fet": false}')
-    code, out, _ = run_cli(capsys, p)
+    code, out, _ = bmsdoc("check", p)
     assert code == 0
     assert "Could not check" not in out
     assert "No warning or critical findings." in out
     asked = out.split("To check further, tell me (most decisive first):", 1)[1]
     first = asked.strip().splitlines()[0]
     assert first.startswith("1. ") and "[could reveal: critical]" in first
-    _, out, _ = run_cli(capsys, p, "--json")
+    _, out, _ = bmsdoc("check", p, "--json")
     qs = json.loads(out)["questions"]
     assert qs[0]["severity"] == "critical" and "regen-charge-fet-off" in qs[0]["rules"]
     assert {q["field"] for q in qs[:2]} <= {"bms", "regen_limit", "controller", "state"}
 
 
-def test_flags_override_the_file_and_stdin_works(fake_kb, capsys, monkeypatch, tmp_path):
+def test_flags_override_the_file_and_stdin_works(fake_kb, bmsdoc, monkeypatch, tmp_path):
     import io
 
     p = tmp_path / "r.yaml"
     p.write_text("family: ANT\ncharge_fet: off\nregen: 40\n")
-    _, out, _ = run_cli(capsys, p, "--json")
+    _, out, _ = bmsdoc("check", p, "--json")
     assert json.loads(out)["findings"] == []  # ANT: the JK rule is out of scope
-    _, out, _ = run_cli(capsys, p, "--json", "--bms", "jikong", "--series", "20S")
+    _, out, _ = bmsdoc("check", p, "--json", "--bms", "jikong", "--series", "20S")
     doc = json.loads(out)
     assert [f["rule"] for f in doc["findings"]] == ["regen-charge-fet-off"] and doc["reading"]["series"] == 20
 
@@ -133,7 +126,7 @@ def test_flags_override_the_file_and_stdin_works(fake_kb, capsys, monkeypatch, t
             return False
 
     monkeypatch.setattr(sys, "stdin", Stdin(io.BytesIO(b'{"bms": "jk", "charge_fet": false, "regen_limit": 5}')))
-    code, out, _ = run_cli(capsys, "-", "--explain")
+    code, out, _ = bmsdoc("check", "-", "--explain")
     assert code == 0
     assert "  Why:\n    scope: bms 'jk' in [jk]\n    charge_fet false == false -> true\n    max_regen 5 > 0 -> true\n" in out
 
@@ -205,20 +198,7 @@ def test_missing_file_and_bad_flags_exit_2():
 # ---------------------------------------------------------------- the shipped knowledge base
 
 
-def _real_kb():
-    from kb.load import load_kb
-
-    try:
-        kb = load_kb()
-    except Exception as e:  # content/ is written in parallel; its own tests report its problems
-        pytest.skip(f"the shipped knowledge base does not load yet: {e}")
-    if not kb.rules:
-        pytest.skip("the shipped knowledge base has no rules yet")
-    return kb
-
-
-def test_real_kb_jk_charge_fet_off_with_regen_is_critical_citing_4():
-    kb = _real_kb()
+def test_real_kb_jk_charge_fet_off_with_regen_is_critical_citing_4(kb):
     r = _cli(str(READINGS / "jk_charge_fet_off_regen.json"), "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
@@ -227,16 +207,14 @@ def test_real_kb_jk_charge_fet_off_with_regen_is_critical_citing_4():
 
 
 @pytest.mark.parametrize("name", ["healthy_rested.json", "healthy_rested.yaml"])
-def test_real_kb_healthy_rested_pack_has_no_warning_or_critical(name):
-    _real_kb()
+def test_real_kb_healthy_rested_pack_has_no_warning_or_critical(name, kb):
     r = _cli(str(READINGS / name), "--json")
     assert r.returncode == 0, r.stderr
     bad = [f for f in json.loads(r.stdout)["findings"] if f["severity"] in ("warning", "critical")]
     assert bad == []
 
 
-def test_pasted_screen_goes_through_the_paste_parsers(fake_kb, capsys, monkeypatch):
-    pytest.importorskip("drivers.paste")
+def test_pasted_screen_goes_through_the_paste_parsers(fake_kb, bmsdoc, monkeypatch):
     import io
 
     class Stdin(io.TextIOWrapper):
@@ -245,7 +223,7 @@ def test_pasted_screen_goes_through_the_paste_parsers(fake_kb, capsys, monkeypat
 
     text = b"Cell 1: 3.92\nCell 2: 3.95\nCell 3: 3.91\nbms: jk\ncharge_fet: off\nregen_limit: 40\n"
     monkeypatch.setattr(sys, "stdin", Stdin(io.BytesIO(text)))
-    code, out, _ = run_cli(capsys, "-", "--json")
+    code, out, _ = bmsdoc("check", "-", "--json")
     doc = json.loads(out)
     assert code == 0 and doc["reading"]["cells"] == [3.92, 3.95, 3.91] and doc["notes"]
     assert {f["rule"] for f in doc["findings"]} == {"regen-charge-fet-off", "cell-imbalance"}  # delta 0.04 V

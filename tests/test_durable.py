@@ -262,27 +262,13 @@ def test_everything_wrong_reading_per_family_stays_within_limits():
 # ---------------------------------------------------------------- the shipped knowledge base
 
 
-def _kb():
-    from kb.errors import KBInvalid
-    from kb.load import load_kb
-
-    try:
-        kb = load_kb()
-    except (KBInvalid, Exception) as e:  # content/ is written in parallel; its own tests report its problems
-        pytest.skip(f"the shipped knowledge base does not load yet: {e}")
-    if not kb.rules:
-        pytest.skip("the shipped knowledge base has no rules yet")
-    return kb
-
-
 def _kb_rules(kb):
     return [(rid, lr.tree, lr.rule.scope) for rid, lr in kb.rules.items()]
 
 
-def test_kb_inline_rule_tests_agree_and_pass_on_both_engines():
+def test_kb_inline_rule_tests_agree_and_pass_on_both_engines(kb):
     from engine.check import durable_engine_for, values_for
 
-    kb = _kb()
     eng = durable_engine_for(kb)
     rules = _kb_rules(kb)
     for rid, lr in kb.rules.items():
@@ -305,10 +291,9 @@ def _everything_wrong(fam: str) -> dict:
             "uptime_critical": True}
 
 
-def test_kb_everything_wrong_reading_per_family_agrees_within_limits():
+def test_kb_everything_wrong_reading_per_family_agrees_within_limits(kb):
     from engine.check import check, values_for
 
-    kb = _kb()
     for fam in FAMILIES:
         reading = Reading.parse(_everything_wrong(fam))
         rep = check(reading, kb=kb, engine="durable")
@@ -317,10 +302,9 @@ def test_kb_everything_wrong_reading_per_family_agrees_within_limits():
 
 
 @pytest.fixture(scope="module")
-def kb_engine():
+def kb_engine(kb):
     from engine.check import durable_engine_for
 
-    kb = _kb()
     return kb, durable_engine_for(kb)
 
 

@@ -1,7 +1,6 @@
 """`bmsdoc diagnose` end to end: scripted (--answers --json), pre-answered (--reading), interactive over stdin,
 and bad input -> one line on stderr, exit 2."""
 
-import io
 import json
 import subprocess
 import sys
@@ -26,17 +25,9 @@ def _write(tmp_path, name, text):
     return str(p)
 
 
-def _run(capsys, argv, stdin=None, monkeypatch=None):
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    rc = main(argv)
-    out = capsys.readouterr()
-    return rc, out.out, out.err
-
-
-def test_scripted_run_prints_conclusion_and_path(content, tmp_path, capsys):
+def test_scripted_run_prints_conclusion_and_path(content, tmp_path, bmsdoc):
     answers = _write(tmp_path, "a.yaml", "when: load\nload-over-limit: no\nload-sag: yes\n")
-    rc, out, err = _run(capsys, ["diagnose", "cutout", "--kb", content, "--answers", answers, "--json"])
+    rc, out, err = bmsdoc("diagnose", "cutout", "--kb", content, "--answers", answers, "--json")
     assert rc == 0 and err == ""
     data = json.loads(out)
     assert data["flow"] == "cutout" and data["pending"] is None
@@ -47,10 +38,10 @@ def test_scripted_run_prints_conclusion_and_path(content, tmp_path, capsys):
     assert [p["source"] for p in data["path"]] == ["answer", "answer", "answer"]
 
 
-def test_scripted_run_with_a_reading_and_json_answers(content, tmp_path, capsys):
+def test_scripted_run_with_a_reading_and_json_answers(content, tmp_path, bmsdoc):
     reading = _write(tmp_path, "r.json", json.dumps({"bms": "jk", "charge_fet": False, "regen_limit": 40}))
     answers = _write(tmp_path, "a.json", json.dumps({"when": "braking"}))
-    rc, out, _ = _run(capsys, ["diagnose", "cuts", "out", "when", "braking", "--kb", content,
+    rc, out, _ = bmsdoc(*["diagnose", "cuts", "out", "when", "braking", "--kb", content,
                                "--reading", reading, "--answers", answers, "--json"])
     data = json.loads(out)
     assert rc == 0 and data["conclusion"]["id"] == "regen-no-path" and data["conclusion"]["citations"] == ["4", "6"]
@@ -58,25 +49,25 @@ def test_scripted_run_with_a_reading_and_json_answers(content, tmp_path, capsys)
     assert auto["step"] == "braking-charge-fet" and auto["source"] == "reading" and auto["evidence"] == {"charge_fet": False}
 
 
-def test_unfinished_script_reports_the_pending_question(content, tmp_path, capsys):
+def test_unfinished_script_reports_the_pending_question(content, tmp_path, bmsdoc):
     answers = _write(tmp_path, "a.yaml", "hot-what: hot\n")
-    rc, out, _ = _run(capsys, ["diagnose", "hot-bms", "--kb", content, "--answers", answers, "--json"])
+    rc, out, _ = bmsdoc("diagnose", "hot-bms", "--kb", content, "--answers", answers, "--json")
     data = json.loads(out)
     assert rc == 0 and data["conclusion"] is None
     assert data["pending"]["id"] == "hot-current" and data["pending"]["allowed"] == "yes, no"
-    rc, out, _ = _run(capsys, ["diagnose", "hot-bms", "--kb", content, "--answers", answers])
+    rc, out, _ = bmsdoc("diagnose", "hot-bms", "--kb", content, "--answers", answers)
     assert rc == 0 and "Is the controller allowed to draw more battery current" in out and "add an answer for 'hot-current'" in out
 
 
-def test_json_without_answers_gives_the_first_question(content, capsys):
-    rc, out, _ = _run(capsys, ["diagnose", "external-battery", "--kb", content, "--json"])
+def test_json_without_answers_gives_the_first_question(content, bmsdoc):
+    rc, out, _ = bmsdoc("diagnose", "external-battery", "--kb", content, "--json")
     assert json.loads(out)["pending"]["id"] == "ext-tested"
 
 
-def test_list(content, capsys):
-    rc, out, _ = _run(capsys, ["diagnose", "--list", "--kb", content])
+def test_list(content, bmsdoc):
+    rc, out, _ = bmsdoc("diagnose", "--list", "--kb", content)
     assert rc == 0 and "cutout" in out and "Scooter cuts out or goes dark mid-ride" in out
-    rc, out, _ = _run(capsys, ["diagnose", "--list", "--json", "--kb", content])
+    rc, out, _ = bmsdoc("diagnose", "--list", "--json", "--kb", content)
     rows = json.loads(out)
     assert {r["id"] for r in rows} >= {"cutout", "no-wake", "balancing"} and all(r["symptoms"] for r in rows)
 
@@ -85,14 +76,14 @@ def test_list(content, capsys):
     (["diagnose", "frobnicate", "the", "widget"], "no diagnosis flow matches 'frobnicate the widget'"),
     (["diagnose", "--json"], "name the symptom or flow id"),
 ])
-def test_bad_symptom_is_one_line_exit_2(content, capsys, argv, message):
-    rc, out, err = _run(capsys, argv + ["--kb", content])
+def test_bad_symptom_is_one_line_exit_2(content, bmsdoc, argv, message):
+    rc, out, err = bmsdoc(*argv + ["--kb", content])
     assert rc == 2 and out == ""
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
 
 
-def test_unknown_symptom_lists_close_matches(content, capsys):
-    rc, _, err = _run(capsys, ["diagnose", "cutuot", "--kb", content])
+def test_unknown_symptom_lists_close_matches(content, bmsdoc):
+    rc, _, err = bmsdoc("diagnose", "cutuot", "--kb", content)
     assert rc == 2 and "closest: cutout" in err
 
 
@@ -102,25 +93,25 @@ def test_unknown_symptom_lists_close_matches(content, capsys):
     ("wen: load\n", "no step 'wen'"),
     ("ext-capacity: 900\n", "give a number from 0 to 150"),
 ])
-def test_bad_answers_file_is_one_line_exit_2(content, tmp_path, capsys, text, message):
+def test_bad_answers_file_is_one_line_exit_2(content, tmp_path, bmsdoc, text, message):
     flow = "external-battery" if "ext-" in text else "cutout"
     answers = _write(tmp_path, "a.yaml", text)
-    rc, out, err = _run(capsys, ["diagnose", flow, "--kb", content, "--answers", answers, "--json"])
+    rc, out, err = bmsdoc("diagnose", flow, "--kb", content, "--answers", answers, "--json")
     assert rc == 2 and out == "" and err.count("\n") == 1 and message in err
 
 
-def test_bad_reading_file_is_one_line_exit_2(content, tmp_path, capsys):
+def test_bad_reading_file_is_one_line_exit_2(content, tmp_path, bmsdoc):
     reading = _write(tmp_path, "r.json", json.dumps({"charge_fet": "sideways"}))
-    rc, out, err = _run(capsys, ["diagnose", "cutout", "--kb", content, "--reading", reading, "--json"])
+    rc, out, err = bmsdoc("diagnose", "cutout", "--kb", content, "--reading", reading, "--json")
     assert rc == 2 and err.count("\n") == 1 and "charge_fet" in err
-    rc, _, err = _run(capsys, ["diagnose", "cutout", "--kb", content, "--reading", str(tmp_path / "missing.json")])
+    rc, _, err = bmsdoc("diagnose", "cutout", "--kb", content, "--reading", str(tmp_path / "missing.json"))
     assert rc == 2 and "no such file" in err
 
 
-def test_interactive_run_with_numbers_words_why_and_back(content, capsys, monkeypatch):
+def test_interactive_run_with_numbers_words_why_and_back(content, bmsdoc, monkeypatch):
     # 2 = braking; 'why'; a wrong answer; no; back; no; yes -> regen above the charge limit
     stdin = "2\nwhy\nmaybe\nno\nback\nno\nyes\n"
-    rc, out, _ = _run(capsys, ["diagnose", "cuts", "out", "when", "braking", "--kb", content], stdin, monkeypatch)
+    rc, out, _ = bmsdoc("diagnose", "cuts", "out", "when", "braking", "--kb", content, stdin=stdin)
     assert rc == 0
     assert "Question 1: When does it cut out?" in out and "  2) when braking or riding downhill" in out
     assert "The answer decides the next step:" in out  # why
@@ -132,23 +123,23 @@ def test_interactive_run_with_numbers_words_why_and_back(content, capsys, monkey
     assert "\x1b[" not in out  # no colour or cursor codes
 
 
-def test_interactive_skips_what_the_reading_answers(content, tmp_path, capsys, monkeypatch):
+def test_interactive_skips_what_the_reading_answers(content, tmp_path, bmsdoc, monkeypatch):
     reading = _write(tmp_path, "r.yaml", "bms: ant\n")
-    rc, out, _ = _run(capsys, ["diagnose", "cutout", "--kb", content, "--reading", reading], "3\n", monkeypatch)
+    rc, out, _ = bmsdoc("diagnose", "cutout", "--kb", content, "--reading", reading, stdin="3\n")
     assert rc == 0
     assert "- Is the BMS an ANT board? yes (from the reading: bms = ant)" in out
     assert "Conclusion (critical): ANT board cutting out near empty" in out
 
 
-def test_end_of_input_and_quit_stop_cleanly(content, capsys, monkeypatch):
-    rc, out, err = _run(capsys, ["diagnose", "no-wake", "--kb", content], "1\n", monkeypatch)
+def test_end_of_input_and_quit_stop_cleanly(content, bmsdoc, monkeypatch):
+    rc, out, err = bmsdoc("diagnose", "no-wake", "--kb", content, stdin="1\n")
     assert rc == 0 and "Question 2: Is the board new" in out and "Stopped before a conclusion." in out and err == ""
-    rc, out, _ = _run(capsys, ["diagnose", "no-wake", "--kb", content], "quit\n", monkeypatch)
+    rc, out, _ = bmsdoc("diagnose", "no-wake", "--kb", content, stdin="quit\n")
     assert rc == 0 and "Stopped before a conclusion." in out
 
 
-def test_picking_a_flow_by_number_or_words(content, capsys, monkeypatch):
-    rc, out, _ = _run(capsys, ["diagnose", "--kb", content], "99\nmy external battery adds no range\n1\n", monkeypatch)
+def test_picking_a_flow_by_number_or_words(content, bmsdoc, monkeypatch):
+    rc, out, _ = bmsdoc("diagnose", "--kb", content, stdin="99\nmy external battery adds no range\n1\n")
     assert rc == 0 and "Type a number from 1 to" in out
     assert "Diagnosing 'An extra or external battery does not add range'" in out
     assert "Conclusion (warning): Test the extra battery on its own first" not in out  # 1 = yes, so a measure comes

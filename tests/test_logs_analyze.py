@@ -15,7 +15,6 @@ from test_logs_synth import (
     discharge_cut,
     end_at,
     healthy,
-    knowledge_base,
     latched_trip,
     regen_150,
     regen_cut_full,
@@ -27,11 +26,6 @@ from test_logs_synth import (
 from drivers.logs import load_log
 from engine.logs import TRIP_KINDS, analyze, downsample, estimate_resistance, runs
 from kb.errors import UserError
-
-
-@pytest.fixture(scope="module")
-def kb():
-    return knowledge_base()
 
 
 def run(kb, tmp_path, r, context=None, name="ride.csv"):

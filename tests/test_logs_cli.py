@@ -7,26 +7,15 @@ import json
 import os
 
 import pytest
-from test_logs_synth import REAL, healthy, knowledge_base, latched_trip, write_rt_csv
+from test_logs_synth import REAL, healthy, latched_trip, write_rt_csv
 
 from tui.cli import main
 
 KB_ARGS = ["--kb", os.environ["BMSDOC_LOGS_TEST_KB"]] if os.environ.get("BMSDOC_LOGS_TEST_KB") else []
 
 
-@pytest.fixture
-def kb():
-    return knowledge_base()  # skips, naming the problems, while the shipped knowledge base does not validate
-
-
-def bmsdoc(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_analyze_json(kb, capsys):
-    code, out, err = bmsdoc(capsys, "log", "analyze", str(REAL), "--series", "12", "--json", *KB_ARGS)
+def test_analyze_json(kb, bmsdoc):
+    code, out, err = bmsdoc("log", "analyze", str(REAL), "--series", "12", "--json", *KB_ARGS)
     assert code == 0, err
     d = json.loads(out)
     assert {"kb_version", "format", "samples", "duration_s", "events", "findings", "resistance_ohm"} <= set(d)
@@ -35,21 +24,21 @@ def test_analyze_json(kb, capsys):
     assert {e["kind"] for e in d["events"]} >= {"discharge_peak", "regen_peak"}
 
 
-def test_analyze_human_output_for_a_healthy_and_a_tripped_ride(kb, capsys, tmp_path):
-    code, out, _ = bmsdoc(capsys, "log", "analyze", str(REAL), *KB_ARGS)
+def test_analyze_human_output_for_a_healthy_and_a_tripped_ride(kb, bmsdoc, tmp_path):
+    code, out, _ = bmsdoc("log", "analyze", str(REAL), *KB_ARGS)
     assert code == 0 and "No BMS trip in this log" in out and "Pack resistance: 0.07" in out
     p = write_rt_csv(latched_trip(), tmp_path / "trip.csv")
-    code, out, _ = bmsdoc(capsys, "log", "analyze", str(p), "--bms", "jk", "--series", "12", *KB_ARGS)
+    code, out, _ = bmsdoc("log", "analyze", str(p), "--bms", "jk", "--series", "12", *KB_ARGS)
     assert code == 0 and "BMS TRIPS" in out
     assert "[log-trip-latched]" in out and "[^6]" in out and "[^jk-trip]" in out
     assert "CRITICAL" in out
 
 
 @pytest.mark.parametrize("ext,magic", [(".png", b"\x89PNG"), (".svg", b"<svg")])
-def test_plot(kb, capsys, tmp_path, ext, magic):
+def test_plot(kb, bmsdoc, tmp_path, ext, magic):
     p = write_rt_csv(latched_trip(), tmp_path / "trip.csv")
     img = tmp_path / f"ride{ext}"
-    code, out, err = bmsdoc(capsys, "log", "analyze", str(p), "--plot", str(img), "--json", *KB_ARGS)
+    code, out, err = bmsdoc("log", "analyze", str(p), "--plot", str(img), "--json", *KB_ARGS)
     assert code == 0, err
     data = img.read_bytes()
     assert len(data) > 5000 and magic in data[:400]
@@ -61,8 +50,8 @@ def test_plot(kb, capsys, tmp_path, ext, magic):
     (["--map", "time=1,voltage=2"], "current missing"),
     (["--bms", "acme"], "unknown BMS family"),
 ])
-def test_bad_options_exit_2(capsys, tmp_path, argv, expected):
-    code, out, err = bmsdoc(capsys, "log", "analyze", str(REAL), *[a if a != "ride.jpg" else str(tmp_path / a)
+def test_bad_options_exit_2(bmsdoc, tmp_path, argv, expected):
+    code, out, err = bmsdoc("log", "analyze", str(REAL), *[a if a != "ride.jpg" else str(tmp_path / a)
                                                                   for a in argv], *KB_ARGS)
     assert code == 2 and expected in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
@@ -74,10 +63,10 @@ def test_bad_options_exit_2(capsys, tmp_path, argv, expected):
     (b"a;b;c\n1;2;3\n", "line 1: not a log format"),
     ((REAL.read_text().splitlines()[0] + "\n1;x;3;\n").encode(), "line 2"),
 ])
-def test_malformed_files_exit_2(capsys, tmp_path, content, expected):
+def test_malformed_files_exit_2(bmsdoc, tmp_path, content, expected):
     p = tmp_path / "bad.csv"
     p.write_bytes(content)
-    code, out, err = bmsdoc(capsys, "log", "analyze", str(p), *KB_ARGS)
+    code, out, err = bmsdoc("log", "analyze", str(p), *KB_ARGS)
     assert code == 2 and expected in err and out == ""
     assert len(err.strip().splitlines()) == 1 and err.startswith("bmsdoc: error: ")
 
@@ -89,15 +78,15 @@ def test_argparse_errors_exit_2(capsys):
     assert code == 2 and "out of range" in capsys.readouterr().err
 
 
-def test_trend_across_logs(capsys, tmp_path):
+def test_trend_across_logs(bmsdoc, tmp_path):
     a = write_rt_csv(healthy(seed=1, r_ohm=0.06), tmp_path / "a.csv")
     b = write_rt_csv(healthy(seed=2, r_ohm=0.09), tmp_path / "b.csv")
-    code, out, err = bmsdoc(capsys, "log", "trend", str(a), str(b), "--series", "12", "--json")
+    code, out, err = bmsdoc("log", "trend", str(a), str(b), "--series", "12", "--json")
     assert code == 0, err
     d = json.loads(out)
     assert [round(x["resistance_ohm"], 2) for x in d["logs"]] == [0.06, 0.09]
     assert 40 <= d["change_pct"] <= 60
-    code, out, _ = bmsdoc(capsys, "log", "trend", str(a), str(b))
+    code, out, _ = bmsdoc("log", "trend", str(a), str(b))
     assert "Change from first to last: +" in out
 
 

@@ -6,18 +6,13 @@ import sqlite3
 
 import numpy as np
 import pytest
-from test_logs_synth import knowledge_base, ride
+from test_logs_synth import ride
 
 from drivers.logs import detect, load_log
 from drivers.record import Recorder
 from engine.logs import analyze
 from engine.reading import Reading
 from kb.errors import UserError
-
-
-@pytest.fixture(scope="module")
-def kb():
-    return knowledge_base()
 
 
 def record(path, rides, context=None):

@@ -13,31 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-
-def knowledge_base():
-    """The shipped knowledge base (BMSDOC_LOGS_TEST_KB may name another content root). While content/ does not
-    validate, the tests that need rules are skipped, naming the problems."""
-    import os
-
-    import pytest
-
-    from kb.errors import KBInvalid
-    from kb.load import load_kb
-
-    global _KB
-    if _KB is None:
-        try:
-            _KB = load_kb(os.environ.get("BMSDOC_LOGS_TEST_KB") or None)
-        except KBInvalid as e:
-            _KB = "; ".join(map(str, e.problems[:3]))
-    if isinstance(_KB, str):
-        pytest.skip(f"the shipped knowledge base does not load yet: {_KB}")
-    return _KB
-
-
-_KB = None  # the knowledge base, or why it did not load (loaded once per test run)
-
-
 DATA = Path(__file__).parent / "data" / "logs"
 REAL = DATA / "vesc-tool-ride-2023-01-08_17-32-11.csv"
 HEADER55 = REAL.read_text().splitlines()[0].rstrip(";").split(";")

@@ -160,19 +160,8 @@ def test_history_command(tmp_path: Path, capsys) -> None:
     assert main(["history", "--db", str(tmp_path / "junk.sqlite")]) == 2
 
 
-def needs_shipped_kb() -> None:
-    from kb.errors import KBInvalid
-    from kb.load import load_kb
-
-    try:
-        load_kb()
-    except KBInvalid as e:  # content/ is written in parallel; its own validation test reports the problems
-        pytest.skip(f"the shipped knowledge base does not load yet: {e}")
-
-
 def test_watch_records_the_demo_to_the_data_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       capsys) -> None:
-    needs_shipped_kb()
+                                                       capsys, kb) -> None:
     monkeypatch.setenv("BMSDOC_DATA_DIR", str(tmp_path))
     assert main(["watch", "--demo", "overcurrent-trip", "--family", "daly", "--fast", "--rate", "1", "--record"]) == 0
     out = capsys.readouterr().out
@@ -186,8 +175,7 @@ def test_watch_records_the_demo_to_the_data_directory(tmp_path: Path, monkeypatc
     assert [e["kind"] for e in s.events] == ["connected", "ended"]
 
 
-def test_watch_json_streams_one_object_per_line(capsys) -> None:
-    needs_shipped_kb()
+def test_watch_json_streams_one_object_per_line(capsys, kb) -> None:
     assert main(["watch", "--demo", "regen-charge-fet-off", "--family", "ant", "--fast", "--rate", "1",
                  "--duration", "14", "--json"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]

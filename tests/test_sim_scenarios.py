@@ -15,17 +15,6 @@ from drivers.sim import SCENARIOS
 FAMILIES = ("jk", "jbd", "ant", "daly")
 
 
-@pytest.fixture(scope="module")
-def kb():
-    from kb.errors import KBInvalid
-    from kb.load import load_kb
-
-    try:
-        return load_kb()
-    except KBInvalid as e:  # content/ is written in parallel; its own validation test reports the problems
-        pytest.skip(f"the shipped knowledge base does not load yet: {e}")
-
-
 def run(scenario: str, family: str, kb: Any) -> list[tuple[float, Any, list[Any]]]:
     """(t, reading, findings) for every reading of the scenario."""
     from engine.check import check

@@ -19,33 +19,10 @@ def fixture_kb():
 
 
 def shipped_kb():
-    """The real content/, for end-to-end runs; skips (saying why) while it is missing or invalid."""
-    import pytest
+    """The real content/, for end-to-end runs; a content/ that does not validate fails the test (see conftest.py)."""
+    from conftest import load_shipped_kb
 
-    from kb.errors import KBInvalid
-    from kb.load import CONTENT_DIR, load_kb
-
-    if not any(CONTENT_DIR.glob("*.yaml")):
-        pytest.skip("content/ holds no knowledge base yet (issue 2)")
-    try:
-        return load_kb()
-    except KBInvalid as e:
-        pytest.skip(f"content/ does not validate: {e.problems[0]}")
-
-
-def needs(*modules: str) -> None:
-    """Skip a test whose backend has not landed, naming it."""
-    import importlib.util
-
-    import pytest
-
-    for m in modules:
-        try:
-            found = importlib.util.find_spec(m) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            pytest.skip(f"{m} is not in this build yet")
+    return load_shipped_kb()
 
 
 def make_app(tmp_path, **kw):
@@ -89,9 +66,7 @@ def compare_snapshot(app, name: str) -> None:
         SNAPSHOTS.mkdir(parents=True, exist_ok=True)
         path.write_text(svg, encoding="utf-8")
         if not os.environ.get("BMSDOC_UPDATE_SNAPSHOTS"):
-            import pytest
-
-            pytest.skip(f"snapshot {path.name} did not exist: written now; look at it and commit it")
+            raise AssertionError(f"snapshot {path.name} did not exist: written now; look at it and commit it")
         return
     expected = path.read_text(encoding="utf-8")
     if svg != expected:
