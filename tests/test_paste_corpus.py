@@ -14,6 +14,7 @@ from kb.errors import UserError
 
 CORPUS = Path(__file__).parent / "data" / "paste" / "corpus"
 ITEMS = json.loads((CORPUS / "manifest.json").read_text())["items"]
+LAYOUTS = {"sniffer", "esphome-dotted", "hexdump-c", "xxd", "one-line", "python-literals", "nrf-connect", "request-reply"}
 
 
 @pytest.mark.parametrize("item", ITEMS, ids=[i["file"] for i in ITEMS])
@@ -35,7 +36,7 @@ def _by_set() -> dict[str, list[dict]]:
     sets: dict[str, list[dict]] = {}
     for item in ITEMS:
         parts = item["file"].split(".")
-        if len(parts) == 3 and "error" not in item:
+        if len(parts) == 3 and parts[1] in LAYOUTS and "error" not in item:
             sets.setdefault(parts[0], []).append(item)
     return sets
 
