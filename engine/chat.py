@@ -444,8 +444,8 @@ class Dialogue:
                         lines.append(f"**{b.name}** ({b.verdict})" + (f": {p.text} {_cites_md(p.citations)}" if p else "."))
                         cites += p.citations if p else []
                     return self._out("\n\n".join(lines), cites)
-        m = cards.best(self.data, text, facts, "compare")
-        if m is not None and "compare" in m.card.intents:
+        m = next((x for x in cards.ranked(self.data, text, facts, "compare") if "compare" in x.card.intents), None)
+        if m is not None:
             return self._card(m, facts)
         lines, cites = [], []
         for fid in fams[:3]:

@@ -374,8 +374,7 @@ def _goals(low: str, facts: dict[str, Any]) -> None:
                  r"delivery|deliveries|courier|rental|fleet|daily driver|reliab|never fail|mission critical|no downtime|"
                  r"work every day)\b", low):
         facts["uptime"] = "critical"
-    if re.search(r"\b(vesc can|can bus|canbus|over can|on my vesc (?:dash|app|display)|vesc dashboard|vesc app|"
-                 r"vesc tool|bridge)\b", low) and re.search(r"\b(telemetry|data|dash|integrat|can|show|see|display)", low):
+    if re.search(r"\b(vesc can|can bus|canbus|over can|vesc (?:dash\w*|app|display|tool|screen)|bridge)\b", low) and re.search(r"\b(telemetry|data|dash|integrat|can|show|see|display)", low):
         facts["integration"] = "vesc-can"
     if re.search(r"\b(full protection|fully protected|regulat|compliance|legal|insurance|certif)", low):
         facts["full_protection"] = True
