@@ -15,6 +15,7 @@ generation, with its public source); this module only applies a table. Where a c
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -156,3 +157,50 @@ def describe(fields: dict[str, Any]) -> str | None:
     if not text or text == "no alarm":
         return None
     return f"{text} ({code})" if code else text
+
+
+# ---------------------------------------------------------------------------- an alarm already in words
+
+# what tools print for an alarm (ESPHome components' `errors` text, the ANT status texts, app screens) -> flags;
+# first match wins per phrase, so the specific patterns come before the general ones
+_WORDS: tuple[tuple[str, str | None], ...] = (
+    (r"software lock|mosfet abnormal|mos abnormal|open failed|switch-?on failed|discharge on failed|start exception",
+     "prot_fet_lock"),
+    (r"wire resistance|cell count|sensor|coprocessor|front-?end|afe|balanced? line|balance lead|self.?detect",
+     "prot_sensor_fault"),
+    (r"short", "prot_short_circuit"),
+    (r"(?:voltage|pressure) difference|diff(?:erence)? (?:too )?(?:large|high)|imbalance", "prot_cell_imbalance"),
+    (r"(?:mosfet|mos|motherboard|board|power tube)\b.*(?:over.?temp|high temp)", "prot_mos_otp"),
+    (r"discharg\w*\b.*(?:over.?temp|high temp)|(?:over.?temp|high temp).*\bdischarg", "prot_discharge_otp"),
+    (r"charg\w*\b.*(?:over.?temp|high temp)|(?:over.?temp|high temp).*\bcharg|battery over.?temp", "prot_charge_otp"),
+    (r"discharg\w*\b.*(?:under.?temp|low temp)|(?:under.?temp|low temp).*\bdischarg", "prot_discharge_utp"),
+    (r"charg\w*\b.*(?:under.?temp|low temp)|(?:under.?temp|low temp)", "prot_charge_utp"),
+    (r"discharg\w*\b.*over.?current|over.?current.*\bdischarg|ocp ii", "prot_discharge_ocp"),
+    (r"charg\w*\b.*over.?current|over.?current.*\bcharg", "prot_charge_ocp"),
+    (r"(?:pack|battery|total)\b.*(?:over.?voltage|over.?pressure)", "prot_pack_ovp"),
+    (r"(?:pack|battery|total)\b.*(?:under.?voltage|pressure undervoltage)", "prot_pack_uvp"),
+    (r"over.?voltage|overcharge|fully charged|battery full|exceed voltage", "prot_cell_ovp"),
+    (r"under.?voltage|over.?discharge|low voltage", "prot_cell_uvp"),
+    (r"over.?current", "prot_discharge_ocp"),
+)
+_WORDS_RX = tuple((re.compile(p, re.IGNORECASE), f) for p, f in _WORDS)
+_NONE_WORDS = {"", "none", "ok", "normal", "no error", "no errors", "no alarm", "0", "off", "on"}
+
+
+def fields_from_words(text: str) -> dict[str, Any]:
+    """Protection fields from an alarm a tool already printed in words ('Cell Undervoltage;Discharge overcurrent').
+    Phrases that name no known protection are kept in alarm_text but set no flag."""
+    phrases = [x.strip() for x in re.split(r"[;,|/]+", text or "") if x.strip()]
+    if not phrases or all(x.lower() in _NONE_WORDS for x in phrases):
+        return {}
+    flags: set[str] = set()
+    for phrase in phrases:
+        for rx, flag in _WORDS_RX:
+            if rx.search(phrase):
+                if flag:
+                    flags.add(flag)
+                break
+    tripped = flags - {"prot_sensor_fault"}  # a sensing alarm alone (wire resistance) is a warning, not a trip
+    out: dict[str, Any] = {"protection_active": bool(tripped), "alarm_text": "; ".join(phrases)}
+    out.update({f: True for f in flags})
+    return {k: v for k, v in out.items() if v is not None}

@@ -156,3 +156,25 @@ def test_advertisement_names_family_and_protocol():
     p = parse_text("AdvertisementData(local_name='ANT-BLE24C-001', manufacturer_data={8979: b'\\x88\\xa0\\xaa\\xbb"
                    "\\xcc\\x90\\x00\\x01'}, service_uuids=['0000ffe0-0000-1000-8000-00805f9b34fb'], rssi=-70)")
     assert p.fields == {"bms": "ant"} and "ANT 2021" in p.format
+
+
+def test_an_esphome_errors_text_becomes_protection_fields():
+    log = "\n".join([
+        "[sensor:094]: 'jk-bms cell voltage 1': Sending state 2.71000 V with 3 decimals of accuracy",
+        "[sensor:094]: 'jk-bms cell voltage 2': Sending state 3.30000 V with 3 decimals of accuracy",
+        "[text_sensor:067]: 'jk-bms errors': Sending state 'Cell undervoltage;Battery pack undervoltage'",
+        "[binary_sensor:036]: 'jk-bms discharging': Sending state OFF",
+    ])
+    reading, p = parse_to_reading(log)
+    assert reading.prot_cell_uvp and reading.prot_pack_uvp and reading.protection_active
+    assert reading.alarm_text == "Cell undervoltage; Battery pack undervoltage" and reading.alarm_code is None
+    found = {f.rule: f for f in check(reading).findings}
+    assert "protection.undervoltage-trip" in found and "?" not in found["protection.undervoltage-trip"].message
+
+
+def test_a_sensing_warning_alone_is_not_a_trip():
+    from drivers.protection import fields_from_words
+
+    assert fields_from_words("Wire resistance") == {"protection_active": False, "alarm_text": "Wire resistance",
+                                                    "prot_sensor_fault": True}
+    assert fields_from_words("none") == {}

@@ -59,6 +59,7 @@ def parse(text: str) -> Parsed:
     if family:
         p.fields["bms"] = family
     _errors_bitmask(pairs, family, p)
+    _alarm_words(p)
     temps = p.fields.get("temperatures")
     if family == "ant" and temps and any(t <= -40 for t in temps):
         p.note(f"{sum(1 for t in temps if t <= -40)} ANT temperature sensor(s) read -40 °C, the value of an open "
@@ -106,3 +107,16 @@ def _errors_bitmask(pairs: list[tuple[str, str]], family: str | None, p: Parsed)
     elif code:
         p.note(f"errors bitmask {code} (0x{code:X}) reported; its bit order depends on the component version, "
                f"so it was not decoded: the 'errors' text says what it means")
+
+
+def _alarm_words(p: Parsed) -> None:
+    """The `errors` text (`'Cell Undervoltage;Discharge overcurrent'`) -> protection fields, unless a code said more."""
+    from drivers.protection import fields_from_words
+
+    if "alarm_code" in p.fields or not p.fields.get("fault"):
+        return
+    got = fields_from_words(str(p.fields["fault"]))
+    if got:
+        p.fields.update(got)
+        named = sorted(k.removeprefix("prot_") for k in got if k.startswith("prot_"))
+        p.note(f"BMS alarm in words: '{got['alarm_text']}'" + (f" ({', '.join(named)})" if named else ""))

@@ -51,6 +51,9 @@ def parse(text: str) -> Parsed:
         p.unsure(f"{len(empty)} entities without a value (NaN/unavailable), left out: "
                  + ", ".join(shown(n, 40) for n in empty[:4]) + (" ..." if len(empty) > 4 else ""))
     collect(pairs, p)
+    from drivers.paste.esphome import _alarm_words
+
+    _alarm_words(p)
     if "current" in p.fields:
         p.note("current as the integration shows it: positive = charging")
     return p
