@@ -309,6 +309,20 @@ def _children(node: Any) -> list[Any]:
     return out
 
 
+C_PARSER_MAX_PREFIX = 500
+
+
+def _block_prefix(text: str) -> int:
+    """An upper bound of block nesting: the longest run of indentation and `- `, `? `, `: ` indicators at the
+    start of a line (each nesting level needs at least one of those characters)."""
+    best = 0
+    for line in text.split("\n"):
+        n = len(line) - len(line.lstrip(" \t-?:"))
+        if n > best:
+            best = n
+    return best
+
+
 def load_yaml(text: str, limits: Limits = DEFAULT, what: str = "input", *, typ: str = "safe",
               pure: bool = False, configure: Callable[[Any], None] | None = None) -> Any:
     """YAML through ruamel's safe (or round-trip) constructors, after check_yaml_node. Raises ruamel's
@@ -317,6 +331,8 @@ def load_yaml(text: str, limits: Limits = DEFAULT, what: str = "input", *, typ: 
 
     if _bracket_depth(text) > 4 * limits.depth:  # flow-style nesting makes the parser slow before it fails
         raise UserError(f"the {what} is nested too deeply (over {limits.depth} levels)")
+    if not pure and _block_prefix(text) > C_PARSER_MAX_PREFIX:
+        pure = True  # libyaml's composer recurses in C and can overflow the stack; the Python one raises
     y = YAML(typ=typ, pure=pure)
     y.allow_duplicate_keys = False
     if configure is not None:

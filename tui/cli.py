@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -17,7 +16,9 @@ PROG = "bmsdoc"
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line and exit 2, as for every bad input
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        from kb.untrusted import shown
+
+        self.exit(2, f"{self.prog}: error: {shown(message, 400)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,10 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the program and knowledge-base versions")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        mod_name = f"tui.commands.{name}"
-        if importlib.util.find_spec(mod_name) is None:
-            continue
-        importlib.import_module(mod_name).register(sub)
+        importlib.import_module(f"tui.commands.{name}").register(sub)  # a broken command module is an error
     return parser
 
 

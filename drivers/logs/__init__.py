@@ -15,7 +15,7 @@ from pathlib import Path
 
 from drivers.logs.data import LogData
 from drivers.logs.generic import MAP_HELP, ColumnMap, parse_map
-from drivers.logs.text import LogFile, Progress, read_lines, split_header
+from drivers.logs.text import LogFile, Progress, _regular, read_lines, split_header
 from kb.errors import UserError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -35,6 +35,7 @@ def _is_sqlite(path: Path) -> bool:
 def detect(path: str | Path, mapping: ColumnMap | None = None) -> str:
     """The format name of a file (reads only its first line)."""
     p = Path(path)
+    _regular(p)  # before anything opens it: a FIFO would block, a device never end
     if _is_sqlite(p):
         return "bmsdoc-session"
     if mapping is not None:
@@ -64,6 +65,7 @@ def load_log(path: str | Path, mapping: ColumnMap | str | None = None, progress:
     p = Path(path)
     if isinstance(mapping, str):
         mapping = parse_map(mapping)
+    _regular(p)  # before anything opens it: a FIFO would block, a device never end
     if _is_sqlite(p):
         from drivers.logs import session as session_reader
 

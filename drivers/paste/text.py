@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -36,7 +37,13 @@ def strip_markdown(line: str) -> str:
 
 
 def lines_of(text: str) -> list[str]:
-    return [ln for ln in (strip_markdown(x) for x in clean_text(text).split("\n")) if ln]
+    """The non-empty lines, cleaned. Every shape's detect() asks for them: they are computed once per text."""
+    return list(_lines(text))
+
+
+@functools.lru_cache(maxsize=4)
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(ln for ln in (strip_markdown(x) for x in clean_text(text).split("\n") if x.strip()) if ln)
 
 
 def to_float(num: str) -> float:

@@ -112,6 +112,9 @@ def read_input(text: str) -> tuple[dict[str, Any], list[str]]:
     from kb.errors import UserError
 
     stripped = text.strip()
+    if stripped[:1] not in "{[" and len(stripped) > PASTE_CHARS:
+        raise UserError(f"a pasted screen of {len(stripped) / 1e6:.1f} MB is too large (at most {PASTE_CHARS / 1e6:g} MB "
+                        "of text; JSON readings may be up to 4 MB): paste one reading")
     if stripped[:1] in "{[":
         try:
             data = untrusted.loads_json(stripped, what="reading")
@@ -156,31 +159,16 @@ def _yaml_or_none(text: str) -> Any:
 def _paste_claims(text: str, data: dict) -> bool:
     """YAML also reads `Fault : FAULT_CODE_...` blocks and `Cell 1: 3.28` lines as mappings; the paste parsers
     know their conventions (VESC's current sign), so such text goes to them (drivers.paste.claims)."""
-    import importlib.util
-
-    if importlib.util.find_spec("drivers.paste") is None:
-        return False
     from drivers.paste import claims
 
     return claims(text, data)
 
 
 def _paste(text: str) -> tuple[dict[str, Any], list[str]] | None:
-    """Free text through the drivers' paste parsers, when they are installed in this build."""
-    import importlib
-    import importlib.util
-
+    """Free text through the drivers' paste parsers."""
+    from drivers.paste import parse_text
     from kb.errors import UserError
 
-    try:
-        if importlib.util.find_spec("drivers.paste") is None:
-            return None
-        mod = importlib.import_module("drivers.paste")
-    except ImportError:
-        return None
-    parse_text = getattr(mod, "parse_text", None)
-    if parse_text is None:
-        return None
     if len(text) > PASTE_CHARS:
         raise UserError(f"a pasted screen of {len(text) / 1e6:.1f} MB is too large (at most {PASTE_CHARS / 1e6:g} MB "
                         "of text; JSON or YAML readings may be up to 4 MB): paste one reading")
@@ -201,7 +189,10 @@ def _paste(text: str) -> tuple[dict[str, Any], list[str]] | None:
 def apply_overrides(data: dict[str, Any], bms: str | None, series: int | None) -> dict[str, Any]:
     from engine.reading import canonical_field
 
+    from kb.untrusted import clean
+
     out = dict(data)
+    bms = clean(bms) if isinstance(bms, str) else bms  # a flag from undecodable bytes carries surrogates
     for name, value in (("bms", bms), ("series", series)):
         if value is None:
             continue
