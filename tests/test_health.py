@@ -232,3 +232,66 @@ def test_a_discharge_positive_log_is_flipped_and_still_judged(kb, bmsdoc, tmp_pa
     assert any("sign was flipped" in n for n in d["notes"])
     assert [c["cell"] for c in d["cells"] if c["verdict"] != "ok"] == [11]
     assert d["pack_figures"]["ah_out"] > d["pack_figures"]["ah_in"] * 0.9 and d["pack_figures"]["capacity_ah"] > 10
+
+
+def test_health_content_mistakes_are_located(tmp_path):
+    """content/health.yaml is validated like every other KB file: a handbook number without its footnote, an
+    unknown footnote, a template field that is not evidence and a missing finding are each one file:line problem."""
+    import shutil
+
+    from kb.errors import KBInvalid
+    from kb.load import CONTENT_DIR, load_kb
+
+    root = tmp_path / "content"
+    shutil.copytree(CONTENT_DIR, root)
+    p = root / "health.yaml"
+    text = p.read_text()
+    text = text.replace('delta_warn_v: {value: 0.025, basis: handbook, citations: ["9"],', 'delta_warn_v: {value: 0.025, basis: handbook,')
+    text = text.replace('    citations: ["10", "20"]\n  - id: health.cell-low-capacity', '    citations: ["10", "nope"]\n  - id: health.cell-low-capacity')
+    text = text.replace("Cell {cell} holds {capacity_ah:.2f} Ah", "Cell {cell} holds {capacity:.2f} Ah")
+    text = text.replace("  - id: health.soc-drift", "  - id: health.soc-drift-renamed")
+    p.write_text(text)
+    with pytest.raises(KBInvalid) as e:
+        load_kb(root, use_cache=False)
+    got = "\n".join(str(x) for x in e.value.problems)
+    assert "content/health.yaml" in got
+    assert "threshold 'delta_warn_v': a handbook number needs its citation" in got
+    assert "citation 'nope' is not a footnote" in got
+    assert "'{capacity}' is not one of its evidence fields" in got
+    assert "finding 'health.soc-drift' is missing" in got
+
+
+def test_foreign_sqlite_is_skipped_and_nothing_left_is_one_line(kb, bmsdoc, tmp_path):
+    db = tmp_path / "other.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    code, _, err = bmsdoc("health", db)
+    assert code == 2 and "no recording with data to analyse" in err
+    _, path = pack_csv(tmp_path, 13, "li-ion", 111)
+    d = json.loads(bmsdoc("health", db, path, "--json")[1])
+    assert any("neither a bmsdoc recording nor fleet history: skipped" in n for n in d["notes"])
+    assert len(d["recordings"]) == 1
+
+
+def test_other_csv_through_map_and_plots_alone(kb, bmsdoc, tmp_path):
+    pack = synth.make_pack(13, "li-ion", seed=121)
+    rec = synth.simulate(pack, synth.cycle(pack, seed=121), seed=121)
+    p = tmp_path / "logger.csv"
+    v = rec.cells.sum(axis=1)
+    np.savetxt(p, np.column_stack((rec.t_s * 1000, v, -rec.current)), fmt=["%.0f", "%.2f", "%.2f"], delimiter=",",
+               header="ms,pack volts,amps out", comments="")
+    code, out, err = bmsdoc("health", p, "--map", "time=ms,voltage=pack volts,current=amps out,"
+                            "current_sign=discharge_positive,time_unit=ms", "--json", "--plots", tmp_path / "figs")
+    assert code == 0, err
+    d = json.loads(out)
+    true_pack_mohm = pack.r0_ohm.sum() * 1000
+    assert d["cells"] == [] and abs(d["pack_figures"]["resistance_mohm"] / true_pack_mohm - 1) < 0.15
+    assert d["written"] and all(Path(w).exists() for w in d["written"])
+
+
+def test_no_source_and_nothing_recorded(kb, bmsdoc, tmp_path, monkeypatch):
+    monkeypatch.setenv("BMSDOC_DATA_DIR", str(tmp_path))
+    code, _, err = bmsdoc("health")
+    assert code == 2 and "nothing recorded yet" in err

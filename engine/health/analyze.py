@@ -215,9 +215,10 @@ def _one(rec: Recording, h, chem: str | None, acc: _Acc) -> None:
         cell_resistance_mohm=[float(x) * 1000 if np.isfinite(x) else None for x in est.ohm[:rec.series]]
         if est is not None and est.steps else [],
         balancing_share=float(np.mean(rec.balancing)) if rec.balancing is not None and len(rec.balancing) else None))
-    if rec.series:
+    if rec.series or acc.plot.get("cells") is None:
         k = max(1, rec.samples // PLOT_POINTS)
-        acc.plot = {"name": rec.name, "t_s": t[::k], "cells": cells[::k], "current": i[::k]}
+        acc.plot = {"name": rec.name, "t_s": t[::k], "cells": cells[::k] if rec.series else None, "current": i[::k],
+                    "pack_v": None if pv is None else pv[::k]}
 
 
 def _combine(acc: _Acc, h, series: int, chem: str | None, pack: str | None, notes: list[str]) -> HealthReport:

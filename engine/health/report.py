@@ -48,6 +48,17 @@ def write_plots(rep: HealthReport, out_dir: str | Path, formats: tuple[str, ...]
         ai.set_ylabel("current (A)\n+ charge")
         ai.set_xlabel("minutes from start")
         figs.append(("cell-voltages", fig))
+    elif pl.get("pack_v") is not None and len(pl.get("t_s", [])):
+        fig, (av, ai) = plt.subplots(2, 1, sharex=True, figsize=(11, 5), constrained_layout=True)
+        t = np.asarray(pl["t_s"]) / 60
+        av.plot(t, pl["pack_v"], lw=0.7, color="tab:blue")
+        av.set_ylabel("pack voltage (V)")
+        av.set_title(f"Pack voltage under load — {pl['name']} (no cell voltages in this log)", fontsize=9)
+        ai.plot(t, pl["current"], lw=0.6, color="tab:gray")
+        ai.axhline(0, lw=0.5, color="black")
+        ai.set_ylabel("current (A)\n+ charge")
+        ai.set_xlabel("minutes from start")
+        figs.append(("pack-voltage", fig))
     if rep.cells and any(c.resistance_mohm is not None for c in rep.cells):
         figs.append(("resistance", _bars(plt, rep, "resistance_mohm", "resistance (mΩ)", "Per-cell internal resistance")))
     if rep.cells and any(c.capacity_ah is not None for c in rep.cells):
