@@ -35,7 +35,7 @@ CONTROLLERS = {"vesc": "vesc", "spintend": "spintend", "ubox": "spintend", "make
 _NUM_UNIT = re.compile(
     r"(?<![\w.])(\d{1,4}(?:[.,]\d{1,4})?)\s?(mv|millivolts?|volts?|v|amps?|amp|a|ah|°c|deg(?:rees)?|c|s|p|%)(?![a-z])")
 _SP = re.compile(r"(?<![\w.])(\d{1,2})\s?s\s?(\d{1,3})\s?p(?![a-z])")
-_RANGE_S = re.compile(r"(?<![\w.])(\d{1,2})\s?(?:-|–|to)\s?(\d{1,2})\s?s(?![a-z])")
+_RANGE_S = re.compile(r"(?<![\w.])(\d{1,2})\s?s?\s?(?:-|–|to)\s?(\d{1,2})\s?s(?![a-z])")
 _BARE = re.compile(r"(?<![\w.])(\d{1,4}(?:[.,]\d{1,4})?)(?![\w.])")
 _WORD = re.compile(r"[a-z0-9]+(?:[.'-][a-z0-9]+){0,4}")
 _CLAUSE = re.compile(r"[,;!?]|\.(?!\d)|\bbut\b|\bwhile\b|\band\b")
