@@ -295,3 +295,23 @@ def test_no_source_and_nothing_recorded(kb, bmsdoc, tmp_path, monkeypatch):
     monkeypatch.setenv("BMSDOC_DATA_DIR", str(tmp_path))
     code, _, err = bmsdoc("health")
     assert code == 2 and "nothing recorded yet" in err
+
+
+def test_a_session_written_by_the_recorder_is_read(kb, bmsdoc, tmp_path):
+    """The real writer (drivers/record.py, as `bmsdoc watch --record` uses it): readings as Reading.given() dicts."""
+    from drivers.record import Recorder
+
+    pack = synth.make_pack(13, "lfp", seed=131, high_r=2)
+    rec = synth.simulate(pack, synth.cycle(pack, seed=131, soc_floor=0.5), seed=131)
+    db = tmp_path / "sessions.sqlite"
+    with Recorder(db) as r:
+        r.start("ble:C8:47:8C:10:20:30", family="jk", context={"pack": "deck-2", "series": 13})
+        for k in range(rec.samples):
+            r.add_reading(k, float(rec.t_s[k]), {"cells": rec.cells[k].tolist(), "current": float(rec.current[k]),
+                                                 "soc": float(rec.soc[k]) * 100, "balancing": False})
+    code, out, err = bmsdoc("health", db, "--pack", "deck-2", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["series"] == 13 and d["chemistry"] == "lfp"
+    assert [c["cell"] for c in d["cells"] if c["verdict"] != "ok"] == [2]
+    assert d["cells"][1]["resistance_mohm"] == pytest.approx(pack.r0_ohm[1] * 1000, rel=0.15)
