@@ -24,7 +24,6 @@ from textual.screen import Screen
 from textual.widgets import Markdown
 
 from tui.messages import LiveReading, LiveStatus
-from tui.screens.base import available
 from tui.screens.chat import ChatScreen
 from tui.screens.commission import CommissionScreen
 from tui.screens.dashboard import DashboardScreen
@@ -33,6 +32,7 @@ from tui.screens.handbook import HandbookScreen
 from tui.screens.help import HelpScreen
 from tui.screens.select import SelectScreen
 from tui.widgets.areabar import AREAS
+from tui.widgets.markview import MarkView
 
 TREND_LEN = 120
 DEFAULT_DEMO = ("jk", "healthy-ride")
@@ -251,8 +251,9 @@ class BmsDocApp(App):
     def action_open_citation(self, label: str) -> None:
         self.open_citation(label)
 
+    @on(MarkView.LinkClicked)
     @on(Markdown.LinkClicked)
-    def _markdown_link(self, event: Markdown.LinkClicked) -> None:
+    def _markdown_link(self, event: Markdown.LinkClicked | MarkView.LinkClicked) -> None:
         """One dispatcher for every Markdown widget outside the handbook: citations and sections open there."""
         href = event.href
         if href.startswith("cite:"):
@@ -260,7 +261,7 @@ class BmsDocApp(App):
         elif href.startswith("section:"):
             self.open_handbook(href)
         elif href.startswith("#"):
-            event.markdown.goto_anchor(href[1:])
+            (event.view if isinstance(event, MarkView.LinkClicked) else event.markdown).goto_anchor(href[1:])
         else:
             self.notify(f"link: {href}", title="Link")
 
@@ -315,10 +316,6 @@ class BmsDocApp(App):
         if reading is None:
             from kb.errors import UserError
 
-            if not available("drivers.paste"):
-                self.live.status, self.live.detail = "error", "pasted readings are not available in this build"
-                self.live_tick += 1
-                return
             try:
                 from drivers.paste import parse_to_reading
 
@@ -406,9 +403,6 @@ class BmsDocApp(App):
     def check(self, reading: Any) -> Any:
         if self.kb is None:
             self.live.check_error = self.kb_error
-            return None
-        if not available("engine.check"):
-            self.live.check_error = "reading checks are not available in this build (engine.check is missing)"
             return None
         from kb.errors import UserError
 

@@ -13,26 +13,22 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.markup import escape
-from textual.widgets import Input, Markdown, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.screens.base import AreaScreen, available
-from tui.widgets.kbtext import cite_md, finding_md
+from tui.screens.base import AreaScreen
+from tui.widgets.kbtext import cite_md
+from tui.widgets.markview import MarkView
 
 
-def unavailable_reason() -> str:
-    """Why the guided diagnosis cannot run in this build ("" when it can)."""
-    if not available("engine.flows"):
-        return "engine.flows is missing"
-    from tui.screens.flowapi import compatible
-
-    return compatible()[1]
-
-
-def flows_available() -> bool:
-    return not unavailable_reason()
+def _md_text(text: str) -> str:
+    """Flow text shown as Markdown text: characters Markdown would read as markup are escaped."""
+    out = str(text)
+    for ch in "\\`*_[]<>#":
+        out = out.replace(ch, "\\" + ch)
+    return out
 
 
 class DiagnoseScreen(AreaScreen):
@@ -59,6 +55,7 @@ conclusion, `e` exports the session report.
         self.flow_id: str | None = None
         self.finding: Any = None
         self.last_export = ""
+        self.show_why = False  # the "why this question?" text is shown in the step pane
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -69,8 +66,7 @@ conclusion, `e` exports the session report.
             with Vertical(id="dx-right"):
                 yield Static("", id="dx-title", classes="pane-title")
                 yield OptionList(id="dx-path")
-                with VerticalScroll(id="dx-step-scroll"):
-                    yield Markdown("", open_links=False, id="dx-step")
+                yield MarkView(id="dx-step")  # wraps at any width; the why is shown here, never over the options
                 yield OptionList(id="dx-options")
                 yield Input(placeholder="type the value and press Enter", id="dx-value", compact=True)
         yield from self.compose_footer()
@@ -91,26 +87,10 @@ conclusion, `e` exports the session report.
         if self.kb is None:
             lst.add_option(Option("(knowledge base unavailable)", disabled=True))
             return
-        if not flows_available():
-            lst.add_option(Option("guided diagnosis is not available in this build", disabled=True))
-            self._render_unavailable()
-            return
         from tui.screens.flowapi import list_flows
 
         for fid, title in list_flows(self.kb):
             lst.add_option(Option(escape(title), id=fid))
-
-    def _render_unavailable(self) -> None:
-        self.query_one("#dx-title", Static).update("[b]Diagnose[/]")
-        self.query_one("#dx-path").display = False
-        self.query_one("#dx-options").display = False
-        text = [f"**Guided diagnosis is not available in this build** ({unavailable_reason()}).", ""]
-        if self.finding is not None:
-            f = self.finding
-            text += [f"## {f.severity.upper()}: {f.title}", "", "What the rule itself says:", "", finding_md(f)]
-        else:
-            text.append("The Live area's findings still carry each rule's remedy and sources.")
-        self.query_one("#dx-step", Markdown).update("\n".join(text))
 
     def take_pending(self) -> None:
         pending = self.app.pending_diagnosis
@@ -118,9 +98,6 @@ conclusion, `e` exports the session report.
         if not pending:
             return
         self.finding = pending.get("finding")
-        if not flows_available():
-            self._render_unavailable()
-            return
         from tui.screens.flowapi import flow_for
 
         fid = pending.get("symptom") or (flow_for(self.kb, self.finding) if self.finding is not None else None)
@@ -179,23 +156,30 @@ conclusion, `e` exports the session report.
         opts = self.query_one("#dx-options", OptionList)
         value = self.query_one("#dx-value", Input)
         opts.clear_options()
-        md = self.query_one("#dx-step", Markdown)
+        md = self.query_one("#dx-step", MarkView)
         if step is None:
             return
         if step["kind"] == "conclude":
+            self.show_why = False
             opts.display = False
             value.display = False
             md.update(self.conclusion_md(step))
-            self.query_one("#dx-step-scroll").focus()
+            md.focus()
         else:
-            lines = [f"### {escape(step['question'])}", ""]
+            lines = [f"### {_md_text(step['question'])}", ""]
             if step.get("how"):
-                lines += [escape(step["how"]), ""]
+                lines += [_md_text(step["how"]), ""]
             if step.get("unit"):
                 lines += [f"*Answer in {step['unit']}*", ""]
             if step.get("citations"):
-                lines += [f"Sources: {cite_md(step['citations'])}"]
+                lines += [f"Sources: {cite_md(step['citations'])}", ""]
+            if self.show_why:
+                why = self.runner.why() or "no explanation recorded for this step"
+                lines += ["---", "", "**Why this question?** *(w hides it)*", ""]
+                lines += [_md_text(x) if x.strip() else "" for x in why.splitlines()]
             md.update("\n".join(lines))
+            if self.show_why:
+                md.call_after_refresh(md.scroll_end, animate=False)
             choices = step.get("options") or []
             opts.display = bool(choices)
             value.display = not choices
@@ -210,12 +194,12 @@ conclusion, `e` exports the session report.
         self.refresh_bindings()
 
     def conclusion_md(self, step: dict[str, Any]) -> str:
-        lines = [f"## Conclusion: {escape(step['question'])}", ""]
+        lines = [f"## Conclusion: {_md_text(step['question'])}", ""]
         if step.get("text"):
-            lines += [escape(step["text"]), ""]
+            lines += [_md_text(step["text"]), ""]
         if step.get("remedy"):
             lines += ["**Remedy:**", ""]
-            lines += [f"{i}. {escape(x)}" for i, x in enumerate(step["remedy"], 1)]
+            lines += [f"{i}. {_md_text(x)}" for i, x in enumerate(step["remedy"], 1)]
             lines.append("")
         lines.append(f"**Sources:** {cite_md(step.get('citations') or [])}")
         if self.last_export:
@@ -238,6 +222,7 @@ conclusion, `e` exports the session report.
         except UserError as e:
             self.notify(str(e), title="Answer", severity="error")
             return
+        self.show_why = False
         self.render_session()
 
     @on(OptionList.OptionSelected, "#dx-path")
@@ -259,8 +244,12 @@ conclusion, `e` exports the session report.
         return True
 
     def action_why(self) -> None:
-        why = self.runner.why()
-        self.notify(why or "no explanation recorded for this step", title="Why this question?", timeout=12)
+        """Show (or hide) why the question is asked, in the step pane: the options stay where they are."""
+        focused = self.app.focused
+        self.show_why = not self.show_why
+        self.render_session()
+        if focused is not None and focused.display:
+            focused.focus()
 
     def action_back(self) -> None:
         if self.runner.back():
@@ -292,7 +281,7 @@ conclusion, `e` exports the session report.
         self.render_session()
 
     def palette_commands(self) -> Iterable[tuple[str, str, object]]:
-        if self.kb is not None and flows_available():
+        if self.kb is not None:
             from tui.screens.flowapi import list_flows
 
             for fid, title in list_flows(self.kb):
