@@ -14,7 +14,7 @@ from kb.errors import UserError
 
 CORPUS = Path(__file__).parent / "data" / "paste" / "corpus"
 ITEMS = json.loads((CORPUS / "manifest.json").read_text())["items"]
-LAYOUTS = {"sniffer", "esphome-dotted", "hexdump-c", "xxd", "one-line", "python-literals", "nrf-connect", "request-reply"}
+LAYOUTS = {"wireshark", "c-array", "sniffer", "esphome-dotted", "hexdump-c", "xxd", "one-line", "python-literals", "nrf-connect", "request-reply"}
 
 
 @pytest.mark.parametrize("item", ITEMS, ids=[i["file"] for i in ITEMS])

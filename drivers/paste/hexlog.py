@@ -25,6 +25,8 @@ _DATE = re.compile(r"(?<![\w-])\d{4}-\d\d-\d\d(?![\w-])")
 _UUID = re.compile(r"(?<![\w-])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-])")
 _MAC = re.compile(r"(?<![\w:-])[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}(?![\w:-])")
 _LENGTH = re.compile(r"\(\s*\d{1,4}\s*(?:bytes?|b)?\s*\)\s*$", re.IGNORECASE)  # ESPHome's `(128)`
+_OD_COL = re.compile(r">[^<>]*<\s*$")
+_DUMP_GROUP = re.compile(r"(?:[0-9A-Fa-f]{2}){1,2}")
 _ASCII_COL = re.compile(r"\|[^|]*\|\s*$")  # hexdump -C
 _AFTER_VALUE = re.compile(r"(?:value|data|payload|notification|rx|bytes)[^:=]{0,40}[:=]\s*(?:\(0x\)\s*)?(.*)$",
                           re.IGNORECASE)
@@ -158,6 +160,14 @@ def _line_runs(body: str) -> tuple[list[bytes], bool]:
         m = matches[0]
         rest = body[:m.start()] + body[m.end():]
         pure = not any(ch.isalnum() for ch in rest)
+    elif matches and len(runs[-1]) < 4:
+        # the short tail of a frame ends its line (`notify ffe1  ff 0b 4e`): kept when it is single bytes with
+        # nothing after it; a handle or UUID (`ffe1`, one compact group) is not
+        m = matches[-1]
+        tail = m.group(0)
+        if (len(tail) == 2 or not _HEX.fullmatch(tail)) and not any(ch.isalnum() for ch in body[m.end():]):
+            runs = [r for r in runs[:-1] if len(r) >= 4] + [runs[-1]]
+            return runs, True
     return runs, pure
 
 
@@ -204,13 +214,16 @@ def extract(text: str) -> Extracted:
                 if value == 0:
                     dump_count = 0
                 body = body[m.end() - 1:]
-                if "|" in body:
-                    body = _ASCII_COL.sub(" ", body)  # hexdump -C: its halves are two spaces apart
-                else:
-                    body = re.split(r"(?<=\S) {2,}", body.strip(), maxsplit=1)[0]  # xxd: the ASCII column
+                body = _ASCII_COL.sub(" ", body)  # hexdump -C's |...| column
+                body = _OD_COL.sub(" ", body)  # od -z's >...< column
                 dump = True
-        if dump:
-            runs = _runs([t for t in _SPLIT.split(body) if t], True)
+        if dump:  # the groups up to the first word that is not one (xxd, Wireshark: the ASCII column)
+            groups = []
+            for t in body.split():
+                if not _DUMP_GROUP.fullmatch(t):
+                    break
+                groups.append(t)
+            runs = [bytes.fromhex("".join(groups))] if groups else []
             pure = True
         else:
             runs, pure = _line_runs(body)

@@ -124,7 +124,28 @@ def request_reply(frames: list[bytes], requests: list[bytes]) -> str:
     return "\n".join(out) + "\n"
 
 
+def wireshark(frames: list[bytes]) -> str:
+    data = b"".join(frames)
+    out = []
+    for off in range(0, len(data), 16):
+        row = data[off:off + 16]
+        h = " ".join(f"{x:02x}" for x in row[:8]) + "  " + " ".join(f"{x:02x}" for x in row[8:])
+        out.append(f"{off:04x}   {h:<48}   " + "".join(chr(x) if 32 <= x < 127 else "." for x in row))
+    return "\n".join(out) + "\n"
+
+
+def c_array(frames: list[bytes]) -> str:
+    out = []
+    for n, f in enumerate(frames):
+        out.append(f"static const uint8_t frame{n}[{len(f)}] = {{")
+        out += ["    " + ", ".join(f"0x{x:02X}" for x in f[i:i + 12]) + "," for i in range(0, len(f), 12)]
+        out.append("};")
+    return "\n".join(out) + "\n"
+
+
 LAYOUTS = {
+    "wireshark": lambda fr, ch, rq: wireshark(fr),
+    "c-array": lambda fr, ch, rq: c_array(fr),
     "sniffer": lambda fr, ch, rq: sniffer(fr, ch, rq),
     "esphome-dotted": lambda fr, ch, rq: esphome_dotted(fr),
     "hexdump-c": lambda fr, ch, rq: hexdump_c(fr),
@@ -170,7 +191,7 @@ def frame_sets(sdist: Path | None, mirror: Path | None) -> list[dict]:
                      "source": "aiobmsble"})
     v = d["daly"]["D2"]
     reqs = [bytes.fromhex(k) for k in v["frames"]]
-    sets.append({"id": "daly-d2", "family": "daly", "chunk": 0, "expected": v["expected"], "source": "aiobmsble",
+    sets.append({"id": "daly-d2", "family": "daly", "chunk": 20, "expected": v["expected"], "source": "aiobmsble",
                  "frames": [bytes.fromhex(x) for x in v["frames"].values()], "requests": reqs})
     if sdist:
         for name, frame in _ant_problem_frames(sdist / "tests" / "bms" / "test_ant_bms.py"):
@@ -245,8 +266,6 @@ def build(sdist: Path | None, mirror: Path | None) -> list[dict]:
     for s in frame_sets(sdist, mirror):
         reqs = s.get("requests", requests_for(s["family"]))
         for layout, make in LAYOUTS.items():
-            if s["family"] == "daly" and layout in ("sniffer",):
-                continue
             text = make(s["frames"], s["chunk"] or 0, reqs)
             name = f"{s['id']}.{layout}.txt"
             (HERE / name).write_text(text)
