@@ -18,16 +18,12 @@ from textual.message import Message
 from textual.widgets import Button, Markdown, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from tui.screens.base import AreaScreen, available
+from tui.screens.base import AreaScreen
 from tui.widgets.kbtext import cite_md
 
 WELCOME = ("Ask about your BMS in plain words: *why does my scooter cut out when braking?*, *which BMS for a 20S "
            "70 A pack?*, or paste a reading (cell voltages, FET states...). Answers cite the handbook; click a "
            "citation to read the source note.")
-
-
-def chat_available() -> bool:
-    return available("engine.chat")
 
 
 def answer_md(result: dict[str, Any]) -> str:
@@ -103,9 +99,7 @@ sources; `ctrl+n` starts a new conversation.
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
         with VerticalScroll(id="chat-log"):
-            yield ChatMessage("assistant", WELCOME if chat_available() else
-                              "**The chat is not available in this build** (engine.chat is missing). The Handbook "
-                              "area (key 5) searches the same knowledge.")
+            yield ChatMessage("assistant", WELCOME)
         yield OptionList(id="chat-options")
         with Horizontal(id="chat-entry"):
             yield TextArea(id="chat-input", soft_wrap=True, show_line_numbers=False)
@@ -115,13 +109,17 @@ sources; `ctrl+n` starts a new conversation.
 
     def on_mount(self) -> None:
         self.query_one("#chat-options").display = False
-        if not chat_available():
-            self.query_one("#chat-input", TextArea).disabled = True
-            self.query_one("#chat-send-button", Button).disabled = True
+
+    def on_screen_resume(self) -> None:
+        # coming back to Chat (Esc then a digit left it): the keyboard is in the question box again, so typed text
+        # is never lost or taken for area keys
+        area = self.query_one("#chat-input", TextArea)
+        if not area.disabled:
+            area.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "send":
-            return chat_available() and not self.busy
+            return not self.busy
         if action == "sources":
             return bool(self.last_citations)
         return True
@@ -134,9 +132,6 @@ sources; `ctrl+n` starts a new conversation.
     def ask(self, text: str) -> None:
         text = text.strip()
         if not text or self.busy:
-            return
-        if not chat_available():
-            self.notify("the chat is not available in this build", severity="error")
             return
         self.query_one("#chat-input", TextArea).text = ""
         self.query_one("#chat-options").display = False
