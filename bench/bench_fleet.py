@@ -98,13 +98,16 @@ def proc_mem(pid: int) -> tuple[float, float]:
     return rss, hwm
 
 
+KB_ARGS: list[str] = []  # the shipped KB; the pinned test KB (much smaller, so checks are cheaper) while it is invalid
+
+
 def start_workers(n: int, url: str, cfg: Path, tmp: Path, group: str) -> list[subprocess.Popen]:
     procs = []
     for w in range(n):
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "tui.cli", "fleet", "--broker", url, "--config", str(cfg), "--db",
-             str(tmp / f"{group}-w{w}.sqlite"), "--group", group, "--worker-id", f"{group}-w{w}"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+             str(tmp / f"{group}-w{w}.sqlite"), "--group", group, "--worker-id", f"{group}-w{w}", *KB_ARGS],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(tmp / f"{group}-w{w}.log", "w")))
     return procs
 
 
@@ -138,6 +141,7 @@ def run(label: str, broker: Mosquitto, tmp: Path, *, packs: int, workers: int, d
     meter = Meter(broker.port)
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{group}", protocol=mqtt.MQTTv5)
     pub.max_queued_messages_set(0)
+    pub.max_inflight_messages_set(1000)
     pub.connect("127.0.0.1", broker.port)
     pub.loop_start()
     time.sleep(4.0)  # the workers load the knowledge base and announce themselves
@@ -197,13 +201,58 @@ def run(label: str, broker: Mosquitto, tmp: Path, *, packs: int, workers: int, d
                        for t, w in sorted(meter.workers.items()) if group in t]}
 
 
+def in_process(n: int = 600) -> float:
+    """Milliseconds of one worker thread per whole reading (parse, check, publish calls, store), without a broker:
+    the figure to size workers by (readings per second per core = 1000 / it)."""
+    from drivers.mqtt import config
+    from drivers.mqtt.service import FleetService
+    from drivers.mqtt.store import FleetStore
+    from drivers.mqtt.url import parse_url
+    from engine.check import check
+    from engine.reading import Reading
+    from kb.load import load_kb
+
+    kb = load_kb(KB_ARGS[1]) if KB_ARGS else load_kb()
+    db = tempfile.mktemp(suffix=".sqlite")
+    svc = FleetService(parse_url("mqtt://127.0.0.1:1"), config.parse({"timing": {"min_interval": 0}}), kb=kb,
+                       store_path=db)
+    svc.store = FleetStore(db, kb_version=kb.kb_version)
+    check(Reading(), kb)
+    packs = 200
+    msgs = [(f"bmsdoc/p{i}/reading", json.dumps({"seq": k + 1, "time": 1e9 + k, "reading": reading(i, k)}).encode())
+            for k in range(n // packs + 1) for i in range(packs)]
+    for t, p in msgs[:packs]:  # first sight of each pack (its session row) is not the steady state
+        svc._handle(t, p, False, time.monotonic(), time.time())
+    t0 = time.process_time()
+    for t, p in msgs[packs:]:
+        svc._handle(t, p, False, time.monotonic(), time.time())
+    ms = (time.process_time() - t0) / len(msgs[packs:]) * 1000
+    svc.store.close()
+    return ms
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--packs", type=int, default=1000)
     ap.add_argument("--split-packs", type=int, default=200)
+    ap.add_argument("--only", choices=("json1", "json2", "split"), help="one run only")
     args = ap.parse_args()
+    from kb.errors import KBInvalid
+    from kb.load import load_kb
+
+    try:
+        kb = load_kb()
+        print(f"knowledge base {kb.kb_version}: {len(kb.rules)} rules")
+    except KBInvalid as e:
+        KB_ARGS.extend(["--kb", str(ROOT / "tests/data/tui_kb")])
+        print(f"NOTE: content/ does not validate ({e.problems[0]}); the workers use the pinned test KB, whose few "
+              f"rules make a check cheaper than the shipped KB's")
+    ms = in_process()
+    print(f"in process, no broker: {ms:.2f} ms of CPU per reading (parse + check + publish + store) = "
+          f"{1000 / ms:.0f} readings/s per core", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
+    print(f"work directory (worker logs): {tmp}")
     broker = Mosquitto(tmp / "broker", persistence=False).start()
     results = []
     try:
@@ -211,6 +260,8 @@ def main() -> int:
                                              (f"{args.packs} packs JSON, 2 workers", args.packs, 2, False),
                                              (f"{args.split_packs} packs batmon-ha split, 1 worker",
                                               args.split_packs, 1, True)):
+            if args.only and args.only != ("split" if split else f"json{workers}"):
+                continue
             r = run(label, broker, tmp, packs=packs, workers=workers, duration=args.duration, split=split)
             results.append(r)
             print(f"{r['label']}: {r['readings']} readings in {args.duration:g} s, {r['findings']} findings back; "

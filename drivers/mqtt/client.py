@@ -36,6 +36,7 @@ def make_client(broker: Broker, client_id: str, *, will: tuple[str, bytes, bool]
         c.will_set(topic, payload, qos=1, retain=retain)
     c.reconnect_delay_set(*reconnect)  # type: ignore[arg-type]
     c.max_queued_messages_set(100_000)
+    c.max_inflight_messages_set(1000)  # paho's default of 20 unacknowledged QoS 1 messages caps a busy worker
     return c
 
 
