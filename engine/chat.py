@@ -609,8 +609,7 @@ class Dialogue:
         if not fs:
             return None
         f = fs[0]
-        qs = getattr(rep, "questions", None) or []
-        follow = qs[0]["ask"] if qs and isinstance(qs[0], dict) and qs[0].get("ask") else None
+        follow = _next_question(rep, facts)
         first = f.remedy[0] if f.remedy else f.title
         return self._out(f"{first} {_cites_md(f.citations)}\n\nWhy: {f.message}", list(f.citations), [f.to_json()],
                          follow_up=follow)
@@ -632,8 +631,7 @@ class Dialogue:
             self.reading["bms"] = self.facts["bms"]
         rep = check(reading, self.kb)
         fs = rep.sorted_findings()
-        qs = getattr(rep, "questions", None) or []
-        follow = qs[0]["ask"] if qs and isinstance(qs[0], dict) and qs[0].get("ask") else None
+        follow = _next_question(rep, self.facts)
         if not fs:
             return self._out("Nothing wrong in that reading: I checked it against every rule of the handbook and none "
                              "fired.", [], follow_up=follow)
@@ -722,6 +720,23 @@ def _need_text(facts: dict[str, Any]) -> list[str]:
     if facts.get("full_protection"):
         out.append("full protection required")
     return out
+
+
+# what a rider already said, in chat terms, for each reading field a report may ask about
+_SAID_AS = {"cells": ("cells", "cell_voltage", "cell_delta", "cell_min", "cell_max"),
+            "current": ("continuous", "battery_limit", "charge_current", "peak"),
+            "pack_voltage": ("pack_voltage", "cell_voltage"), "regen_limit": ("regen_limit", "regen")}
+
+
+def _next_question(report, facts: dict[str, Any]) -> str | None:
+    """The report's most decisive question (engine.check's ranked questions) about a fact the rider has not given."""
+    for q in getattr(report, "questions", None) or []:
+        field = q.get("field") if isinstance(q, dict) else getattr(q, "field", None)
+        ask = q.get("ask") if isinstance(q, dict) else getattr(q, "ask", None)
+        if not ask or any(facts.get(k) is not None for k in _SAID_AS.get(field, (field,))):
+            continue
+        return ask
+    return None
 
 
 def _step_field(session, sid: str) -> str | None:
