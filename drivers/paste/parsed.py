@@ -64,7 +64,12 @@ def drop_unused_cells(cells: list[float], p: Parsed, series: int | None = None) 
 
 
 def finish(p: Parsed) -> Parsed:
-    """Shared last steps: unused cells, series against the cell count, stated summaries against the cells."""
+    """Shared last steps: an alarm typed in words, unused cells, series against the cell count, stated summaries
+    against the cells."""
+    if isinstance(p.fields.get("alarm_text"), str) and "protection_active" not in p.fields:
+        from drivers.protection import fields_from_words
+
+        p.fields.update(fields_from_words(p.fields["alarm_text"]))
     cells = p.fields.get("cells")
     if cells:
         series = p.fields.get("series")
