@@ -37,7 +37,7 @@ _KV = re.compile(r"\b[a-z_]{1,30}\s{0,3}[:=]\s{0,3}-?\d")  # bounded: linear on 
 
 
 def _cites_md(labels) -> str:
-    return "".join(f"[^{c}]" for c in labels)
+    return "".join(f"[^{c}]" for c in dict.fromkeys(labels))
 
 
 def _uniq(xs) -> list[str]:
@@ -384,6 +384,12 @@ class Dialogue:
         return select(self._needs(facts), self.kb)
 
     def _select(self, facts: dict[str, Any]) -> dict[str, Any]:
+        note = ""
+        if not facts.get("series") and facts.get("pack_voltage") in _NOMINAL:
+            facts["series"] = _NOMINAL[facts["pack_voltage"]]  # a nominal pack voltage names its series (Li-ion)
+            self.facts["series"] = facts["series"]
+            note = (f" (taking {facts['pack_voltage']:g} V as a nominal Li-ion pack, {facts['series']} S; "
+                    "say the series if it differs)")
         missing = [n for n in ("series", "continuous") if not facts.get(n)]
         if missing:
             self.pending = "select"
@@ -402,7 +408,7 @@ class Dialogue:
         top = res.ranking[0]
         cites: list[str] = []
         why = top.reasons[0] if top.reasons else None
-        lines = [f"**{top.name}** is the pick for {', '.join(_need_text(facts))} ({top.verdict})" +
+        lines = [f"**{top.name}** is the pick for {', '.join(_need_text(facts))}{note} ({top.verdict})" +
                  (f": {why.text} {_cites_md(why.citations)}" if why else ".")]
         cites += why.citations if why else top.citations[:2]
         for extra in top.reasons[1:2]:
@@ -678,6 +684,7 @@ class Dialogue:
 
 
 _NEEDS = ("series", "continuous", "peak", "regen_limit", "space", "uptime", "budget", "full_protection", "integration")
+_NOMINAL = {36.0: 10, 48.0: 13, 52.0: 14, 60.0: 16, 72.0: 20}  # ours: nominal Li-ion pack voltages riders quote
 _RATING_Q = re.compile(r"\b(how much current|how many amps|max(?:imum)? current|current rating|amp rating|rated for|"
                        r"how much can (?:it|a|an|the|my)\b[^?.]{0,20}\b(?:take|handle|do)|amps can|how many a\b)")
 _SERIES_Q = re.compile(r"\b(max(?:imum)? series|how many (?:series|cells in series|s\b)|series (?:limit|max|ceiling)|"

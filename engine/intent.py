@@ -50,6 +50,10 @@ def classify(text: str, facts: dict[str, Any], has_context: bool = False) -> str
         return "ok_for"
     if fams and (facts.get("series") or facts.get("continuous")) and re.search(r"\bfor (?:a |my |an )?\d{1,3}\s?[sa]\b", low):
         return "ok_for"
+    if fams and (facts.get("series") or facts.get("continuous")) and \
+            re.match(r"^\s*(can|is|will|would|does|do|could|should)\b", low) and not _SETTING.search(low) and \
+            not any(k in facts for k in ("cell_voltage", "pack_voltage", "cell_delta", "charge_target")):
+        return "ok_for"
     if _SETTING.search(low):
         return "setting"
     if _SYMPTOM.search(low) and not _WHAT.match(low):
