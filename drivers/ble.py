@@ -205,13 +205,13 @@ def canonical_context(context: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def to_reading(sample: Mapping[str, Any], family: str | None, context: Mapping[str, Any],
-               notes: list[str] | None = None) -> Reading:
+               notes: list[str] | None = None, variant: str = "") -> Reading:
     """One aiobmsble sample + the rider's context -> a Reading (UserError when the sample is implausible)."""
     from drivers.sample import sample_to_fields
 
     from drivers.protection import describe
 
-    fields = sample_to_fields(sample, family or "", notes)  # protection fields from problem_code, in words
+    fields = sample_to_fields(sample, family or "", notes, variant)  # protection fields from problem_code
     if sample.get("problem_code") and (words := describe(fields)):
         fields["fault"] = words
     elif code := sample.get("problem_code"):
@@ -300,7 +300,8 @@ async def watch(address: str | Any, *, family: str | None = None, context: Mappi
                     fails = 0
                     notes: list[str] = []
                     try:
-                        reading = to_reading(sample, fam, ctx, notes)
+                        reading = to_reading(sample, fam, ctx, notes,
+                                             "legacy" if cls.__module__.endswith("ant_leg_bms") else "")
                     except UserError as e:
                         stats.rejected += 1
                         yield LiveEvent("error", t, detail=f"implausible sample skipped: {e}")
