@@ -22,7 +22,8 @@ _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: schemas are built on first validation, so loading the cached KB (no validation) skips them
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 Citations = list[str]
