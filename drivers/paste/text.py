@@ -96,6 +96,8 @@ def field_value(name: str, raw: Any) -> tuple[Any, str | None]:
         nu = number_unit(s)
         if nu is None:
             return None, f"{name}: '{s}' is not a number"
+        if nu[2][:1] == ":" and nu[2][1:2].isdigit():  # `14:22:05.123` (a log's timestamp) is no reading value
+            return None, f"{name}: '{s[:20]}' is a time of day, not a number"
         x = in_units(name, nu[0], nu[1])
         if x is None:
             return None, f"{name}: '{s}' has a unit that does not fit ({spec.unit or 'no unit'} expected)"
