@@ -36,24 +36,40 @@ class Words:
 
     def __init__(self, text: str, prefixes: tuple[str, ...]) -> None:
         low = (text or "")[:4000].lower().replace("’", "'")
-        self.words = _WORD.findall(low)
         fixed = []
-        for w in self.words:
-            if len(w) >= 5 and not any(w.startswith(p) for p in prefixes) and w.isalpha():
+        for w in _WORD.findall(low):
+            if len(w) >= 5 and w.isalpha() and not _starts_any(w, prefixes):
                 fixed.append(_fix(w, prefixes) or w)
             else:
                 fixed.append(w)
         self.words = fixed
+        self.starts = {w[:k] for w in fixed for k in range(1, min(len(w), 24) + 1)}  # every word prefix
         self.spaced = " " + " ".join(fixed) + " " + low + " "
+        self._seen: dict[str, bool] = {}
 
     def has(self, entry: str) -> bool:
-        for alt in entry.split("|"):
-            if " " in alt or not alt.replace("-", "").replace(".", "").isalnum():
-                if alt in self.spaced:
-                    return True
-            elif any(w.startswith(alt) for w in self.words):
-                return True
-        return False
+        hit = self._seen.get(entry)
+        if hit is None:
+            phrases, plain = _alts(entry)
+            hit = self._seen[entry] = not self.starts.isdisjoint(plain) or any(p in self.spaced for p in phrases)
+        return hit
+
+
+@lru_cache(maxsize=2048)
+def _alts(entry: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """An entry's alternatives: phrases (matched as text) and plain word prefixes (matched against word starts)."""
+    alts = entry.split("|")
+    plain = frozenset(a for a in alts if " " not in a and a.replace("-", "").replace(".", "").isalnum())
+    return tuple(a for a in alts if a not in plain), plain
+
+
+def _starts_any(word: str, prefixes: tuple[str, ...]) -> bool:
+    return any(word[:k] in _prefix_set(prefixes) for k in range(1, len(word) + 1))
+
+
+@lru_cache(maxsize=8)
+def _prefix_set(prefixes: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(prefixes)
 
 
 @lru_cache(maxsize=4096)
