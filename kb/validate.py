@@ -1,6 +1,6 @@
 """Cross-file validation: ids, citations, sections, conditions, templates, inline tests, version bumps.
 
-Every problem is a Problem(path, line, col, message). Extensions (flows, checklists, selection, lexicon) live in
+Every problem is a Problem(path, line, col, message). Extensions (flows, checklists, selection, ...) live in
 their own kb modules, listed in EXTENSIONS; importing one registers its collection and its checks.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.util
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ from kb.errors import Problem
 from kb.expr import ExprError, parse, render
 from kb.fields import FIELDS
 
-EXTENSIONS = ["kb.flows", "kb.checklists", "kb.selection", "kb.lexicon", "kb.reasoning", "kb.health", "kb.answers"]
+EXTENSIONS = ["kb.flows", "kb.checklists", "kb.selection", "kb.reasoning", "kb.health", "kb.answers"]
 CHECKS: list[Callable[[Any, list[Problem]], None]] = []
 RELEASED_FILE = "released.yaml"
 TEMPLATE_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}")
@@ -33,8 +32,7 @@ def register_check(fn: Callable[[Any, list[Problem]], None]) -> Callable[[Any, l
 
 def import_extensions() -> None:
     for name in EXTENSIONS:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
+        importlib.import_module(name)  # each registers its collection and checks; a broken one is an error
 
 
 def build(root: Path, docs: dict, problems: list[Problem]):

@@ -229,9 +229,8 @@ def test_symptom_matching_ranks_and_gives_up_on_nonsense(kb):
 
 
 def test_the_tui_adapter_drives_a_session(kb):
-    from tui.screens.flowapi import Runner, compatible, flow_for, list_flows
+    from tui.screens.flowapi import Runner, flow_for, list_flows
 
-    assert compatible() == (True, "")
     assert ("cutout", "Scooter cuts out or goes dark mid-ride") in list_flows(kb)
     r = Runner(kb, "cutout", Reading.parse({"charge_fet": False, "regen_limit": 30}))
     step = r.current()

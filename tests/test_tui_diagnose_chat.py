@@ -1,68 +1,11 @@
-"""Diagnose (finding -> flow -> conclusion with sources) and Chat (question -> cited answer), end to end when their
-backends are in the build; when one is missing, its screen must say so plainly (and these tests check that)."""
+"""Diagnose (finding -> flow -> conclusion with sources) and Chat (question -> cited answer), end to end."""
 
 import asyncio
-import importlib.util
 
-from tui_helpers import SIZE, compare_snapshot, make_app, needs, screen_text, shipped_kb, until
-
-
-def _has(m: str) -> bool:
-    try:
-        return importlib.util.find_spec(m) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _finding():
-    from engine.report import Finding
-
-    return Finding("regen-charge-fet-off", "critical", "Charge FET off while regen can flow",
-                   "The charge FET is off while regen of 30 A can flow.", ["Enable the charge FET before riding."],
-                   ["4", "6"], {"charge_fet": False, "max_regen": 30.0})
-
-
-def test_diagnose_says_plainly_when_flows_are_missing(tmp_path):
-    if _has("engine.flows"):
-        import pytest
-
-        pytest.skip("engine.flows is in this build: the end-to-end test below covers the screen")
-
-    async def run():
-        app = make_app(tmp_path)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            app.start_diagnosis(finding=_finding())
-            await until(pilot, lambda: "[^4]" in screen_text(app))
-            assert app.current_mode == "diagnose"
-            text = screen_text(app)
-            assert "not available in this build" in text
-            # the finding it was started from still shows its remedy and sources
-            assert "Enable the charge FET" in text and "[^4]" in text
-            compare_snapshot(app, "diagnose_unavailable")
-
-    asyncio.run(run())
-
-
-def test_chat_says_plainly_when_the_dialogue_is_missing(tmp_path):
-    if _has("engine.chat"):
-        import pytest
-
-        pytest.skip("engine.chat is in this build: the end-to-end test below covers the screen")
-
-    async def run():
-        app = make_app(tmp_path)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("6")
-            await pilot.pause()
-            assert "chat is not available in this build" in screen_text(app)
-            assert app.screen.query_one("#chat-input").disabled
-
-    asyncio.run(run())
+from tui_helpers import SIZE, make_app, screen_text, shipped_kb, until
 
 
 def test_demo_finding_to_diagnosis_conclusion_with_sources(tmp_path):
-    needs("drivers.live", "engine.check", "engine.flows")
     kb = shipped_kb()
 
     async def run():
@@ -101,7 +44,6 @@ def test_demo_finding_to_diagnosis_conclusion_with_sources(tmp_path):
 
 
 def test_chat_question_gets_a_cited_answer(tmp_path):
-    needs("engine.chat")
     kb = shipped_kb()
 
     async def run():

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from tui_helpers import SIZE, compare_snapshot, make_app, needs, screen_text
+from tui_helpers import SIZE, compare_snapshot, make_app, screen_text
 
 from engine.reading import Reading
 
@@ -27,7 +27,6 @@ def healthy(i: int = 0) -> Reading:
 
 
 def test_replay_stream_shows_cells_current_and_a_cited_critical_finding(tmp_path):
-    needs("engine.check")
 
     async def run():
         app = make_app(tmp_path)
@@ -97,7 +96,6 @@ def test_paste_source_and_bad_paste_is_one_line(tmp_path):
 
 
 def test_dashboard_snapshot(tmp_path):
-    needs("engine.check")
 
     async def run():
         app = make_app(tmp_path)

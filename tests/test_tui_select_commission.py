@@ -3,11 +3,10 @@
 import asyncio
 import json
 
-from tui_helpers import SIZE, compare_snapshot, make_app, needs, screen_text, until
+from tui_helpers import SIZE, compare_snapshot, make_app, screen_text, until
 
 
 def test_select_form_validates_and_ranks(tmp_path):
-    needs("engine.evaluate")
 
     async def run():
         app = make_app(tmp_path)
@@ -52,7 +51,6 @@ def test_select_form_validates_and_ranks(tmp_path):
 
 
 def test_select_snapshot(tmp_path):
-    needs("engine.evaluate")
 
     async def run():
         app = make_app(tmp_path)
@@ -70,7 +68,6 @@ def test_select_snapshot(tmp_path):
 
 def test_checklist_progress_is_saved_per_pack_and_exported(tmp_path):
     from engine.checklist import Progress
-    from tui.screens.base import available
 
     async def run():
         app = make_app(tmp_path)
@@ -99,11 +96,8 @@ def test_checklist_progress_is_saved_per_pack_and_exported(tmp_path):
             await pilot.press("e")
             await pilot.pause()
             report = tmp_path / "reports" / f"{Progress.path_for('wolf-20s', scr.checklist.id).stem}.md"
-            if available("engine.evaluate"):  # the report evaluates the automatic checks
-                text = report.read_text()
-                assert "wolf-20s" in text and "## Sources" in text
-            else:
-                assert not report.exists()
+            text = report.read_text()  # the report evaluates the automatic checks
+            assert "wolf-20s" in text and "## Sources" in text
         # a new app on the same data dir finds the saved progress
         app2 = make_app(tmp_path)
         async with app2.run_test(size=SIZE) as pilot:
@@ -115,7 +109,6 @@ def test_checklist_progress_is_saved_per_pack_and_exported(tmp_path):
 
 
 def test_checklist_snapshot(tmp_path):
-    needs("engine.evaluate")
 
     async def run():
         app = make_app(tmp_path)

@@ -4,5 +4,5 @@ Command modules import their heavy dependencies inside their run function, so `b
 commands stay fast.
 """
 
-# The order here is the order in `bmsdoc --help`. A module listed here that does not exist yet is skipped.
+# The order here is the order in `bmsdoc --help`.
 COMMANDS = ["check", "diagnose", "select", "checklist", "chat", "scan", "watch", "history", "fleet", "log", "health", "kb"]

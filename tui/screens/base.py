@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable
 
 from textual.app import ComposeResult
@@ -11,14 +10,6 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from tui.widgets.areabar import AreaBar
-
-
-def available(module: str) -> bool:
-    """Whether a backend module is in this build (a screen whose backend is missing says so plainly)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 class AreaScreen(Screen):

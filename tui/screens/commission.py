@@ -115,8 +115,6 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
             self.progress = Progress.load(pack, self.checklist, kb.kb_version)
         except UserError as e:
             return self._fail(str(e))
-        except ImportError as e:
-            return self._fail(f"the checklist is not available in this build ({e.name})")
         self.pack = pack
         self.error = ""
         self.query_one("#cl-series", Input).value = f"{self.progress.series}S" if self.progress.series else ""
@@ -212,11 +210,7 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
             if live.spec.get("kind") == "demo":
                 src += ": the virtual BMS, not your pack"
             lines += ["", f"**Checks against the live reading** ({escape(src)}):", ""]
-            try:
-                results = auto_checks(kb, self.checklist, step, live.reading)
-            except ImportError as e:
-                results = []
-                lines.append(f"- checks are not available in this build ({e.name})")
+            results = auto_checks(kb, self.checklist, step, live.reading)
             for r in results:
                 if r.result is None:
                     verdict = f"not measured (needs {', '.join(r.missing)})" if r.missing else "not measured"
@@ -298,9 +292,6 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
             export(self.kb, self.checklist, self.progress, path, self.app.live.reading, self.reading_source())
         except (UserError, OSError) as e:
             self.notify(f"export failed: {e}", severity="error")
-            return
-        except ImportError as e:
-            self.notify(f"the report export is not available in this build ({e.name})", severity="error")
             return
         self.last_export = str(path)
         self.notify(f"report written to {path}", title="Export")

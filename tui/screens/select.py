@@ -203,9 +203,6 @@ family in the ranking to read it, `o` opens its sources.
             field = e.args[1] if len(e.args) > 1 else next((n for n, *_ in NUMBERS if str(e).lower().startswith(n)), None)
             self._error(str(e.args[0]) if e.args else str(e), field)
             return
-        except ImportError as e:
-            self._error(f"the selection advisor is not available in this build ({e.name})")
-            return
         self._error("")
         self._show_ranking()
 

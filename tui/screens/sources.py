@@ -19,7 +19,6 @@ from textual.widgets import Button, Input, Label, LoadingIndicator, OptionList, 
 from textual.widgets.option_list import Option
 
 from tui.messages import ScanResult
-from tui.screens.base import available
 
 FAMILIES = ("jk", "jbd", "ant", "daly")
 
@@ -29,21 +28,9 @@ FAMILIES = ("jk", "jbd", "ant", "daly")
 
 def demo_scenarios() -> list[tuple[str, str, str]]:
     """(family, scenario, description) for every demo scenario the virtual BMS offers."""
-    if not available("drivers.sim"):
-        return []
-    try:
-        from drivers import sim
-    except Exception:
-        return []
-    out = []
-    scen = getattr(sim, "SCENARIOS", None) or {}
-    names = list(scen) if isinstance(scen, dict) else [getattr(s, "name", str(s)) for s in scen]
-    for name in names:
-        obj = scen[name] if isinstance(scen, dict) else None
-        desc = str(getattr(obj, "description", "") or getattr(obj, "doc", "") or (obj if isinstance(obj, str) else ""))
-        fam = getattr(obj, "family", None) or "jk"
-        out.append((fam, name, desc))
-    return out
+    from drivers.sim import SCENARIOS
+
+    return [("jk", name, sc.description) for name, sc in SCENARIOS.items()]  # every family plays every scenario
 
 
 async def stream_events(spec: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
@@ -72,18 +59,13 @@ async def stream_events(spec: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
         async for item in replay(spec):
             yield item
         return
-    if not available("drivers.live"):
-        yield "error", ("live data is not available in this build (drivers.live is missing)", 0)
-        return
     from drivers import live
 
-    async for ev in live.events(spec):  # type: ignore[attr-defined]
-        kind = getattr(ev, "kind", None) or getattr(ev, "type", None)
-        if kind == "reading":
+    async for ev in live.events(spec):
+        if ev.kind == "reading":
             yield "reading", ev.reading
         else:
-            yield str(kind), (str(getattr(ev, "detail", "") or getattr(ev, "message", "") or ""),
-                              int(getattr(ev, "attempt", 0) or 0))
+            yield ev.kind, (ev.detail, ev.attempt)
 
 
 def recorder_for(app, spec: dict[str, Any]) -> tuple[Any, str]:
@@ -135,8 +117,7 @@ class SourcePicker(ModalScreen[dict | None]):
                     if scen:
                         yield OptionList(*[Option(f"[b]{s}[/]  [dim]{d}[/]", id=s) for _f, s, d in scen], id="demo-list")
                     else:
-                        yield OptionList(Option("the virtual BMS is not available in this build", disabled=True),
-                                         id="demo-list")
+                        yield OptionList(Option("the virtual BMS offers no scenario", disabled=True), id="demo-list")
                 with TabPane("Bluetooth", id="tab-ble"):
                     yield Label("Scan for smart BMS nearby, or type an address.", classes="hint")
                     with Horizontal(classes="row"):
@@ -151,8 +132,7 @@ class SourcePicker(ModalScreen[dict | None]):
                     if recs:
                         yield OptionList(*[Option(escape(label), id=sid) for sid, label in recs], id="rec-list")
                     else:
-                        msg = ("no recorded sessions yet: press r on the dashboard to record one"
-                               if available("drivers.record") else "recordings are not available in this build")
+                        msg = "no recorded sessions yet: press r on the dashboard to record one"
                         yield OptionList(Option(msg, disabled=True), id="rec-list")
                 with TabPane("Paste", id="tab-paste"):
                     yield Label("Paste a reading (app screenshot text, JSON, key: value lines); ctrl+j uses it.",
@@ -196,9 +176,6 @@ class SourcePicker(ModalScreen[dict | None]):
 
     @on(Button.Pressed, "#scan")
     def _scan(self) -> None:
-        if not available("drivers.live") and not available("drivers.ble"):
-            self.query_one("#scan-status", Label).update("Bluetooth scanning is not available in this build")
-            return
         self.query_one("#scan-busy").display = True
         self.query_one("#scan-status", Label).update("scanning for 5 s…")
         self.query_one("#scan", Button).disabled = True

@@ -122,10 +122,8 @@ def cited_by(kb: Any, label: str) -> list[str]:
     """'kind: title' of every KB item citing `label` (the coverage walk is done once per knowledge base)."""
     hit = _CITED.get(id(kb))
     if hit is None or hit[0] is not kb:
-        try:
-            from kb.coverage import items
-        except ImportError:  # pragma: no cover
-            return []
+        from kb.coverage import items
+
         index: dict[str, list[str]] = {}
         for row in items(kb):
             for c in dict.fromkeys(row["citations"]):
