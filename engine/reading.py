@@ -61,6 +61,43 @@ FIELD_ALIASES = {
 }
 
 
+# words that name a value inside a longer spelling ("JK-B2A24S15P", "ANT BMS 7-20S", "Spintend Ubox")
+FAMILY_WORDS = (("jikong", "jk"), ("jkbms", "jk"), ("jk", "jk"), ("ant", "ant"), ("antbms", "ant"), ("jbd", "jbd"),
+                ("llt", "jbd"), ("overkill", "jbd"), ("xiaoxiang", "jbd"), ("daly", "daly"),
+                ("charge-only", "charge-only"), ("charge only", "charge-only"))
+CHEMISTRY_WORDS = (("lifepo4", "lifepo4"), ("lifepo", "lifepo4"), ("lfp", "lifepo4"), ("lto", "lto"),
+                   ("titanate", "lto"), ("nmc", "li-ion"), ("nca", "li-ion"), ("li-ion", "li-ion"),
+                   ("liion", "li-ion"), ("lithium ion", "li-ion"), ("lithium-ion", "li-ion"), ("li ion", "li-ion"),
+                   ("lion", "li-ion"), ("21700", "li-ion"), ("18650", "li-ion"))
+ENUM_WORDS = {
+    "controller": tuple((c, c) for c in CONTROLLERS if c not in ("stock", "other"))
+    + (("ubox", "spintend"), ("75100", "flipsky"), ("75200", "flipsky"), ("original", "stock"), ("oem", "stock"),
+       ("factory", "stock"), ("stock", "stock")),
+    "state": (("parked", "idle"), ("resting", "idle"), ("rest", "idle"), ("standby", "idle"), ("idle", "idle"),
+              ("riding", "riding"), ("ride", "riding"), ("driving", "riding"), ("under load", "riding"),
+              ("discharging", "riding"), ("charging", "charging"), ("on charger", "charging"),
+              ("on the charger", "charging"), ("charge", "charging"), ("storage", "storage"), ("stored", "storage"),
+              ("winter", "storage")),
+    "goal": (("longevity", "longevity"), ("long life", "longevity"), ("lifespan", "longevity"),
+             ("cycle life", "longevity"), ("life", "longevity"), ("range", "range"), ("max", "range")),
+}
+
+
+def _first_word_match(text: str, words: tuple[tuple[str, str], ...]) -> str | None:
+    """The value of the first word (in the table's order) that stands as a whole word in `text`."""
+    t = " " + re.sub(r"[^a-z0-9+/-]+", " ", text.lower()) + " "
+    t2 = re.sub(r"[-/]", " ", t)
+    for word, value in words:
+        w = " " + word + " "
+        if w in t or w in t2 or (len(word) >= 4 and word in t.replace(" ", "")):
+            return value
+    for word, value in words:  # a model code that starts with the family: "jk-b2a24s15p", "ant7-20s"
+        if len(word) >= 2 and re.search(r"(?:^|\s)" + re.escape(word) + r"(?=[-_0-9a-z])", t) and word in ("jk", "ant",
+                                                                                                      "jbd", "daly"):
+            return value
+    return None
+
+
 def _key(k: str) -> str:
     return re.sub(r"[\s\-]+", "_", str(k).strip().lower())
 
@@ -273,17 +310,22 @@ def _loose(name: str, v: Any) -> Any:
             return bool(v)
         return v
     if name == "bms" and isinstance(v, str):
-        fam = FAMILY_ALIASES.get(v.strip().lower())
+        fam = FAMILY_ALIASES.get(v.strip().lower()) or _first_word_match(v, FAMILY_WORDS)
         if fam is None:
             raise ValueError(f"unknown BMS family '{v}' (known: jk, ant, jbd/llt/overkill, daly, charge-only)")
         return fam
     if name == "chemistry" and isinstance(v, str):
-        chem = CHEMISTRY_ALIASES.get(v.strip().lower())
+        chem = CHEMISTRY_ALIASES.get(v.strip().lower()) or _first_word_match(v, CHEMISTRY_WORDS)
         if chem is None:
             raise ValueError(f"unknown chemistry '{v}' (known: li-ion, lifepo4, lto)")
         return chem
     if kind == "enum" and isinstance(v, str):
-        return v.strip().lower()
+        w = v.strip().lower()
+        words = ENUM_WORDS.get(name)
+        if words and w not in FIELDS[name].values:
+            # model names and rider words: "Spintend Ubox 85250" is a spintend, "parked" is idle
+            return _first_word_match(w, words) or ("other" if name == "controller" else w)
+        return w
     if kind in ("number", "int") and isinstance(v, str):
         return _number_text(name, v)
     if kind == "list":
@@ -304,7 +346,16 @@ def _loose(name: str, v: Any) -> Any:
 _NUM = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?)\s*(mv|v|ma|a|°c|c|%|s)?\s*$", re.IGNORECASE)
 
 
+_DIRECTION = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?)\s*(ma|a)?\s*\(?\s*(discharg\w*|out|draw\w*|load|charg\w*|in|regen\w*)\s*\)?\s*$",
+                        re.IGNORECASE)
+
+
 def _number_text(name: str, s: str) -> float:
+    if name == "current":  # "25 A discharging", "12A regen": the word gives the sign (positive = into the pack)
+        d = _DIRECTION.match(s)
+        if d:
+            x = abs(float(d.group(1).replace(",", "."))) / (1000.0 if (d.group(2) or "").lower() == "ma" else 1.0)
+            return -x if d.group(3).lower().startswith(("dis", "out", "draw", "load")) else x
     m = _NUM.match(s)
     if not m:
         raise ValueError(f"'{name}': '{s}' is not a number")
