@@ -73,7 +73,7 @@ def tables() -> dict[str, dict]:
     from ruamel.yaml import YAML
 
     data = YAML(typ="safe").load(TABLES_FILE.read_text(encoding="utf-8"))
-    for name, t in data.items():
+    for t in data.values():
         if t["kind"] == "bits":
             t["bits"] = {int(k): v for k, v in t["bits"].items()}
         elif t["kind"] == "status":

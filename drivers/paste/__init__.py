@@ -5,7 +5,9 @@
 
 Shapes (one module each): JSON/YAML, key: value lines, cell lists (numbered, bare, inline, tap voltages),
 ESPHome BMS logs, jbdtool output, batmon-ha lines, Home Assistant device pages, the VESC terminal `faults`
-block, and BLE notification frames in hex (decoded by aiobmsble's own BMS classes). Every parser converts
+block, BLE advertisements (identified by aiobmsble) and BLE notification frames in every hex layout (decoded by
+aiobmsble's own BMS classes; Parsed.format names the protocol generation, e.g. "ble-frames: JK02_32S (...)").
+The BMS's alarm state becomes the reading's protection fields (drivers/protection.py). Every parser converts
 to the reading's units and conventions (V, A with positive = charging, °C, booleans) and says so in notes;
 what it cannot be sure of goes to ambiguities instead of being guessed silently.
 """
@@ -14,8 +16,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from drivers.paste import (advert, batmon, cells, esphome, frames, homeassistant, jbdtool, keyvalue, structured,
-                           vesc)
+from drivers.paste import advert, batmon, cells, esphome, frames, homeassistant, jbdtool, keyvalue, structured, vesc
 from drivers.paste.parsed import Parsed, finish
 from engine.reading import Reading
 from kb.errors import UserError

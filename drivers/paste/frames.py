@@ -33,7 +33,7 @@ NAME = "ble-frames"
 
 # reply headers as hex, for the cheap first look (the exact rules are hexlog's)
 _HEADS = ("55aaeb90", "dd03", "dd04", "dd05", "7ea1", "aa55aaff", "d203", "5103", "a50190", "a50193", "a50195")
-# the Python `_HEX_RUN` of earlier versions was exponential on long runs of separators; hexlog tokenises instead
+# (the exponential `_HEX_RUN` of earlier versions is gone: hexlog._RUN matches linearly)
 _ESPHOME_STATE = re.compile(r"\]:\s*['\"][^'\"]+['\"]:\s*(?:Sending state|Received new state)")
 _NRF = re.compile(r"^[VDIAWE]\t\d{1,2}:\d{2}:\d{2}", re.MULTILINE)
 _FAMILY = {"jk": "jk", "jbd": "jbd", "ant": "ant", "ant_leg": "ant", "daly": "daly", "daly_x81": "daly",

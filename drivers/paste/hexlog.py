@@ -78,7 +78,7 @@ def _python_literals(text: str) -> str:
     pieces: list[str] = []
     last = 0
     group = bytearray()
-    group_end = 0
+    group_start = group_end = 0
     for m in _BYTES_LIT.finditer(text):
         between = text[group_end:m.start()]
         if group and between.strip(" \t\n\r"):
