@@ -178,3 +178,17 @@ def test_a_sensing_warning_alone_is_not_a_trip():
     assert fields_from_words("Wire resistance") == {"protection_active": False, "alarm_text": "Wire resistance",
                                                     "prot_sensor_fault": True}
     assert fields_from_words("none") == {}
+
+
+def test_an_ant_sniffer_log_with_the_apps_auth_and_write_commands_keeps_the_status_reply():
+    from aiobmsble.bms import ant_bms
+
+    frames = json.loads((ROOT / "tests" / "data" / "frames" / "aiobmsble_frames.json").read_text())
+    status = bytes.fromhex(frames["ant"]["2021"]["frames"]["status"])
+    writes = [ant_bms.BMS._cmd(0x23, 0x6A01, 6, b"123456"), ant_bms.BMS._cmd(0x51, 0x0006, 2, b"\x01\x00"),
+              ant_bms.BMS._cmd(0x01, 0, 0xBE)]
+    log = "\n".join(w.hex(" ") for w in writes) + "\n" + "\n".join(status[i:i + 20].hex(" ")
+                                                                 for i in range(0, len(status), 20))
+    p = parse_text(log)
+    assert p.fields["pack_voltage"] == 50.88 and len(p.fields["cells"]) == 22
+    assert any("3 request(s) written by the app" in n for n in p.notes)

@@ -248,6 +248,11 @@ class Frame:
     complete: bool = True
 
 
+# ANT 2021 reply types (esphome-ant-bms: status 11, device info 12, logs/permissions/system/GPS 13-16, 42, 43, 61);
+# everything else after 7E A1 is something the app wrote (01 status, 02 device info, 23 auth, 51 write register)
+_ANT_REPLIES = frozenset({0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x42, 0x43, 0x61})
+
+
 def _reply_kind(s: bytes, i: int) -> str | None:
     b = s[i:i + 4]
     if b == b"\x55\xaa\xeb\x90":
@@ -256,7 +261,7 @@ def _reply_kind(s: bytes, i: int) -> str | None:
         return "ant_leg"
     if len(b) >= 3 and b[0] == 0xDD and b[1] in (0x03, 0x04, 0x05) and b[2] in (0x00, 0x80):
         return "jbd"
-    if len(b) >= 3 and b[:2] == b"\x7e\xa1" and b[2] >= 0x10:
+    if len(b) >= 3 and b[:2] == b"\x7e\xa1" and b[2] in _ANT_REPLIES:
         return "ant"
     if len(b) >= 3 and b[:2] == b"\xd2\x03" and b[2] > 0 and b[2] % 2 == 0:
         return "daly"
@@ -273,7 +278,7 @@ def _request_len(s: bytes, i: int) -> int:
         return 20  # JK command (and its C8 "ready" message)
     if len(b) >= 4 and b[0] == 0xDD and b[1] in (0xA5, 0x5A):
         return 4 + b[3] + 3
-    if len(b) >= 3 and b[:2] == b"\x7e\xa1" and b[2] < 0x10:
+    if len(b) >= 3 and b[:2] == b"\x7e\xa1" and b[2] not in _ANT_REPLIES:  # 01/02 reads, 51 write, 23 auth
         end = s.find(b"\xaa\x55", i + 8)
         return (end + 2 - i) if end >= 0 else 10
     if b[:3] == b"\xdb\xdb\x00" or b[:2] == b"\xa5\xa5":
