@@ -132,10 +132,12 @@ class Dialogue:
     def turn(self, text: str) -> dict[str, Any]:
         text = (text or "").strip()
         if not text:
-            return self._out(HELP, [])
+            return {**self._out(HELP, []), "intent": "none", "facts": {}}
         if looks_like_reading(text):
             r = self._pasted(text)
             if r is not None:
+                r["intent"] = "reading"
+                r["facts"] = dict(self.reading)
                 return r
         new = understand(text, self.names)
         self._new = new
@@ -143,6 +145,8 @@ class Dialogue:
         if self.session is not None and self.session.next_step() is not None:
             r = self._flow_answer(text, new)
             if r is not None:
+                r["intent"] = "followup"
+                r["facts"] = {k: v for k, v in derived_facts(self.facts).items() if k != "families" or len(v) > 1}
                 return r
         facts, combined = self._context(text, new, intent)
         facts = derived_facts(facts)
@@ -527,7 +531,7 @@ class Dialogue:
         self.thread.append(text)
         self.facts.update(new)
         out = self._advance("")
-        if self.session.conclusion is None:  # a number that already answers the rider ("delta is 18mv"): say so first
+        if self.session.conclusion is None and new:  # a number that already answers the rider ("delta is 18mv"): say so first
             facts = derived_facts(self.facts)
             m = cards.best(self.data, " ".join(self.thread[-3:]), facts, "followup")
             if m is not None and m.card.weight >= 2 and m.card.only_if is not None:
