@@ -35,6 +35,8 @@ NAME = "ble-frames"
 _HEADS = ("55aaeb90", "dd03", "dd04", "dd05", "7ea1", "aa55aaff", "d203", "5103", "a50190", "a50193", "a50195")
 # (the exponential `_HEX_RUN` of earlier versions is gone: hexlog._RUN matches linearly)
 _ESPHOME_STATE = re.compile(r"\]:\s*['\"][^'\"]+['\"]:\s*(?:Sending state|Received new state)")
+_NON_HEX = bytes(c for c in range(256) if chr(c) not in "0123456789abcdefABCDEF")
+_NON_ALNUM = bytes(c for c in range(256) if not chr(c).isascii() or not chr(c).isalnum())
 _NRF = re.compile(r"^[VDIAWE]\t\d{1,2}:\d{2}:\d{2}", re.MULTILINE)
 _FAMILY = {"jk": "jk", "jbd": "jbd", "ant": "ant", "ant_leg": "ant", "daly": "daly", "daly_x81": "daly",
            "daly_a5": "daly"}
@@ -87,7 +89,8 @@ def family_of(frames: list[bytes]) -> str | None:
 
 def detect(text: str) -> float:
     head = text[:200_000]
-    compact = re.sub(r"0x|[^0-9a-fA-F]", "", head).lower()
+    raw = head.replace("0x", "").replace("0X", "").encode("ascii", "ignore")
+    compact = raw.translate(None, _NON_HEX).decode().lower()
     nrf = bool(_NRF.search(head))
     literals = "b'" in head or 'b"' in head  # bytes literals show printable bytes as characters (`b"~\xa1"`)
     if not nrf and not literals and not any(h in compact for h in _HEADS):
@@ -96,11 +99,11 @@ def detect(text: str) -> float:
     if not frames:
         return 0.9 if ex.nrf_lines else 0.0  # an nRF Connect log: claimed, to be refused with its reason
     hex_chars = sum(len(f.data) * 2 for f in frames) + seg.requests * 16
-    letters = len(re.sub(r"[^A-Za-z0-9]", "", head))
+    letters = len(raw.translate(None, _NON_ALNUM))
     lines = sum(1 for ln in head.split("\n") if ln.strip())
     carrying = len(ex.chunks) + ex.requests
     complete = any(f.complete for f in frames)
-    esphome_lines = len(_ESPHOME_STATE.findall(head))
+    esphome_lines = len(_ESPHOME_STATE.findall(head)) if " state " in head else 0
     if esphome_lines >= 3 and esphome_lines >= carrying:
         return 0.7  # an ESPHome log with its UART debug frames: its sensor lines say more
     if complete and (hex_chars * 2 >= letters or carrying * 2 >= lines or ex.nrf_lines or ex.literals):

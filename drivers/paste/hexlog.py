@@ -171,6 +171,22 @@ def _line_runs(body: str) -> tuple[list[bytes], bool]:
     return runs, pure
 
 
+_PREFIX = 96  # timestamps, addresses and UUIDs lead a log line; the bytes come after them
+
+
+def _not_bytes(line: str) -> str:
+    """A line without what is never bytes (times, dates, MAC addresses, UUIDs), looked for where logs put them:
+    before the payload marker (`value:`), else in the line's first characters."""
+    m = _AFTER_VALUE.search(line) if len(line) > _PREFIX and "alue" in line else None
+    cut = m.start(1) if m else min(len(line), _PREFIX)
+    head = line[:cut]
+    if ":" in head:
+        head = _TIME.sub(" ", _MAC.sub(" ", head))
+    if "-" in head:
+        head = _DATE.sub(" ", _UUID.sub(" ", head))
+    return head + line[cut:]
+
+
 def extract(text: str) -> Extracted:
     out = Extracted()
     text = clean_text(text)
@@ -179,11 +195,6 @@ def extract(text: str) -> Extracted:
         out.literals = converted != text
         text = converted
     out.nrf_lines = len(_NRF_LINES.findall(text))
-    # what is never bytes goes in one pass over the whole text
-    if "-" in text:
-        text = _DATE.sub(" ", _UUID.sub(" ", text))
-    if ":" in text:
-        text = _TIME.sub(" ", _MAC.sub(" ", text))
     if "0x" in text or "0X" in text:
         text = _ZEROX.sub("", text)
     dump_count = 0  # bytes read so far from hexdump lines (offsets must follow it)
@@ -191,6 +202,7 @@ def extract(text: str) -> Extracted:
         line = raw.strip()
         if not line:
             continue
+        line = _not_bytes(line)
         low = line.lower()
         if any(h in low for h in _REQUEST_HINTS) and _REQUEST.search(line) and not _REPLY.search(line):
             if any(len(r) >= 4 for r in _line_runs(line)[0]):
