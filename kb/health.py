@@ -19,7 +19,7 @@ SEVERITIES = ("info", "warning", "critical")
 FINDING_IDS = ("health.cell-high-resistance", "health.cell-low-capacity", "health.cell-imbalanced", "health.rest-delta",
                "health.rest-delta-info", "health.resistance-trend", "health.delta-trend", "health.after-storage",
                "health.soc-drift", "health.balancer-idle")
-THRESHOLDS = ("step_min_a", "step_steady_a", "step_gap_s", "rest_current_a", "rest_min_s", "resistance_ratio",
+THRESHOLDS = ("step_min_a", "step_steady_a", "step_gap_s", "step_gap_long_s", "rest_current_a", "rest_min_s", "resistance_ratio",
               "capacity_ratio", "imbalance_soc", "imbalance_v", "delta_info_v", "delta_warn_v", "capacity_swing_soc",
               "ocv_slope_min_v", "trend_resistance_rise", "trend_delta_rise_v", "storage_gap_h", "storage_delta_rise_v",
               "soc_error", "liion_above_v")

@@ -177,7 +177,14 @@ def _one(rec: Recording, h, chem: str | None, acc: _Acc) -> None:
     cols = cells if pv is None else np.column_stack((cells, pv))
     dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
     gap = max(th("step_gap_s"), 1.5 * dt)  # a slow logger's two neighbouring samples are still one step
-    steps = st.find_steps(t, i, step_min_a=th("step_min_a"), steady_a=th("step_steady_a"), gap_s=gap)
+    kw = {"step_min_a": th("step_min_a"), "steady_a": th("step_steady_a")}
+    steps = st.find_steps(t, i, gap_s=gap, fallback=False, **kw)
+    if len(steps) < 2 * st.MIN_STEPS:  # a controller that ramps its current: bridge longer ramps
+        longer = st.find_steps(t, i, gap_s=max(th("step_gap_long_s"), 3 * dt), fallback=False, **kw)
+        if len(longer) > len(steps):
+            steps = longer
+    if len(steps) < st.MIN_STEPS:
+        steps = st.find_steps(t, i, gap_s=gap, fallback=True, **kw)
     est = st.estimate(cols, steps) if cols.shape[1] else None
     if est is not None and est.steps >= 5 and float(np.nanmedian(est.ohm)) < 0:
         # voltage rises when the current goes more negative: this log counts discharge as positive

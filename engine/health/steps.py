@@ -32,7 +32,8 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.nonzero(d == 1)[0], np.nonzero(d == -1)[0] - 1
 
 
-def find_steps(t: np.ndarray, i: np.ndarray, *, step_min_a: float, steady_a: float, gap_s: float) -> Steps:
+def find_steps(t: np.ndarray, i: np.ndarray, *, step_min_a: float, steady_a: float, gap_s: float,
+               fallback: bool = True) -> Steps:
     n = len(i)
     if n < 4:
         return Steps(np.zeros(0, int), np.zeros(0, int), np.zeros(0))
@@ -53,7 +54,7 @@ def find_steps(t: np.ndarray, i: np.ndarray, *, step_min_a: float, steady_a: flo
     else:
         pre = post = np.zeros(0, int)
         d_i = np.zeros(0)
-    if len(pre) < MIN_STEPS:
+    if fallback and len(pre) < MIN_STEPS:
         jump = np.nonzero((np.abs(np.diff(i)) >= step_min_a) & ok[1:] & ok[:-1]
                           & (np.diff(t) <= gap_s + 1e-9))[0]
         have = set(pre.tolist())
