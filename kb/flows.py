@@ -25,7 +25,7 @@ from kb.errors import Problem
 from kb.expr import ExprError, fields_of, parse
 from kb.fields import FIELDS
 from kb.load import Collection, register_collection
-from kb.schema import Citations, Family, Severity, Strict
+from kb.schema import Basis, Citations, Family, Severity, Strict
 from kb.validate import expr_position, register_check
 
 _ID = r"^[a-z0-9][a-z0-9._-]*$"
@@ -88,6 +88,8 @@ class Step(Strict):
     rules: list[str] = Field(default_factory=list)
     guides: list[str] = Field(default_factory=list)
     citations: Citations = Field(default_factory=list)
+    # whose each threshold is (the numbers in `when` and the branch bounds): the handbook's or ours
+    basis: Basis | None = None
 
     @property
     def answer_type(self) -> str:
@@ -258,7 +260,7 @@ register_collection(Collection("flows", "flows/*.yaml", Flow, required=False))  
 
 # ---------------------------------------------------------------- validation
 
-_COMMON = {"id", "kind", "citations"}
+_COMMON = {"id", "kind", "citations", "basis"}
 _ALLOWED = {
     "check": _COMMON | {"question", "help", "why", "when", "yes", "no"},
     "ask": _COMMON | {"question", "help", "why", "type", "field", "options", "yes", "no", "unit", "min", "max", "branches"},
@@ -396,6 +398,7 @@ def _check_step(kb, f: Flow, i: int, s: Step, rep: _Reporter, trees: dict) -> No
         except ExprError as e:
             rep.problems.append(Problem(rep.doc.path, *expr_position(rep.doc, base + ("when",), e.line, e.col),
                                         f"condition: {e.message}"))
+    _check_basis(s, base, rep, trees.get((f.id, s.id)))
     if t == "choice" and s.options is not None:
         if len(s.options) < 2:
             rep.at(base + ("options",), "a choice needs at least two options")
@@ -418,6 +421,19 @@ def _check_step(kb, f: Flow, i: int, s: Step, rep: _Reporter, trees: dict) -> No
         for j, gid in enumerate(s.guides):
             if gid not in kb.guides:
                 rep.at(base + ("guides", j), f"unknown guide entry '{gid}'" + _close(gid, kb.guides))
+
+
+def _check_basis(s: Step, base: tuple, rep: _Reporter, tree) -> None:
+    """Every threshold of a step (condition numbers, branch bounds) says whose it is, as rules do."""
+    from kb.reasoning import literals
+
+    nums = [v for v in (literals(tree) if tree is not None else []) if v != 0]
+    nums += [x for b in s.branches or [] for x in (b.at_least, b.below) if x is not None and x != 0]
+    listed = [*s.basis.handbook, *s.basis.ours] if s.basis else []
+    missing = sorted({v for v in nums if not any(abs(abs(v) - abs(x)) < 1e-9 for x in listed)})
+    if missing:
+        rep.at(base, f"step '{s.id}': the number(s) {', '.join(f'{v:g}' for v in missing)} have no basis "
+                     "(basis: handbook or basis: ours)")
 
 
 def _check_branches(s: Step, base: tuple, rep: _Reporter) -> None:
