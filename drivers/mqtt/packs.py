@@ -43,6 +43,8 @@ class PackState:
     announced: bool = False
     published: dict[str, bytes] = field(default_factory=dict)  # topic -> payload last published (retained)
     attrs_key: str = ""
+    last_key: str = ""  # the last checked reading (JSON) and its report
+    last_report: Any = None
     attrs_at: float = 0.0
     notes: list[str] = field(default_factory=list)
 

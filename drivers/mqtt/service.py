@@ -81,6 +81,7 @@ class Stats:
     disconnects: int = 0
     stale: int = 0
     transitions: int = 0
+    unchanged: int = 0  # checks answered from the pack's previous report (identical reading)
     latencies: list[float] = field(default_factory=list)  # receipt -> findings published, seconds (last 10,000)
 
     def to_json(self) -> dict[str, Any]:
@@ -481,6 +482,8 @@ class FleetService:
         active = data.get("active")
         if not isinstance(when, (int, float)) or not isinstance(active, dict):
             raise shapes.Malformed("a pack state has 'decided' and 'active'")
+        if data.get("group", self.group) != self.group:
+            return  # another group's decision (two groups on one broker each keep their own)
         ps = self._pack(name)
         if when <= ps.active_time:
             return
@@ -529,7 +532,13 @@ class FleetService:
         except UserError as e:
             self._malformed(f"bmsdoc/{ps.name}/reading" if ps.shape == "bmsdoc" else f"{ps.config.source}/#", str(e))
             return
-        report = check(reading, self.kb)
+        key = reading.model_dump_json()
+        if key == ps.last_key and ps.last_report is not None:
+            report = ps.last_report  # the same values again (a pack at rest, batmon-ha's repeats): same findings
+            self.stats.unchanged += 1
+        else:
+            report = check(reading, self.kb)
+            ps.last_key, ps.last_report = key, report
         self.stats.checks += 1
         now = time.time()
         findings = []
@@ -580,7 +589,7 @@ class FleetService:
 
     # ------------------------------------------------------------------------------ publishing
 
-    def _pub(self, topic: str, payload: Any, ps: PackState | None = None, force: bool = True) -> None:
+    def _pub(self, topic: str, payload: Any, ps: PackState | None = None, force: bool = True, qos: int = 1) -> None:
         """Publish retained; with ps and force=False only when it differs from what was last published there."""
         data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False,
                                                                       default=str).encode()
@@ -588,7 +597,7 @@ class FleetService:
             if not force and ps.published.get(topic) == data:
                 return
             ps.published[topic] = data
-        self.client.publish(topic, data, qos=1, retain=True)
+        self.client.publish(topic, data, qos=qos, retain=True)
         self.stats.published += 1
 
     def _publish_results(self, ps: PackState, force: bool = False) -> None:
@@ -596,7 +605,8 @@ class FleetService:
         they change (or after a reconnect: force)."""
         base = f"bmsdoc/{ps.name}"
         status = "stale" if ps.stale else (ps.status or status_of(ps.findings))
-        self._pub(f"{base}/findings", ps.findings, ps)
+        # QoS 0: published again on every check, so one lost copy is replaced within a reading; no PUBACK to handle
+        self._pub(f"{base}/findings", ps.findings, ps, qos=0)
         self._pub(f"{base}/questions", ps.questions, ps, force)
         attrs = {"findings": [f["title"] for f in ps.findings], "rules": [f["rule"] for f in ps.findings],
                  "questions": [q.get("ask") for q in ps.questions if isinstance(q, dict)], "worker": self.worker_id}
@@ -609,7 +619,7 @@ class FleetService:
 
     def _publish_state(self, ps: PackState, now: float) -> None:
         self._pub(f"bmsdoc/{ps.name}/state", {
-            "decided": now, "worker": self.worker_id, "seq": ps.last_seq, "time": ps.last_time,
+            "decided": now, "worker": self.worker_id, "group": self.group, "seq": ps.last_seq, "time": ps.last_time,
             "active": {r: {"severity": s, "since": t} for r, (s, t) in ps.active.items()},
             "findings": ps.findings})
 
