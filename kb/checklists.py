@@ -13,13 +13,14 @@ from pydantic import Field
 from kb.errors import Problem
 from kb.expr import ExprError, parse
 from kb.load import Collection, register_collection
-from kb.schema import Citations, Strict
+from kb.schema import Basis, Citations, Strict
 from kb.validate import expr_position, register_check
 
 
 class AutoCheck(Strict):
     text: str  # what passing means, e.g. "Both FET banks report enabled"
     when: str  # condition over reading fields; true = pass
+    basis: Basis | None = None  # whose each number in `when` is
 
 
 class TapMeasure(Strict):
@@ -28,6 +29,7 @@ class TapMeasure(Strict):
     step_min: float  # each tap must rise by at least this much over the previous one (V)
     step_max: float
     citations: Citations = Field(min_length=1)
+    basis: Basis | None = None  # whose step_min and step_max are
 
 
 class ChecklistStep(Strict):
@@ -73,6 +75,12 @@ def _check_checklists(kb, problems: list[Problem]) -> None:
                 except ExprError as e:
                     loc = ("steps", i, "checks", j, "when")
                     problems.append(Problem(doc.path, *expr_position(doc, loc, e.line, e.col), f"condition: {e.message}"))
+                else:
+                    from kb.reasoning import literals
+
+                    _basis(doc, ("steps", i, "checks", j), literals(trees[(c.id, s.id, j)]), chk.basis, problems)
+            if s.measure:
+                _basis(doc, ("steps", i, "measure"), [s.measure.step_min, s.measure.step_max], s.measure.basis, problems)
             if s.measure and not 0 < s.measure.step_min < s.measure.step_max:
                 problems.append(Problem(doc.path, *doc.pos(("steps", i, "measure")), "step_min must be above 0 and below step_max"))
     kb.checklists = lists
@@ -86,3 +94,11 @@ def _check_checklists(kb, problems: list[Problem]) -> None:
             items.append({"kind": "checklist", "id": f"{c.id}.{s.id}", "section": "commissioning", "citations": cites})
         kb.diff_items[f"checklist:{c.id}"] = c
     kb.coverage_items["checklists"] = items
+
+
+def _basis(doc, loc: tuple, nums, basis, problems: list[Problem]) -> None:
+    listed = [*basis.handbook, *basis.ours] if basis else []
+    missing = sorted({v for v in nums if v != 0 and not any(abs(abs(v) - abs(x)) < 1e-9 for x in listed)})
+    if missing:
+        problems.append(Problem(doc.path, *doc.pos(loc), f"the number(s) {', '.join(f'{v:g}' for v in missing)} "
+                                                         "have no basis (basis: handbook or basis: ours)"))
