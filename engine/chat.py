@@ -211,6 +211,11 @@ class Dialogue:
             r = self._family_series(facts)
             if r is not None:
                 return r
+        if intent == "select" and not facts.get("series") and not facts.get("continuous"):
+            topical = cards.best(self.data, combined, facts, "select")  # "which bms has the best balancing"
+            if topical is not None and "select" in topical.card.intents and topical.score >= 4 and \
+                    topical.card.need:
+                return self._card(topical, facts)
         if intent == "select" or (self.pending == "select" and intent != "compare"):
             big = cards.best(self.data, combined, facts, "select")
             if big is not None and big.card.id in ("parallel-boards", "no-room-fets", "vesc-bridge") and \
@@ -454,6 +459,17 @@ class Dialogue:
                         lines.append(f"**{b.name}** ({b.verdict})" + (f": {p.text} {_cites_md(p.citations)}" if p else "."))
                         cites += p.citations if p else []
                     return self._out("\n\n".join(lines), cites)
+        series = facts.get("series")
+        if series:
+            over = [f for f in fams if self.data.family[f].series and series > self.data.family[f].series.max]
+            fit = [f for f in fams if f not in over]
+            if over and fit:
+                cites = [c for f in fams for c in (self.data.family[f].series.citations or [])]
+                bits = "; ".join(f"{self.data.family[f].name} tops out at {self.data.family[f].series.max} S in the field"
+                                 for f in over)
+                best_fit = self.data.family[fit[0]]
+                return self._out(f"**{best_fit.name}** for {series} S: {bits}, while {best_fit.name} covers "
+                                 f"{best_fit.series.min}-{best_fit.series.max} S. {_cites_md(cites)}", cites)
         m = next((x for x in cards.ranked(self.data, text, facts, "compare") if "compare" in x.card.intents), None)
         if m is not None:
             return self._card(m, facts)
@@ -689,7 +705,8 @@ class Dialogue:
 
 _NEEDS = ("series", "continuous", "peak", "regen_limit", "space", "uptime", "budget", "full_protection", "integration")
 _NOMINAL = {36.0: 10, 48.0: 13, 52.0: 14, 60.0: 16, 72.0: 20}  # ours: nominal Li-ion pack voltages riders quote
-_RATING_Q = re.compile(r"\b(how much current|how many amps|max(?:imum)? current|current rating|amp rating|rated for|"
+_RATING_Q = re.compile(r"\b(how much current|how many amps|max(?:imum)? (?:continuous )?current|current rating|amp rating|"
+                       r"rated for|continuous current of|current of an? |how many a |"
                        r"how much can (?:it|a|an|the|my)\b[^?.]{0,20}\b(?:take|handle|do)|amps can|how many a\b)")
 _SERIES_Q = re.compile(r"\b(max(?:imum)? series|how many (?:series|cells in series|s\b)|series (?:limit|max|ceiling)|"
                        r"highest series|up to how many s)\b")
