@@ -315,3 +315,27 @@ def test_a_session_written_by_the_recorder_is_read(kb, bmsdoc, tmp_path):
     assert d["series"] == 13 and d["chemistry"] == "lfp"
     assert [c["cell"] for c in d["cells"] if c["verdict"] != "ok"] == [2]
     assert d["cells"][1]["resistance_mohm"] == pytest.approx(pack.r0_ohm[1] * 1000, rel=0.15)
+
+
+# Another cell maker's curves (a few tens of mV from the estimators' table, as published curves differ)
+OTHER_CURVES = {
+    "li-ion": ([0, .05, .1, .2, .3, .4, .5, .6, .7, .8, .9, 1.0],
+               [3.0, 3.35, 3.47, 3.58, 3.65, 3.70, 3.76, 3.83, 3.92, 4.00, 4.08, 4.18]),
+    "lfp": ([0, .05, .1, .2, .3, .4, .5, .6, .7, .8, .9, .95, 1.0],
+            [2.9, 3.1, 3.2, 3.24, 3.27, 3.285, 3.295, 3.305, 3.32, 3.33, 3.34, 3.36, 3.42]),
+}
+
+
+@pytest.mark.parametrize("series,chem,dt,ramp,tau", [(19, "li-ion", 2.0, 4, 120.0), (14, "lfp", 0.5, 12, 60.0)])
+def test_another_curve_slow_or_fast_logger_and_ramping_controller(kb, bmsdoc, tmp_path, monkeypatch, series, chem,
+                                                                   dt, ramp, tau):
+    monkeypatch.setitem(synth.CURVES, chem, OTHER_CURVES[chem])
+    pack = synth.make_pack(series, chem, seed=141, high_r=series, low_capacity=1)
+    pack.tau_s = tau
+    rec = synth.simulate(pack, synth.cycle(pack, seed=141, dt=dt, ramp=ramp), seed=141, dt=dt)
+    d = json.loads(bmsdoc("health", synth.write_csv(rec, tmp_path / "other.csv"), "--json")[1])
+    assert [(c["cell"], c["verdict"]) for c in d["cells"] if c["verdict"] != "ok"] == \
+        [(1, "low-capacity"), (series, "high-resistance")]
+    for c in d["cells"]:
+        assert c["resistance_mohm"] == pytest.approx(pack.r0_ohm[c["cell"] - 1] * 1000, rel=0.15)
+        assert c["capacity_ah"] == pytest.approx(pack.capacity_ah[c["cell"] - 1], rel=0.15)

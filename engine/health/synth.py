@@ -70,8 +70,10 @@ def make_pack(series: int, chemistry: str = "li-ion", *, high_r: int | None = No
     return Pack(chemistry, cap, r0, soc, nominal_ah=float(np.median(cap)), bms_soc=float(np.max(soc)), labels=labels)
 
 
-def _ride(pack: Pack, soc_floor: float, rng: np.random.Generator, dt: float, max_s: float | None = None) -> np.ndarray:
-    """Plateaus of discharge (0.2-2 C), stops and short regen, until the emptiest cell reaches soc_floor."""
+def _ride(pack: Pack, soc_floor: float, rng: np.random.Generator, dt: float, max_s: float | None = None,
+          ramp: int = 0) -> np.ndarray:
+    """Plateaus of discharge (0.2-2 C), stops and short regen, until the emptiest cell reaches soc_floor; with
+    `ramp`, the controller takes that many samples to move from one level to the next."""
     c = pack.nominal_ah
     allow_ah = float(np.min((pack.soc - soc_floor) * pack.capacity_ah))
     out: list[np.ndarray] = []
@@ -87,7 +89,9 @@ def _ride(pack: Pack, soc_floor: float, rng: np.random.Generator, dt: float, max
             level = -c * rng.uniform(0.2, 2.0)
         n = int(rng.uniform(4, 30) / dt)
         seg = np.full(n, level)
-        used -= level * n * dt / 3600
+        if ramp and out:
+            seg = np.concatenate((np.linspace(out[-1][-1], level, ramp + 1)[1:], seg))
+        used -= float(seg.sum()) * dt / 3600
         elapsed += n * dt
         out.append(seg)
     i = np.concatenate(out) if out else np.zeros(0)
@@ -110,11 +114,11 @@ def _charge(pack: Pack, soc_after_ride: np.ndarray, dt: float) -> np.ndarray:
 
 
 def cycle(pack: Pack, *, seed: int = 0, dt: float = 1.0, soc_floor: float = 0.1, rest_s: float = 1200.0,
-          charge: bool = True) -> np.ndarray:
+          charge: bool = True, ramp: int = 0) -> np.ndarray:
     """One recording's current (A per sample): rest, a ride down to soc_floor, rest, charge, rest."""
     rng = np.random.default_rng(seed)
     rest = np.zeros(int(rest_s / dt))
-    ride = _ride(pack, soc_floor, rng, dt)
+    ride = _ride(pack, soc_floor, rng, dt, ramp=ramp)
     parts = [rest, ride, rest]
     if charge:
         soc_after = pack.soc + np.sum(ride) * dt / 3600 / pack.capacity_ah
