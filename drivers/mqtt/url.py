@@ -9,6 +9,7 @@ environment or the file.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -37,6 +38,7 @@ def parse_url(url: str, *, credentials: str | None = None, tls: bool | None = No
               insecure: bool = False) -> Broker:
     """A broker URL -> Broker; anything wrong is a one-line UserError."""
     text = (url or "").strip()
+    url = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", text)  # error messages never show a password
     if "://" not in text:
         text = "mqtt://" + text
     try:
