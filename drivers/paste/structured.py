@@ -71,6 +71,9 @@ def parse(text: str) -> Parsed:
         fam = FAMILY_ALIASES.get(str(data.get("bms", data.get("family", ""))).lower(), "")
         p.fields = sample_to_fields(data, fam)
         p.note("an aiobmsble sample: mapped as the live BLE driver maps it (current positive = charging)")
+        if data.get("problem_code") and "alarm_code" not in p.fields:
+            p.unsure(f"problem_code {data['problem_code']} was given, but its meaning depends on the BMS family, "
+                     f"which the sample does not name: add \"bms\": \"jk\" (or jbd, ant, daly) to read the alarm")
         return p
     unused = []
     for key, raw in data.items():
