@@ -80,12 +80,9 @@ CREATE TABLE IF NOT EXISTS events (
 
 
 def default_path() -> Path:
-    env = os.environ.get("BMSDOC_DATA_DIR")
-    if env:
-        return Path(env) / DB_NAME
-    from platformdirs import user_data_path
+    from engine.datadir import data_dir
 
-    return user_data_path("bmsdoc") / DB_NAME
+    return data_dir() / DB_NAME
 
 
 def _now_iso() -> str:
@@ -365,7 +362,7 @@ class SessionInfo:
 
 
 @dataclass
-class Session:
+class RecordedSession:
     info: SessionInfo
     readings: list[dict[str, Any]]  # {"seq", "t", "reading"}
     findings: list[dict[str, Any]]  # {"t", "seq", "rule", "severity", "cleared", "finding"}
@@ -399,7 +396,7 @@ def sessions(path: str | Path | None = None) -> list[SessionInfo]:
         con.close()
 
 
-def load(session_id: int, path: str | Path | None = None) -> Session:
+def load(session_id: int, path: str | Path | None = None) -> RecordedSession:
     con = _connect(Path(path) if path else default_path(), create=False)
     try:
         info = next((s for s in sessions(con_path(con)) if s.id == session_id), None)
@@ -413,7 +410,7 @@ def load(session_id: int, path: str | Path | None = None) -> Session:
                         (session_id,))]
         events = [{"t": t, "kind": k, "detail": d} for t, k, d in con.execute(
             "SELECT t, kind, detail FROM events WHERE session = ? ORDER BY rowid", (session_id,))]
-        return Session(info, readings, findings, events)
+        return RecordedSession(info, readings, findings, events)
     finally:
         con.close()
 
@@ -495,7 +492,7 @@ def _clean(text: str) -> str:
     return clean(text)
 
 
-def _write_csv(s: Session, out: Path) -> None:
+def _write_csv(s: RecordedSession, out: Path) -> None:
     from kb.fields import FIELDS
 
     # which reading seq a finding was cleared on: the first reading at or after its cleared time

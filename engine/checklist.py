@@ -21,18 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.datadir import data_dir
 from kb.errors import UserError
 
 STATUSES = ("pending", "done", "skipped", "failed")
-
-
-def data_dir() -> Path:
-    env = os.environ.get("BMSDOC_DATA_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_data_path
-
-    return user_data_path("bmsdoc")
 
 
 def _slug(pack: str) -> str:
@@ -91,7 +83,7 @@ class Progress:
         return data_dir() / "checklists" / f"{_slug(pack)}.{checklist}.json"  # before names were hashed
 
     @classmethod
-    def load(cls, pack: str, checklist, kb_version: str) -> "Progress":
+    def load(cls, pack: str, checklist, kb_version: str) -> Progress:
         path = cls.path_for(pack, checklist.id)
         steps = {s.id: StepState() for s in checklist.steps}
         data = cls._read(path)

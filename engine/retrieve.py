@@ -23,7 +23,7 @@ _INDEXES: dict[str, tuple[Any, Index]] = {}
 
 
 @dataclass
-class Doc:
+class Passage:
     kind: str  # rule | family | guide | source | flow
     ref: str
     title: str
@@ -32,29 +32,29 @@ class Doc:
     show: str = ""  # what an answer quotes
 
 
-def _docs(kb) -> list[Doc]:
-    out: list[Doc] = []
+def _docs(kb) -> list[Passage]:
+    out: list[Passage] = []
     for lr in kb.rules.values():
         r = lr.rule
         msg = re.sub(r"\{[^}]*\}", "", r.message)
-        out.append(Doc("rule", r.id, r.title, " ".join([r.title, msg, *r.remedy]), list(r.citations), " ".join(r.remedy)))
+        out.append(Passage("rule", r.id, r.title, " ".join([r.title, msg, *r.remedy]), list(r.citations), " ".join(r.remedy)))
     for f in kb.families.values():
         names = " ".join([f.name, *f.aliases])
-        out.append(Doc("family", f.id, f.name, names + " " + f.summary, list(f.citations[:3]), f.summary))
+        out.append(Passage("family", f.id, f.name, names + " " + f.summary, list(f.citations[:3]), f.summary))
         for s in f.strengths:
-            out.append(Doc("family", f.id, f.name, names + " " + s.text, list(s.citations), s.text))
+            out.append(Passage("family", f.id, f.name, names + " " + s.text, list(s.citations), s.text))
         for p in f.pitfalls:
-            out.append(Doc("family", f.id, f.name, f"{names} {p.text} {p.mitigation}", list(p.citations),
+            out.append(Passage("family", f.id, f.name, f"{names} {p.text} {p.mitigation}", list(p.citations),
                            f"{p.mitigation} ({p.text})"))
     for g in kb.guides.values():
-        out.append(Doc("guide", g.id, g.title, " ".join([g.title, g.summary, *g.steps]), list(g.citations),
+        out.append(Passage("guide", g.id, g.title, " ".join([g.title, g.summary, *g.steps]), list(g.citations),
                        g.summary + " " + " ".join(g.steps)))
     for label, s in kb.sources.items():
-        out.append(Doc("source", label, "", s.summary, [label], s.summary))
+        out.append(Passage("source", label, "", s.summary, [label], s.summary))
     for fl in (kb.flows).values():
         for st in fl.steps:
             if st.kind == "conclude" and st.citations:
-                out.append(Doc("flow", f"{fl.id}:{st.id}", st.title or "", f"{st.title} {st.text} " + " ".join(st.remedy or []),
+                out.append(Passage("flow", f"{fl.id}:{st.id}", st.title or "", f"{st.title} {st.text} " + " ".join(st.remedy or []),
                                list(st.citations), " ".join([*(st.remedy or [])[:1], st.text or ""])))
     return out
 
@@ -88,7 +88,7 @@ def _cache_path(root: Path) -> Path | None:
 class Index:
     K1, B = 1.5, 0.75
 
-    def __init__(self, docs: list[Doc], corpus: list[list[str]], lex: dict[str, list[str]]) -> None:
+    def __init__(self, docs: list[Passage], corpus: list[list[str]], lex: dict[str, list[str]]) -> None:
         self.docs, self.corpus, self.lex = docs, corpus, lex
         self.vocab = sorted({t for d in corpus for t in d})
         self._vocab = set(self.vocab)
@@ -115,7 +115,7 @@ class Index:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Index:
-        return cls([Doc(**d) for d in data["docs"]], data["corpus"], data["lex"])
+        return cls([Passage(**d) for d in data["docs"]], data["corpus"], data["lex"])
 
     def _correct(self, t: str) -> str | None:
         if t in self._vocab or t in self.lex:
@@ -130,7 +130,7 @@ class Index:
             self._fix[t] = hit
         return self._fix[t]
 
-    def search(self, text: str, k: int = 3) -> list[tuple[float, Doc]]:
+    def search(self, text: str, k: int = 3) -> list[tuple[float, Passage]]:
         ts = tokens(text[:4000])
         if not ts:
             return []

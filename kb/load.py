@@ -12,9 +12,10 @@ import functools
 import hashlib
 import os
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -73,7 +74,7 @@ def register_collection(c: Collection) -> None:
 
 
 @dataclass
-class Doc:
+class ContentFile:
     path: str  # relative to the content root, for messages
     node: Any  # ruamel round-trip tree (carries positions)
     model: BaseModel | None = None
@@ -106,7 +107,7 @@ def position(node: Any, loc: tuple, value: bool = False) -> tuple[int, int]:
     return line + 1, col + 1
 
 
-def read_doc(root: Path, path: Path, problems: list[Problem], fast: bool = False) -> Doc | None:
+def read_doc(root: Path, path: Path, problems: list[Problem], fast: bool = False) -> ContentFile | None:
     from kb import untrusted
     from kb.errors import UserError
 
@@ -141,7 +142,7 @@ def read_doc(root: Path, path: Path, problems: list[Problem], fast: bool = False
     if node is None:
         problems.append(Problem(rel, 1, 1, "the file is empty"))
         return None
-    return Doc(rel, node, lines=text.splitlines())
+    return ContentFile(rel, node, lines=text.splitlines())
 
 
 def _dup_key(msg: str) -> str:
@@ -179,7 +180,7 @@ def to_plain(node: Any, _depth: int = 0) -> Any:
     return node
 
 
-def validate_doc(doc: Doc, model: type[BaseModel], problems: list[Problem]) -> None:
+def validate_doc(doc: ContentFile, model: type[BaseModel], problems: list[Problem]) -> None:
     try:
         doc.model = model.model_validate(to_plain(doc.node))
     except ValidationError as e:
@@ -192,7 +193,7 @@ def validate_doc(doc: Doc, model: type[BaseModel], problems: list[Problem]) -> N
             problems.append(Problem(doc.path, line, col, msg))
 
 
-def _partial(doc: Doc, model: type[BaseModel]) -> BaseModel | None:
+def _partial(doc: ContentFile, model: type[BaseModel]) -> BaseModel | None:
     """A file of items (rules) with one bad item keeps its good ones, so their own checks still run."""
     from kb.schema import Rule, RuleFile
 
@@ -245,7 +246,7 @@ class KB:
     guides: dict[str, GuideEntry]
     guide_sections: dict[str, GuideFile]
     rules: dict[str, LoadedRule]
-    docs: dict[str, list[Doc]]  # collection name -> documents (models included)
+    docs: dict[str, list[ContentFile]]  # collection name -> documents (models included)
     locations: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # "rule:ID" -> (path, line, col)
     # Indexes built by the registered collections' checks (kb/flows.py, kb/checklists.py, ...): one typed home each.
     flows: dict[str, Flow] = field(default_factory=dict)
@@ -454,7 +455,7 @@ def _load(root: Path, fast: bool = True) -> KB:
     from kb import validate  # validation registers the extra collections' checks
 
     problems: list[Problem] = []
-    docs: dict[str, list[Doc]] = {}
+    docs: dict[str, list[ContentFile]] = {}
     validate.import_extensions()
     for c in COLLECTIONS:
         paths = sorted(root.glob(c.pattern))

@@ -44,3 +44,12 @@ def bmsdoc(capsys, monkeypatch):
         return code, out.out, out.err
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _data_dir_reset():
+    """A test that started the app with data_dir=... leaves the next test on the environment's directory."""
+    yield
+    from engine.datadir import set_data_dir
+
+    set_data_dir(None)

@@ -157,8 +157,10 @@ class BmsDocApp(App):
 
     def __init__(self, *, data_dir: str | Path | None = None, source: dict[str, Any] | None = None,
                  autostart: bool = True, kb: Any = None, animate: bool = True) -> None:
-        if data_dir is not None:  # engine.checklist and the recorder read it from the environment
-            os.environ["BMSDOC_DATA_DIR"] = str(data_dir)
+        if data_dir is not None:  # checklists, recordings, reports and settings go there (engine.datadir)
+            from engine.datadir import set_data_dir
+
+            set_data_dir(data_dir)
         super().__init__()
         self._kb = kb
         self.kb_error = ""
@@ -491,7 +493,7 @@ class BmsDocApp(App):
 
 
 def settings_path() -> Path:
-    from engine.checklist import data_dir
+    from engine.datadir import data_dir
 
     return data_dir() / "settings.json"
 

@@ -12,8 +12,9 @@ def register(sub) -> None:
                                    "FILE.json has the readings, findings and connection events.")
     p.add_argument("session", nargs="?", type=int, metavar="SESSION", help="a session id from the list")
     p.add_argument("--db", metavar="FILE", help="the recording database (default: sessions.sqlite in your data "
-                                                "directory)")
-    p.add_argument("--export", metavar="FILE", help="write SESSION to FILE.csv or FILE.json")
+                                                "directory); opened read-only, and refused unless bmsdoc wrote it")
+    p.add_argument("--export", metavar="FILE", help="write SESSION to FILE.csv or FILE.json (atomically; never over "
+                                                    "the recording itself)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 

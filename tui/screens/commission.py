@@ -283,7 +283,8 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
         self._fill_steps()
 
     def action_export(self) -> None:
-        from engine.checklist import data_dir, export
+        from engine.checklist import export
+        from engine.datadir import data_dir
         from kb.errors import UserError
 
         path = data_dir() / "reports" / f"{self.progress.path_for(self.pack, self.checklist.id).stem}.md"

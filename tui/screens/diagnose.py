@@ -266,7 +266,7 @@ conclusion, `e` exports the session report.
         open_citations(self.app, (step or {}).get("citations") or [], "Sources")
 
     def action_export(self) -> None:
-        from engine.checklist import data_dir
+        from engine.datadir import data_dir
         from kb.errors import UserError
 
         path = data_dir() / "reports" / f"diagnosis-{self.flow_id}.md"
