@@ -192,3 +192,12 @@ def test_an_ant_sniffer_log_with_the_apps_auth_and_write_commands_keeps_the_stat
     p = parse_text(log)
     assert p.fields["pack_voltage"] == 50.88 and len(p.fields["cells"]) == 22
     assert any("3 request(s) written by the app" in n for n in p.notes)
+
+
+def test_a_firmware_said_beside_a_jk_cell_frame_picks_its_layout():
+    cell_only = (CORPUS / "jk-jk02_32s_v15-cell-only.sniffer.txt").read_text()
+    p = parse_text("JK-PB2A16S20P, firmware V15.38\n" + cell_only)
+    assert p.fields["firmware"] == "15.38" and p.fields["temperatures"] == [13.4, 12.8, 19.5, 19.1]  # T4/T5 kept
+    assert "firmware 14 or later" in p.format
+    p = parse_text("fw: 11.48\n" + cell_only)
+    assert p.fields["temperatures"] == [13.4, 12.8] and "firmware 11 or later" in p.format

@@ -254,7 +254,18 @@ def _jk04_cells(frame: bytes) -> list[float] | None:
     return [round(v, 4) for v in values]
 
 
-async def _decode_jk(frames: list[bytes], p: Parsed) -> Decoded:
+_FIRMWARE = re.compile(r"\b(?:firmware|fw|sw|software)(?:\s*version)?\s*[:=]?\s*v?(\d{1,2})\.(\d{1,3})\b",
+                       re.IGNORECASE)
+
+
+def firmware_in_text(text: str) -> str | None:
+    """`firmware V15.38` / `sw: 11.48` said beside the hex: the JK layout follows it as it follows a device-info
+    frame."""
+    m = _FIRMWARE.search(text[:200_000])
+    return f"{int(m.group(1))}.{m.group(2)}" if m else None
+
+
+async def _decode_jk(frames: list[bytes], p: Parsed, said: str | None = None) -> Decoded:
     from aiobmsble.basebms import lstr2int
     from aiobmsble.bms import jikong_bms
 
@@ -275,7 +286,10 @@ async def _decode_jk(frames: list[bytes], p: Parsed) -> Decoded:
             sw = 0  # as aiobmsble does with an unreadable version
         p.note(f"JK firmware {info.get('sw_version')} ({info.get('model', '?')}) from the device-info frame")
     except (TimeoutError, ValueError):
-        pass
+        if said:
+            sw = lstr2int(said)
+            info = {"sw_version": said}
+            p.note(f"JK firmware {said} as the paste says (no device-info frame): its frame layout was used")
     extra = {k: v for k, v in (("model", info.get("model")), ("firmware", info.get("sw_version"))) if v}
     if cell is not None and (cells := _jk04_cells(cell)) is not None:
         p.unsure(JK04_MESSAGE)
@@ -408,12 +422,12 @@ _NEED = {"jk": "a 55 AA EB 90 02 cell-info frame (300 bytes)",
          "daly": "the D2 03 7C status reply (or, for the 0x81 protocol, both 51 03 replies)"}
 
 
-def decode(frames: list[bytes], family: str, p: Parsed) -> Decoded:
+def decode(frames: list[bytes], family: str, p: Parsed, firmware: str | None = None) -> Decoded:
     """What aiobmsble decodes from the frames (raises UserError when no complete reply is there)."""
     quiet = logging.getLogger("aiobmsble")
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # its debug chatter is for live links
-    runner = {"jk": lambda: _decode_jk(frames, p), "jbd": lambda: _decode_jbd(frames, p),
+    runner = {"jk": lambda: _decode_jk(frames, p, firmware), "jbd": lambda: _decode_jbd(frames, p),
               "ant": lambda: _decode_ant(frames), "ant_leg": lambda: _decode_ant_leg(frames),
               "daly": lambda: _decode_daly(frames)}[family]
     label = {"ant_leg": "ANT legacy"}.get(family, family.upper())
@@ -470,7 +484,7 @@ def parse(text: str) -> Parsed:
         p.note(f"{ex.requests + seg.requests} request(s) written by the app or tool were left out (replies kept)")
     if seg.skipped:
         p.note(f"{seg.skipped} byte(s) belonging to no frame were skipped")
-    d = decode(chosen, family, p)
+    d = decode(chosen, family, p, firmware_in_text(text) if family == "jk" else None)
     p.format = f"{NAME}: {d.protocol}"
     jk04 = "cell_voltages_jk04" in d.sample
     p.note(f"protocol: {d.protocol}" + ("" if jk04 else "; decoded by aiobmsble"))
