@@ -64,9 +64,9 @@ CHILD = textwrap.dedent("""
         out0 = time.perf_counter() - t0
         rep = health_of(files)
         d = rep.to_json()
-        out = {{"rows": d["pack_figures"]["samples"], "flagged": [[c["cell"], c["verdict"]] for c in d["cells"]
+        out = {{"rows": d["pack"]["samples"], "flagged": [[c["cell"], c["verdict"]] for c in d["cells"]
                 if c["verdict"] != "ok"], "findings": [f["rule"] for f in d["findings"]],
-               "cycles": d["pack_figures"]["equivalent_full_cycles"], "wh_out": d["pack_figures"]["wh_out"]}}
+               "cycles": d["pack"]["equivalent_full_cycles"], "wh_out": d["pack"]["wh_out"]}}
     out["seconds"] = time.perf_counter() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
     out["cpu"] = ru.ru_utime + ru.ru_stime

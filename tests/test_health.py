@@ -52,7 +52,7 @@ def test_weak_cells_are_named_with_their_kind_and_estimates_within_15_percent(kb
     assert by_rule["health.cell-high-resistance"]["citations"] == ["10", "20"]
     assert by_rule["health.cell-high-resistance"]["evidence"]["steps"] >= 20
     assert f"Cell {low_cap} holds" in by_rule["health.cell-low-capacity"]["message"]
-    fig = d["pack_figures"]
+    fig = d["pack"]
     assert abs(fig["capacity_ah"] / pack.capacity_ah.min() - 1) < 0.15
     assert fig["wh_out"] > 0 and fig["ah_out"] > 0 and 0.5 < fig["equivalent_full_cycles"] < 1.0
 
@@ -168,8 +168,8 @@ def test_the_real_vesc_ride_gives_pack_figures_only(kb, bmsdoc):
     d = json.loads(out)
     assert d["cells"] == [] and d["series"] == 0 and d["findings"] == []
     regression = analyze(load_log(REAL)).resistance_ohm * 1000  # engine/logs' own estimate, another method
-    assert abs(d["pack_figures"]["resistance_mohm"] / regression - 1) < 0.25
-    assert d["pack_figures"]["wh_out"] > 1
+    assert abs(d["pack"]["resistance_mohm"] / regression - 1) < 0.25
+    assert d["pack"]["wh_out"] > 1
     code, out, _ = bmsdoc("health", REAL)
     assert "no cell voltages" in out
 
@@ -231,7 +231,7 @@ def test_a_discharge_positive_log_is_flipped_and_still_judged(kb, bmsdoc, tmp_pa
     d = json.loads(bmsdoc("health", path, "--json")[1])
     assert any("sign was flipped" in n for n in d["notes"])
     assert [c["cell"] for c in d["cells"] if c["verdict"] != "ok"] == [11]
-    assert d["pack_figures"]["ah_out"] > d["pack_figures"]["ah_in"] * 0.9 and d["pack_figures"]["capacity_ah"] > 10
+    assert d["pack"]["ah_out"] > d["pack"]["ah_in"] * 0.9 and d["pack"]["capacity_ah"] > 10
 
 
 def test_health_content_mistakes_are_located(tmp_path):
@@ -287,7 +287,7 @@ def test_other_csv_through_map_and_plots_alone(kb, bmsdoc, tmp_path):
     assert code == 0, err
     d = json.loads(out)
     true_pack_mohm = pack.r0_ohm.sum() * 1000
-    assert d["cells"] == [] and abs(d["pack_figures"]["resistance_mohm"] / true_pack_mohm - 1) < 0.15
+    assert d["cells"] == [] and abs(d["pack"]["resistance_mohm"] / true_pack_mohm - 1) < 0.15
     assert d["written"] and all(Path(w).exists() for w in d["written"])
 
 

@@ -93,8 +93,8 @@ class HealthReport:
         return fs[0].severity if fs else None
 
     def to_json(self) -> dict[str, Any]:
-        return {"pack": self.pack, "series": self.series, "chemistry": self.chemistry,
-                "cells": [c.to_json() for c in self.cells], "pack_figures": self.figures,
+        return {"series": self.series, "chemistry": self.chemistry,
+                "cells": [c.to_json() for c in self.cells], "pack": {"name": self.pack, **self.figures},
                 "recordings": [r.to_json() for r in self.recordings],
                 "findings": [f.to_json() for f in self.sorted_findings()], "notes": list(self.notes)}
 
