@@ -380,7 +380,7 @@ class Session:
             lines.append(f"  {label}: can lead to {_join(ends)}")
         on = next((e for e in self.path if e.step == step_id), None)
         if on is not None and on.auto:
-            got = ", ".join(f"{k} = {_fmt(v)}" for k, v in on.evidence.items())
+            got = ", ".join(f"{k} = {evidence_value(v)}" for k, v in on.evidence.items())
             lines.append(f"The reading answered it ({got}): {on.answer}.")
         elif on is None and self.next_step() is not None and self.next_step().id != step_id:
             lines.append("It is not on the current path; an answer given now is kept and used if the path reaches it.")
@@ -396,7 +396,7 @@ class Session:
         for i, e in enumerate(self.path, 1):
             src = ""
             if e.auto:
-                src = " (from the reading: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in e.evidence.items()) + ")"
+                src = " (from the reading: " + ", ".join(f"{k} = {evidence_value(v)}" for k, v in e.evidence.items()) + ")"
             lines.append(f"  {i}. {e.question} -> {e.answer}{src}")
         if c is not None:
             lines.append("Sources: " + " ".join(f"[^{x}]" for x in c.citations))
@@ -471,7 +471,8 @@ def _join(items: list[str]) -> str:
     return "; ".join(f"'{x}'" for x in items)
 
 
-def _fmt(v: Any) -> str:
+def evidence_value(v: Any) -> str:
+    """A reading value as the path shows it as evidence: true/false, 3.2, text."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
@@ -481,10 +482,7 @@ def _fmt(v: Any) -> str:
 
 # ---------------------------------------------------------------- symptom matching
 
-# the words themselves live in engine.text, shared with the chat; the old private names stay for existing callers
-from engine.text import STOP as _STOP  # noqa: E402,F401
-from engine.text import TOKEN as _TOKEN  # noqa: E402,F401
-from engine.text import stem as _stem  # noqa: E402,F401
+# the words themselves live in engine.text, shared with the chat
 from engine.text import tokens  # noqa: E402
 
 

@@ -147,9 +147,8 @@ def _load_reading(path: str):
 
 def _load_answers(path: str) -> dict[str, Any]:
     from kb.errors import UserError
-    from tui.commands.check import _yaml_or_none, decode, read_bytes
-
     from kb.untrusted import shown
+    from tui.commands.check import _yaml_or_none, decode, read_bytes
 
     data = _yaml_or_none(decode(read_bytes(path)))  # the reading boundary: size, depth, alias and digit limits
     if not isinstance(data, dict):
@@ -206,10 +205,10 @@ def _small_int(raw: str) -> int | None:
 
 
 def _auto_lines(entries) -> None:
-    from engine.flows import _fmt
+    from engine.flows import evidence_value
 
     for e in entries:
-        got = ", ".join(f"{k} = {_fmt(v)}" for k, v in e.evidence.items())
+        got = ", ".join(f"{k} = {evidence_value(v)}" for k, v in e.evidence.items())
         _say(f"- {e.question} {e.answer} (from the reading: {got})")
 
 
