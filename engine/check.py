@@ -187,8 +187,9 @@ def rank_questions(kb, not_checked: list[NotChecked], values: dict[str, Any], fa
         fields = read.get(nc.rule)
         if fields is None:
             continue  # ride-log events (a cut, a spike) come from `bmsdoc log analyze`, not from a rider's answer
-        # how many of the rule's fields are already known: how close it is to deciding
-        near = sum(1 for f in fields if f in facts and facts[f].provenance != "assumed")
+        # the share (%) of the rule's fields already known: how close it is to deciding
+        known = sum(1 for f in fields if f in facts and facts[f].provenance != "assumed")
+        near = round(100 * known / len(fields)) if fields else 0
         for missing in nc.missing:
             for name in ask_for(missing) if missing in FIELDS else (missing,):
                 if name in facts and facts[name].provenance != "assumed":

@@ -42,7 +42,7 @@ class Question:
     severity: str  # the worst severity it could reveal
     rules: list[str]
     citations: list[str]
-    relevance: int = 0  # how many conditions of those rules already hold (higher: closer to firing)
+    relevance: int = 0  # the share (%) of those rules' facts already known (higher: closer to deciding)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -175,6 +175,9 @@ def _paste(text: str) -> tuple[dict[str, Any], list[str]] | None:
     try:
         parsed = parse_text(text)  # raises UserError itself when it recognises nothing
     except UserError:
+        words = from_words(text, {})
+        if words:  # no screen or list, but the rider said what it is ("JK 20s, riding, charge fet off")
+            return words, [f"read from the words: {_said(words)}"]
         raise
     except Exception as e:  # a parser bug must not become a traceback for the rider
         raise UserError(f"could not read the pasted text ({type(e).__name__}: {e})") from None
@@ -183,7 +186,35 @@ def _paste(text: str) -> tuple[dict[str, Any], list[str]] | None:
     notes = [f"read as {parsed.format}"] if getattr(parsed, "format", None) else []
     notes += list(getattr(parsed, "notes", []) or [])
     notes += [f"ambiguous: {a}" for a in getattr(parsed, "ambiguities", []) or []]
-    return dict(parsed.fields), notes
+    fields = dict(parsed.fields)
+    words = from_words(text, fields)
+    if words:
+        fields.update(words)
+        notes.append(f"read from the words: {_said(words)}")
+    return fields, notes
+
+
+# facts a rider states in words beside a paste ("daly 16s lfp", "riding, vesc, 40a regen"): engine.understand reads
+# them; only these fields, and only where the paste itself said nothing
+WORD_FIELDS = ("bms", "series", "board_max_series", "chemistry", "state", "goal", "controller", "charge_fet",
+               "discharge_fet", "regen_limit", "charge_ocp", "discharge_ocp", "battery_limit", "fused", "days_idle")
+
+
+def from_words(text: str, fields: dict[str, Any]) -> dict[str, Any]:
+    from engine.reading import canonical_field
+
+    try:
+        from engine.understand import reading_of, understand
+
+        said = reading_of(understand(text[:20_000]))
+    except Exception:  # prose understanding is a help, never a reason to refuse a paste
+        return {}
+    have = {canonical_field(k) for k in fields if isinstance(k, str)}
+    return {k: v for k, v in said.items() if k in WORD_FIELDS and k not in have and v is not None}
+
+
+def _said(words: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {str(v).lower() if isinstance(v, bool) else v}" for k, v in words.items())
 
 
 def apply_overrides(data: dict[str, Any], bms: str | None, series: int | None) -> dict[str, Any]:
