@@ -190,7 +190,9 @@ def write_report(rep: HealthReport, path: str | Path, plots_dir: str | Path | No
     kind = p.suffix.lower()
     if kind not in (".html", ".htm", ".md"):
         raise UserError(f"--report: '{path}' must end in .html or .md")
-    plots = write_plots(rep, plots_dir if plots_dir else p.with_name(p.stem + "-plots"))
+    # the report shows PNGs; an explicit --plots DIR also gets the SVGs
+    plots = write_plots(rep, plots_dir, ("png", "svg")) if plots_dir else \
+        write_plots(rep, p.with_name(p.stem + "-plots"), ("png",))
     text = markdown(rep, plots, p.parent) if kind == ".md" else to_html(rep, plots, p.parent)
     try:
         p.write_text(text, encoding="utf-8")
