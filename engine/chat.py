@@ -572,6 +572,8 @@ class Dialogue:
                 return round(new["pack_voltage"] / (new.get("series") or self.facts["series"]), 3)
             if field == "cell_delta" and ("cell_delta" in new):
                 return float(new["cell_delta"])
+            if any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in new.values()):
+                return None  # the number said is another fact ("its at 4.2 per cell"), not this answer
             m = re.search(r"(-?\d+(?:[.,]\d+)?)\s?(mv|v|a|°c|c)?\b", t)
             if not m or len(t) > 60:
                 return None

@@ -278,6 +278,10 @@ def _quantities(low: str, facts: dict[str, Any]) -> None:
         m = re.search(r"(?:delta|spread|difference|imbalance)\D{0,12}(0[.,]\d{1,4})(?![\d.])", low)
         if m:
             facts["cell_delta"] = _num(m.group(1))
+    if "cell_voltage" not in facts and "charge_target" not in facts:  # "its at 4.2 per cell"
+        m = re.search(r"(?<![\d.])([234][.,]\d{1,3}) per cell", low)
+        if m:
+            facts["cell_voltage"] = _num(m.group(1))
     if "cell_voltage" not in facts:  # "cells at 4.1", "sitting at 3.9"
         m = re.search(r"(?:cells?|sitting|each|per cell)\D{0,14}?([234][.,]\d{1,3})(?![\d.%a-z])", low)
         if m and m.group(1) and not any(k in facts for k in ("charge_target",)):
@@ -357,16 +361,17 @@ def _goals(low: str, facts: dict[str, Any]) -> None:
         facts["goal"] = "longevity"
     elif re.search(r"\bmax(?:imum)? range\b|\bmore range\b", low):
         facts.setdefault("goal", "range")
-    if re.search(r"\b(cheap|cheapest|budget|low cost|inexpensive|affordable|not much money|on a dime|broke)\b", low):
+    if re.search(r"\b(cheap|cheapest|budget|low cost|inexpensive|affordable|not much money|on a dime|broke|money is tight)\b",
+                 low):
         facts["budget"] = "low"
     elif re.search(r"\b(money is no object|price doesn'?t matter|premium|high end|no budget)\b", low):
         facts["budget"] = "high"
     if re.search(r"\bno room (?:for|to fit) (?:the |a |any )?(?:discharge )?(?:fets?|mosfets?|a fet board)\b", low) \
             or re.search(r"\bno space for (?:discharge )?fets\b", low):
         facts["space"] = "none"
-    elif re.search(r"\b(tiny|small|tight|cramped|narrow|slim|thin|skinny|little|no room|limited space|not much space|"
-                   r"not much room|compact)\b(?:\s\w+){0,2}\s?(deck|space|room|fit|pack|enclosure|housing|battery box)?", low) \
-            and re.search(r"\b(deck|space|room|fit|enclosure|housing|cramped|tight|tiny|slim|narrow)\b", low):
+    elif re.search(r"\b(cramped|no room|limited space|not much space|not much room)\b", low) or (
+            re.search(r"\b(tiny|small|tight|narrow|slim|thin|skinny|little|compact)\b", low)
+            and re.search(r"\b(deck|space|room|fit|enclosure|housing|battery box|frame)\b", low)):
         facts["space"] = "cramped"
     elif re.search(r"\b(plenty of room|lots of room|roomy|big deck|loads of space)\b", low):
         facts["space"] = "roomy"
