@@ -88,9 +88,12 @@ def _clause_before(low: str, pos: int, width: int = 40) -> str:
 
 
 def _after(low: str, end: int, width: int = 22) -> str:
+    """The words right after a number, up to the clause's end or the next number (whose words are its own)."""
     seg = low[end:end + width]
     m = _CLAUSE.search(seg)
-    return seg[: m.start()] if m else seg
+    seg = seg[: m.start()] if m else seg
+    d = re.search(r"\d", seg)
+    return seg[: d.start()] if d else seg
 
 
 def _nearest_role(before: str, after: str, roles: list[tuple[str, tuple[str, ...]]]) -> str | None:
