@@ -9,6 +9,7 @@ engine's check runs once per handled reading, so a 10 Hz stream never builds a b
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -21,18 +22,22 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Markdown
 
 from tui.messages import LiveReading, LiveStatus
-from tui.screens.chat import ChatScreen
-from tui.screens.commission import CommissionScreen
 from tui.screens.dashboard import DashboardScreen
-from tui.screens.diagnose import DiagnoseScreen
-from tui.screens.handbook import HandbookScreen
-from tui.screens.help import HelpScreen
-from tui.screens.select import SelectScreen
 from tui.widgets.areabar import AREAS
-from tui.widgets.markview import MarkView
+
+def _area(module: str, cls: str):
+    """A mode factory that imports its screen when the area is first opened: first paint imports only the Live
+    area (Select, Commission, Handbook, Chat and Diagnose pull in Markdown, the advisor, the chat engine...)."""
+
+    def make() -> Screen:
+        import importlib
+
+        return getattr(importlib.import_module(module), cls)()
+
+    return make
+
 
 TREND_LEN = 120
 DEFAULT_DEMO = ("jk", "healthy-ride")
@@ -139,11 +144,11 @@ class BmsDocApp(App):
     SUB_TITLE = "smart BMS integration and troubleshooting"
     MODES = {
         "live": DashboardScreen,
-        "diagnose": DiagnoseScreen,
-        "select": SelectScreen,
-        "commission": CommissionScreen,
-        "handbook": HandbookScreen,
-        "chat": ChatScreen,
+        "diagnose": _area("tui.screens.diagnose", "DiagnoseScreen"),
+        "select": _area("tui.screens.select", "SelectScreen"),
+        "commission": _area("tui.screens.commission", "CommissionScreen"),
+        "handbook": _area("tui.screens.handbook", "HandbookScreen"),
+        "chat": _area("tui.screens.chat", "ChatScreen"),
     }
     DEFAULT_MODE = "live"
     BINDINGS = [
@@ -163,6 +168,7 @@ class BmsDocApp(App):
             set_data_dir(data_dir)
         super().__init__()
         self._kb = kb
+        self._kb_lock = threading.Lock()
         self.kb_error = ""
         self.live = LiveState()
         self.initial_source = source
@@ -179,22 +185,34 @@ class BmsDocApp(App):
 
     @property
     def kb(self) -> Any:
-        """The knowledge base (loaded once). None when it is invalid; kb_error then says why."""
+        """The knowledge base (loaded once, by the start-up thread or by whoever needs it first). None when it is
+        invalid; kb_error then says why."""
         if self._kb is None and not self.kb_error:
-            from kb.errors import KBInvalid, UserError
-            from kb.load import load_kb
+            with self._kb_lock:
+                if self._kb is None and not self.kb_error:
+                    from kb.errors import KBInvalid, UserError
+                    from kb.load import load_kb
 
-            try:
-                self._kb = load_kb()
-            except KBInvalid as e:
-                self.kb_error = f"the knowledge base has {len(e.problems)} problem(s): {e.problems[0]}"
-            except UserError as e:
-                self.kb_error = str(e)
+                    try:
+                        self._kb = load_kb()
+                    except KBInvalid as e:
+                        self.kb_error = f"the knowledge base has {len(e.problems)} problem(s): {e.problems[0]}"
+                    except UserError as e:
+                        self.kb_error = str(e)
         return self._kb
 
     # ------------------------------------------------------------------ start-up
 
     def on_mount(self) -> None:
+        # nothing heavy before the first paint: the knowledge base loads in a thread, then the source starts
+        self._load_kb_at_start()
+
+    @work(thread=True, exclusive=True, group="start-up", exit_on_error=False)
+    def _load_kb_at_start(self) -> None:
+        self.kb  # noqa: B018 (loads it)
+        self.call_from_thread(self._on_kb_loaded)
+
+    def _on_kb_loaded(self) -> None:
         if self.kb is None:
             self.notify(self.kb_error or "the knowledge base could not be loaded", title="Knowledge base",
                         severity="error", timeout=10)
@@ -230,6 +248,8 @@ class BmsDocApp(App):
             self.switch_mode(mode)
 
     def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
@@ -253,9 +273,13 @@ class BmsDocApp(App):
     def action_open_citation(self, label: str) -> None:
         self.open_citation(label)
 
-    @on(MarkView.LinkClicked)
-    @on(Markdown.LinkClicked)
-    def _markdown_link(self, event: Markdown.LinkClicked | MarkView.LinkClicked) -> None:
+    def on_mark_view_link_clicked(self, event: Any) -> None:  # tui.widgets.markview.MarkView.LinkClicked
+        self._markdown_link(event, event.view)
+
+    def on_markdown_link_clicked(self, event: Any) -> None:  # textual.widgets.Markdown.LinkClicked
+        self._markdown_link(event, event.markdown)  # (handled by name: no Markdown import before first paint)
+
+    def _markdown_link(self, event: Any, doc: Any) -> None:
         """One dispatcher for every Markdown widget outside the handbook: citations and sections open there."""
         href = event.href
         if href.startswith("cite:"):
@@ -263,7 +287,7 @@ class BmsDocApp(App):
         elif href.startswith("section:"):
             self.open_handbook(href)
         elif href.startswith("#"):
-            (event.view if isinstance(event, MarkView.LinkClicked) else event.markdown).goto_anchor(href[1:])
+            doc.goto_anchor(href[1:])
         else:
             self.notify(f"link: {href}", title="Link")
 
