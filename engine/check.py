@@ -44,7 +44,7 @@ def durable_engine_for(kb) -> Any:
         while len(_CACHE) >= _MAX_CACHED:
             del _CACHE[next(iter(_CACHE))]
         try:
-            ref = weakref.ref(kb)
+            ref: Any = weakref.ref(kb)
         except TypeError:  # an object that cannot be weakly referenced: keep it alive with the engine
             ref = (lambda obj: (lambda: obj))(kb)
         _CACHE[key] = (ref, built)

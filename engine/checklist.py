@@ -178,7 +178,7 @@ def _lock(path: Path):
         try:
             import fcntl
         except ImportError:  # Windows: no advisory locks here; one writer at a time is assumed
-            fcntl = None
+            fcntl = None  # type: ignore[assignment]
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb.expr import And, Arith, Cmp, Lit, Node, Ref, known_field
+from kb.expr import And, Arith, Cmp, Lit, Node, Or, Ref, known_field
 
 Truth = bool | None  # None = unknown
 
@@ -252,7 +252,7 @@ def evaluate(tree: Node, values: Mapping[str, Any]) -> Outcome:
     return Outcome(value, list(missing) if value is None else [], lines)
 
 
-def _explain_group(tree: Node, values: Mapping[str, Any], depth: int, lines: list[str],
+def _explain_group(tree: And | Or, values: Mapping[str, Any], depth: int, lines: list[str],
                    missing: dict[str, None]) -> Truth:
     header_at = len(lines)
     lines.append("")

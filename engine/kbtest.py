@@ -89,7 +89,7 @@ def test_location(kb, lr, j: int | None) -> str:
             from ruamel.yaml import YAML
 
             node = _POSITIONS[str(path)] = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
-        rules = node["rules"]
+        rules: list = node["rules"]  # type: ignore[index]  # a ruamel CommentedMap
         i = next(k for k, r in enumerate(rules) if isinstance(r, dict) and r.get("id") == lr.rule.id)
         line, _col = position(node, ("rules", i) if j is None else ("rules", i, "tests", j))
         return f"{lr.doc}:{line}"

@@ -99,7 +99,7 @@ class Index:
                 df[t] = df.get(t, 0) + 1
         self.idf = {t: math.log((n - c + 0.5) / (c + 0.5) + 1) for t, c in df.items()}
         self.avg = sum(len(d) for d in corpus) / max(1, n)
-        self.tf = [{} for _ in corpus]
+        self.tf: list[dict[str, int]] = [{} for _ in corpus]
         for i, d in enumerate(corpus):
             for t in d:
                 self.tf[i][t] = self.tf[i].get(t, 0) + 1

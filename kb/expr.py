@@ -189,12 +189,13 @@ def _cond(n: ast.AST) -> Node:
 def _known(n: ast.Call) -> Node:
     """known(f) / unknown(f): a two-valued test of whether the reading holds f (an assumed default does not count).
     It is carried as a comparison on the flag field KNOWN_PREFIX + f, which check() always fills."""
+    fn = n.func.id if isinstance(n.func, ast.Name) else ""
     if n.keywords or len(n.args) != 1 or not isinstance(n.args[0], ast.Name):
-        raise _err(n, f"{n.func.id}() takes one field name, e.g. {n.func.id}(regen_limit)")
+        raise _err(n, f"{fn}() takes one field name, e.g. {fn}(regen_limit)")
     arg = n.args[0]
     if arg.id not in _fields():
         raise _err(arg, f"unknown field '{arg.id}'" + _suggest(arg.id))
-    return Cmp(KNOWN_PREFIX + arg.id, "==" if n.func.id == "known" else "!=", Lit(True))
+    return Cmp(KNOWN_PREFIX + arg.id, "==" if fn == "known" else "!=", Lit(True))
 
 
 def known_field(name: str) -> str | None:

@@ -199,7 +199,7 @@ def _partial(doc: ContentFile, model: type[BaseModel]) -> BaseModel | None:
 
     if model is not RuleFile or not isinstance(doc.node, dict) or not isinstance(doc.node.get("rules"), list):
         return None
-    good = []
+    good: list[Rule | None] = []  # None: a rule that did not validate (its problems are reported)
     for item in doc.node["rules"]:
         try:
             good.append(Rule.model_validate(to_plain(item)))
@@ -209,7 +209,7 @@ def _partial(doc: ContentFile, model: type[BaseModel]) -> BaseModel | None:
     return RuleFile.model_construct(topic=str(doc.node.get("topic", "")), rules=good)
 
 
-def _pydantic_message(err: dict) -> str:
+def _pydantic_message(err: Any) -> str:
     loc = ".".join(str(x) for x in err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":

@@ -69,7 +69,7 @@ def resistance_trend(logs: list[Any], series: int | None = None) -> dict[str, An
         rows.append({"source": getattr(data, "source", ""), "resistance_ohm": None if r.ohm is None else round(r.ohm, 4),
                      "per_group_mohm": None if r.ohm is None or not series else round(1000 * r.ohm / series, 2),
                      "windows": r.windows, "note": r.note})
-    known = [row["resistance_ohm"] for row in rows if row["resistance_ohm"] is not None]
+    known = [float(row["resistance_ohm"]) for row in rows if row["resistance_ohm"] is not None]
     change = round(100.0 * (known[-1] - known[0]) / known[0], 1) if len(known) >= 2 else None
     return {"logs": rows, "change_pct": change}
 
