@@ -51,7 +51,8 @@ class Words:
         hit = self._seen.get(entry)
         if hit is None:
             phrases, plain = _alts(entry)
-            hit = self._seen[entry] = not self.starts.isdisjoint(plain) or any(p in self.spaced for p in phrases)
+            hit = self._seen[entry] = not self.starts.isdisjoint(plain) or any(
+                ((" " + p) if " " in p else p) in self.spaced for p in phrases)  # "charge ocp" not in "discharge ocp"
         return hit
 
 
