@@ -47,6 +47,7 @@ class HealthFinding(Strict):
     evidence: list[str] = Field(min_length=1)
     message: str
     remedy: list[str] = Field(min_length=1)
+    remedy_lfp: list[str] = Field(default_factory=list)  # instead of remedy on LiFePO4 packs (Li-ion voltages differ)
     citations: Citations = Field(min_length=1)
 
 

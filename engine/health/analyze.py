@@ -7,7 +7,7 @@ each leaves behind its step ratios, rest points, rest pairs and a few figures.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterable
 
 import numpy as np
@@ -54,6 +54,7 @@ class RecordingSummary:
     steps: int
     rests: int
     rest_delta_v: float | None  # at the fullest rest
+    rest_top_v: float | None  # the median cell's OCV at that rest
     first_rest_delta_v: float | None
     last_rest_delta_v: float | None
     ah_in: float
@@ -216,7 +217,8 @@ def _one(rec: Recording, h, chem: str | None, acc: _Acc) -> None:
     acc.summaries.append(RecordingSummary(
         name=rec.name, started=rec.started, samples=rec.samples, duration_s=float(t[-1] - t[0]), series=rec.series,
         resistance_mohm=pack_r, steps=est.steps if est is not None else 0, rests=len(rests),
-        rest_delta_v=top.delta_v if top else None, first_rest_delta_v=rests[0].delta_v if rests else None,
+        rest_delta_v=top.delta_v if top else None, rest_top_v=float(np.median(top.ocv)) if top else None,
+        first_rest_delta_v=rests[0].delta_v if rests else None,
         last_rest_delta_v=rests[-1].delta_v if rests else None, ah_in=e.ah_in, ah_out=e.ah_out,
         wh_in=e.wh_in, wh_out=e.wh_out, notes=list(rec.notes),
         cell_resistance_mohm=[float(x) * 1000 if np.isfinite(x) else None for x in est.ohm[:rec.series]]
@@ -299,6 +301,9 @@ def _combine(acc: _Acc, h, series: int, chem: str | None, pack: str | None, note
     any_imbalanced = any("imbalanced" in c.kinds for c in cells)
     soc_judged = off_s is not None
     findings += _pack_findings(h, summaries, pairs, rests, strong_delta=any_imbalanced or not soc_judged)
+    if chem == "lfp":  # remedies that quote Li-ion voltages have a LiFePO4 variant
+        findings = [replace(f, remedy=list(h.finding(f.rule).remedy_lfp)) if h.finding(f.rule).remedy_lfp else f
+                    for f in findings]
     figures = _figures(summaries, pack_est, series, c_cells, med_c, r_cells, rests)
     if c_cells is None and series:
         notes.append("capacity: no two rests far enough apart in state of charge"
@@ -347,7 +352,7 @@ def _pack_findings(h, summaries: list[RecordingSummary], pairs: cap.Pairs, rests
     last = summaries[-1]
     if last.rest_delta_v is not None and np.isfinite(last.rest_delta_v):
         d = last.rest_delta_v
-        where = f"the fullest rest of {last.name}"
+        where = f"the fullest rest, {last.rest_top_v:.3f} V per cell"
         if d > th("delta_warn_v") and strong_delta:
             out.append(_finding(h, "health.rest-delta", {"delta_v": d, "where": where, "recordings": last.name},
                                 [f"rest delta {d:.3f} V > {th('delta_warn_v')} V [^9]"]))
