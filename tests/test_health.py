@@ -79,6 +79,8 @@ def test_an_offset_cell_is_out_of_balance_not_weak(kb, bmsdoc, tmp_path, chem):
     assert "health.rest-delta" in rules  # the offset shows at the top of the charge too
     imb = next(f for f in d["findings"] if f["rule"] == "health.cell-imbalanced")
     assert {"9", "2", "19"} <= set(imb["citations"]) and imb["evidence"]["offset_soc"] < -0.05
+    remedies = " ".join(r for f in d["findings"] for r in f["remedy"])
+    assert ("4.18 V" in remedies) == (chem == "li-ion")  # Daly's Li-ion balance voltage is no advice for LiFePO4
 
 
 def test_human_output_names_the_cells(kb, bmsdoc, tmp_path):
