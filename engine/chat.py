@@ -11,8 +11,11 @@ One turn -> {"answer": markdown, "citations": [...], "findings": [...], "follow_
      other questions take the best answer card (engine.answers, content/answers.yaml) that fits words and facts;
   6. a symptom no card answers starts its diagnosis flow with the rider's facts filled in; a reading-like set of facts
      runs `check` and asks only what the report's questions say is missing;
-  7. anything else is answered from the best KB item by BM25 retrieval, or it says the handbook does not cover it.
+  7. anything else is answered from the best KB item by BM25 retrieval (said as the closest note), or it says the
+     handbook does not cover it.
 The answer leads with the number, the verdict or the action; why and the citations follow; one topic per answer.
+Card answers and family facts come from a plain-data snapshot (engine.chatdata), so a fresh process answers them
+without loading the KB's models; the KB itself is loaded on first need (advisor, flows, check).
 """
 
 from __future__ import annotations
@@ -112,6 +115,8 @@ class Dialogue:
         self.session = None  # engine.flows.Session while a diagnosis is under way
         self.pending: str | None = None  # "select" while the advisor waits for needs
         self.reading: dict[str, Any] = {}
+        self.last_intent: str | None = None
+        self._new: dict[str, Any] = {}  # the facts of the turn being answered
 
     @property
     def kb(self):
@@ -150,10 +155,9 @@ class Dialogue:
                 return r
         facts, combined = self._context(text, new, intent)
         facts = derived_facts(facts)
-        self._facts = facts
         if intent == "followup":
             intent = classify(combined, facts) if combined != text else "what"
-        if combined != text and getattr(self, "last_intent", None) in ("compare", "select", "ok_for") and \
+        if combined != text and self.last_intent in ("compare", "select", "ok_for") and \
                 intent in ("what", "symptom", "followup") and any(k in new for k in _NEEDS):
             intent = self.last_intent  # "20s 80a, for deliveries" after "jk or ant?": the same question, now ranked
         r = self._answer(text, combined, facts, intent)
