@@ -187,9 +187,11 @@ def rank_questions(kb, not_checked: list[NotChecked], values: dict[str, Any], fa
         fields = read.get(nc.rule)
         if fields is None:
             continue  # ride-log events (a cut, a spike) come from `bmsdoc log analyze`, not from a rider's answer
-        # the share (%) of the rule's fields already known: how close it is to deciding
-        known = sum(1 for f in fields if f in facts and facts[f].provenance != "assumed")
-        near = round(100 * known / len(fields)) if fields else 0
+        # the share (%) of the rule's facts already known: how close it is to deciding. Identity (series, family,
+        # chemistry) is nearly always known, so it does not make a rule "close" ("what board rating?" for every pack)
+        facts_read = [f for f in fields if f not in FIELDS or FIELDS[f].group != "identity"]
+        known = sum(1 for f in facts_read if f in facts and facts[f].provenance != "assumed")
+        near = round(100 * known / len(facts_read)) if facts_read else 0
         for missing in nc.missing:
             for name in ask_for(missing) if missing in FIELDS else (missing,):
                 if name in facts and facts[name].provenance != "assumed":
