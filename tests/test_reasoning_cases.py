@@ -18,17 +18,18 @@ from ruamel.yaml import YAML
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES_FILE = ROOT / "tests" / "data" / "reasoning_cases.yaml"
+CASE_FILES = sorted((ROOT / "tests" / "data").glob("reasoning_cases*.yaml"))  # the first set, then later rounds
 SOURCES_FILE = ROOT / "content" / "sources.yaml"
 RANK = {"info": 0, "warning": 1, "critical": 2}
 EXPECT_KEYS = {"severity", "citations", "any", "ask", "quiet", "or_ask"}
 
 
-def _load() -> dict[str, Any]:
-    return YAML(typ="safe", pure=True).load(CASES_FILE.read_text(encoding="utf-8"))
+def _load(path: Path = CASES_FILE) -> dict[str, Any]:
+    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
 
 
-DATA = _load()
-CASES: list[dict[str, Any]] = DATA["cases"]
+DATA = _load()  # the first set: its ask_within and patterns
+CASES: list[dict[str, Any]] = [c for f in CASE_FILES for c in _load(f)["cases"]]
 ASK_WITHIN: int = int(DATA.get("ask_within", 5))
 RESULTS: dict[str, tuple[str, bool]] = {}  # case name -> (kind, right)
 
