@@ -47,6 +47,7 @@ PROBE = 1.5  # seconds the workers have to re-announce after a last will
 # Messages waiting beyond this: the worker is behind (more packs than its CPU checks per second), so whole readings
 # are coalesced like split ones: each pack's newest reading is checked once per drained burst.
 BACKLOG = 500
+CHECK_BUDGET = 0.1  # seconds of checking before the worker reads its messages again
 ATTRIBUTES_EVERY = 10.0  # seconds: unchanged attributes are published again this often, so "checked" stays fresh
 
 
@@ -256,8 +257,10 @@ class FleetService:
             self._housekeeping()
 
     def _due_checks(self) -> None:
+        """Check the packs that are due, for at most CHECK_BUDGET seconds: a worker that is behind goes back to
+        reading, so each pack's newest reading replaces the older ones still waiting (coalesced, never queued)."""
         now = time.monotonic()
-        while self._heap and self._heap[0][0] <= now:
+        while self._heap and self._heap[0][0] <= now and time.monotonic() - now < CHECK_BUDGET:
             due, _n, name = heapq.heappop(self._heap)
             ps = self.packs.get(name)
             if ps is None or ps.due is None or ps.due > due:

@@ -94,8 +94,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = fleet_config.load(args.config)
     if args.workers > 1:
         return _spawn(args)
+    import faulthandler
     import logging
+    import signal
 
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID` prints every thread's stack to stderr (a stuck worker)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s bmsdoc fleet: %(message)s", datefmt="%H:%M:%S",
                         stream=sys.stderr)
     from drivers.mqtt.service import FleetService
