@@ -222,8 +222,9 @@ class Dialogue:
                 return self._card(topical, facts)
         if intent == "select" or (self.pending == "select" and intent != "compare"):
             big = cards.best(self.data, combined, facts, "select")
-            if big is not None and big.card.id in ("parallel-boards", "no-room-fets", "vesc-bridge") and \
-                    big.card.only_if is not None:
+            if big is not None and big.card.only_if is not None and (
+                    big.card.id in ("parallel-boards", "no-room-fets") or
+                    (big.card.id == "vesc-bridge" and not facts.get("series"))):
                 return self._card(big, facts)
             return self._select(facts)
         if intent == "compare":

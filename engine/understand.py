@@ -103,6 +103,11 @@ def _nearest_role(before: str, after: str, roles: list[tuple[str, tuple[str, ...
             i = before.rfind(w)
             if i >= 0 and (i + len(w), len(w)) > best_pos:  # the nearest, then the longest ("discharge ocp")
                 best, best_pos = role, (i + len(w), len(w))
+    if best is not None and len(before.rstrip()) - best_pos[0] > 3:  # "... regen ok with 150a charge ocp": the
+        for role, words in roles:                                    # words right after the number win
+            for w in sorted(words, key=len, reverse=True):
+                if after.startswith(" " + w) or after.startswith(w):
+                    return role
     if best is not None:
         return best
     for role, words in roles:  # "40a regen", "20 amps charge ocp"
