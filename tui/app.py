@@ -210,6 +210,10 @@ class BmsDocApp(App):
     @work(thread=True, exclusive=True, group="start-up", exit_on_error=False)
     def _load_kb_at_start(self) -> None:
         self.kb  # noqa: B018 (loads it)
+        if self.autostart:  # import what the live source and its checks need here, not on the UI loop
+            import drivers.live  # noqa: F401
+            import engine.check  # noqa: F401
+            import tui.screens.sources  # noqa: F401
         self.call_from_thread(self._on_kb_loaded)
 
     def _on_kb_loaded(self) -> None:
