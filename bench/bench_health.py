@@ -7,7 +7,7 @@ Prints, measured in a fresh subprocess (time inside it, peak memory = its VmHWM,
   health    `bmsdoc health`'s path (tui.commands.health.health_of): parse, steps, rests, capacity, trends, findings
 and whether the month's verdicts name the two cells. Goals: health under 10 s and under 500 MB.
 
-  .venv/bin/python bench/bench_health.py [--days 30] [--keep DIR]   (a kept DIR is reused by the next run)
+  .venv/bin/python bench/bench_health.py [--days 30] [--keep DIR] [--sqlite]   (a kept DIR is reused by the next run)
 """
 
 from __future__ import annotations
@@ -29,6 +29,45 @@ sys.path.insert(0, str(ROOT))
 DAY = 86400
 GOAL_S, GOAL_MB = 10.0, 500.0
 HIGH_R, LOW_CAP = 6, 15
+
+
+def generate_sqlite(out: Path, days: int) -> list[Path]:
+    """The same month as one fleet-history session (drivers/mqtt/store.py's shape: source fleet:NAME, readings as
+    Reading.given() JSON), written with plain sqlite3 in drivers/record.py's schema."""
+    import sqlite3
+
+    db = out / "fleet.sqlite"
+    if db.exists():
+        return [db]
+    csvs = sorted(out.glob("day-*.csv"))[:days]
+    if len(csvs) < days:
+        csvs = generate(out, days)
+    from drivers.logs import cellcsv
+
+    con = sqlite3.connect(db)
+    con.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        CREATE TABLE sessions (id INTEGER PRIMARY KEY, started TEXT NOT NULL, source TEXT NOT NULL, family TEXT,
+                               kb_version TEXT, context TEXT, ended TEXT);
+        CREATE TABLE readings (session INTEGER NOT NULL, seq INTEGER NOT NULL, t REAL NOT NULL, json TEXT NOT NULL,
+                               PRIMARY KEY (session, seq));
+        CREATE TABLE findings (id INTEGER PRIMARY KEY, session INTEGER, t REAL, seq INTEGER, rule TEXT,
+                               severity TEXT, json TEXT, cleared REAL);
+        CREATE TABLE events (session INTEGER, t REAL, kind TEXT, detail TEXT);
+        INSERT INTO meta VALUES ('schema_version', '1');
+        INSERT INTO sessions VALUES (1, '2026-10-28T07:33:20+00:00', 'fleet:bench-pack', 'jk', '1.0.0', '{}', NULL);""")
+    seq = 0
+    for d, f in enumerate(csvs):
+        rec = cellcsv.load(f)
+        cells = [",".join(f"{v:.3f}" for v in row) for row in rec.cells]
+        rows = [(1, seq + k, d * DAY + float(rec.t_s[k]),
+                 f'{{"cells": [{cells[k]}], "current": {rec.current[k]:.2f}, "soc": {rec.soc[k] * 100:.1f}, '
+                 f'"temperatures": [{rec.temp_c[k]:.1f}], "balancing": false}}') for k in range(rec.samples)]
+        con.executemany("INSERT INTO readings VALUES (?, ?, ?, ?)", rows)
+        seq += rec.samples
+    con.commit()
+    con.close()
+    return [db]
 
 
 def generate(out: Path, days: int) -> list[Path]:
@@ -90,6 +129,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--keep", metavar="DIR", help="write the CSVs here and keep them")
+    ap.add_argument("--sqlite", action="store_true", help="the month as one fleet-history session in SQLite instead")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.keep or tmp)
@@ -98,8 +138,10 @@ def main() -> int:
         files = sorted(out.glob("day-*.csv"))[:args.days]
         if len(files) < args.days:  # a --keep DIR from an earlier run is reused
             files = generate(out, args.days)
+        if args.sqlite:
+            files = generate_sqlite(out, args.days)
         size = sum(f.stat().st_size for f in files) / 1e6
-        print(f"generated {args.days} days, {args.days * DAY:,} rows, {size:.0f} MB of CSV in "
+        print(f"generated {args.days} days, {args.days * DAY:,} rows, {size:.0f} MB of {'SQLite' if args.sqlite else 'CSV'} in "
               f"{time.perf_counter() - t0:.1f} s")
         read = measure("read", files)
         h = measure("health", files)

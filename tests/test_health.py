@@ -341,3 +341,18 @@ def test_another_curve_slow_or_fast_logger_and_ramping_controller(kb, bmsdoc, tm
     for c in d["cells"]:
         assert c["resistance_mohm"] == pytest.approx(pack.r0_ohm[c["cell"] - 1] * 1000, rel=0.15)
         assert c["capacity_ah"] == pytest.approx(pack.capacity_ah[c["cell"] - 1], rel=0.15)
+
+
+def test_a_recording_with_a_corrupt_reading_is_still_read(kb, bmsdoc, tmp_path):
+    pack = synth.make_pack(13, "li-ion", seed=151, low_capacity=7)
+    rec = synth.simulate(pack, synth.cycle(pack, seed=151), seed=151)
+    db = _sqlite(tmp_path / "r.sqlite", [("2026-11-01T08:00:00+00:00", "demo:jk", {}, rec)])
+    con = sqlite3.connect(db)
+    con.execute("UPDATE readings SET json = '{\"cells\": [3.9, ' WHERE seq = 5000")  # a torn write
+    con.commit()
+    con.close()
+    code, out, err = bmsdoc("health", db, "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["recordings"][0]["samples"] == rec.samples
+    assert [c["cell"] for c in d["cells"] if c["verdict"] != "ok"] == [7]
