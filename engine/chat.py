@@ -319,11 +319,8 @@ class Dialogue:
             if cont and card.rating and card.rating.continuous_a:
                 bits.append(f"{cont:g} A is within its ~{card.rating.continuous_a.max:g} A rating")
                 cites += card.rating.citations
-            pit = card.pitfalls[0] if card.pitfalls else None
-            tail = f"\n\nWatch: {pit.text} {pit.mitigation} {_cites_md(pit.citations)}" if pit else ""
-            if pit:
-                cites += pit.citations
-            return self._out(f"Yes on paper: {card.name}: {', and '.join(bits)}. {_cites_md(cites)}{tail}", cites)
+            self.last_card = "ok-for"
+            return self._out(f"Yes: for {card.name}, {', and '.join(bits)}. {_cites_md(cites)}", cites)
         return None
 
     def _family_verdict(self, facts: dict[str, Any], fams: list[str]) -> dict[str, Any] | None:
