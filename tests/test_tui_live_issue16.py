@@ -160,3 +160,19 @@ def test_current_sparkline_is_the_right_way_up(tmp_path):
             assert row[0] < row[1] < row[2]  # 12 A < 20 A < 78 A
 
     asyncio.run(run())
+
+
+def test_a_first_clean_reading_says_so_instead_of_waiting(tmp_path):
+    async def run():
+        app = make_app(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            app.live.reset({"kind": "replay"}, "replay", "replay")
+            app._handle_reading(ride(-8.0))
+            app.live_tick += 1
+            await pilot.pause()
+            text = screen_text(app)
+            assert "Findings (0)" in text and "nothing in this reading breaks a rule" in text
+            assert "no findings yet" not in text
+
+    asyncio.run(run())

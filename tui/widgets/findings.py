@@ -113,7 +113,7 @@ class FindingsList(VerticalScroll):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self._order: list[str] = []
+        self._order: list[str] | None = None  # None: nothing shown yet (the first show always renders)
         self.expanded: set[str] = set()
 
     def compose(self) -> ComposeResult:
