@@ -4,7 +4,8 @@ and any other log drivers.logs reads (VESC, LogUI, --map CSV) for the pack-level
 SQLite files are opened read-only (mode=ro). Each session with readings is one recording; fleet history is the
 same schema with sessions named `fleet:{pack}` (drivers/mqtt/store.py), so `--pack NAME` picks a pack's sessions
 (source `fleet:NAME`, a context `pack` of NAME, or NAME in the source). A session longer than a day and a half is
-cut into days, so a fleet pack's months of history make a trend. Recordings are yielded one at a time.
+read a day's worth of readings at a time (by seq, through the primary key), so a fleet pack's months of history
+make a trend without sitting in memory at once. Recordings are yielded one at a time.
 """
 
 from __future__ import annotations
@@ -95,11 +96,21 @@ def sessions(path: Path, *, pack: str | None = None, notes: list[str]) -> Iterat
             raise UserError(f"{path.name}: no recording of pack '{pack}'"
                             + (f" (packs: {', '.join(known[:8])})" if known else ""))
         for sid, started, source, ctx in picked:
-            cols = _columns_sql(con, sid)
-            if cols is None:  # malformed JSON somewhere: row by row, keeping what can be read
-                data = con.execute("SELECT t, json FROM readings WHERE session = ? ORDER BY seq", (sid,)).fetchall()
-                cols = _columns_rows(data)
-            yield from _split(_session(f"{path.name}#{sid}", cols, started, ctx, notes))
+            n, s_lo, s_hi, t_lo, t_hi = con.execute(
+                "SELECT COUNT(*), MIN(seq), MAX(seq), MIN(t), MAX(t) FROM readings WHERE session = ?", (sid,)).fetchone()
+            ranges = [(s_lo, s_hi)]
+            if t_hi - t_lo > SPLIT_ABOVE_S:  # days of history: read and analyse a day's worth of readings at a time
+                per = max(2, int(n * DAY_S / (t_hi - t_lo)))
+                ranges = [(a, min(a + per - 1, s_hi)) for a in range(s_lo, s_hi + 1, per)]
+            for k, (a, b) in enumerate(ranges):
+                cols = _columns_sql(con, sid, a, b)
+                if cols is None:  # malformed JSON somewhere: row by row, keeping what can be read
+                    cols = _columns_rows(con.execute("SELECT t, json FROM readings WHERE session = ? AND seq BETWEEN ? "
+                                                     "AND ? ORDER BY seq", (sid, a, b)).fetchall())
+                name = f"{path.name}#{sid}" + (f" day {k + 1}" if len(ranges) > 1 else "")
+                rec = _session(name, cols, started, ctx, notes, t_lo)
+                if rec is not None and rec.samples:
+                    yield rec
     except sqlite3.DatabaseError as e:
         raise UserError(f"{path.name}: cannot read the recording ({e})") from None
     finally:
@@ -139,7 +150,7 @@ def _epoch(iso: str | None) -> float | None:
 SQL_COLUMNS = ("SELECT t, json_extract(json, '$.current'), json_extract(json, '$.pack_voltage'), "
                "json_extract(json, '$.soc'), json_extract(json, '$.balancing'), json_extract(json, '$.balance_current'), "
                "json_extract(json, '$.cells'), json_extract(json, '$.temperatures') "
-               "FROM readings WHERE session = ? ORDER BY seq")
+               "FROM readings WHERE session = ? AND seq BETWEEN ? AND ? ORDER BY seq")
 
 
 def _floats(col: tuple) -> np.ndarray:
@@ -172,11 +183,11 @@ def _lists(col: tuple, reduce_max: bool = False) -> np.ndarray | None:
     return out
 
 
-def _columns_sql(con: sqlite3.Connection, sid: int) -> dict | None:
+def _columns_sql(con: sqlite3.Connection, sid: int, lo: int, hi: int) -> dict | None:
     """The readings' fields pulled out by SQLite's JSON functions: no json.loads per reading (a month at 1 Hz is
     2.6 M readings)."""
     try:
-        rows = con.execute(SQL_COLUMNS, (sid,)).fetchall()
+        rows = con.execute(SQL_COLUMNS, (sid, lo, hi)).fetchall()
     except sqlite3.OperationalError:  # malformed JSON
         return None
     if not rows:
@@ -235,14 +246,17 @@ def _columns_rows(rows: list) -> dict:
     return {"t": t, "cur": cur, "pv": pv, "soc": soc, "bal": bal, "temp": temp, "cells": a}
 
 
-def _session(name: str, cols: dict, started: str | None, ctx: str | None, notes: list[str]) -> Recording | None:
+def _session(name: str, cols: dict, started: str | None, ctx: str | None, notes: list[str],
+             t_origin: float) -> Recording | None:
+    """One recording from the columns; t_origin is the session's first t (a day of a longer session starts later)."""
     t, cur, pv, soc, bal, temp, a = (cols[k] for k in ("t", "cur", "pv", "soc", "bal", "temp", "cells"))
     width = a.shape[1]
     if np.isnan(cur).all():
         notes.append(f"{name}: no current recorded: skipped")
         return None
     a, cur = carry_forward(a), carry_forward(cur)
-    t = np.maximum.accumulate(t - t[0])
+    t0 = float(t[0])
+    t = np.maximum.accumulate(t - t0)
     ok = np.isfinite(cur) & (np.isfinite(a).all(axis=1) if width else True)
     context = _ctx(ctx)
     return Recording(name=name, t_s=t[ok], current=cur[ok], cells=a[ok],
@@ -250,24 +264,4 @@ def _session(name: str, cols: dict, started: str | None, ctx: str | None, notes:
                      temp_c=None if np.isnan(temp).all() else carry_forward(temp)[ok],
                      soc=None if np.isnan(soc).all() else carry_forward(soc)[ok] / 100.0,
                      balancing=None if np.isnan(bal).all() else carry_forward(bal)[ok] > 0.5,
-                     started=_epoch(started), context=context)
-
-
-def _split(rec: Recording | None) -> Iterator[Recording]:
-    if rec is None or rec.samples == 0:
-        return
-    if rec.t_s[-1] <= SPLIT_ABOVE_S:
-        yield rec
-        return
-    edges = np.searchsorted(rec.t_s, np.arange(0, rec.t_s[-1] + DAY_S, DAY_S))
-    for day, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-        if b - a < 2:
-            continue
-        sl = slice(a, b)
-        yield Recording(name=f"{rec.name} day {day + 1}", t_s=rec.t_s[sl] - rec.t_s[a], current=rec.current[sl],
-                        cells=rec.cells[sl], pack_v=None if rec.pack_v is None else rec.pack_v[sl],
-                        temp_c=None if rec.temp_c is None else rec.temp_c[sl],
-                        soc=None if rec.soc is None else rec.soc[sl],
-                        balancing=None if rec.balancing is None else rec.balancing[sl],
-                        started=None if rec.started is None else rec.started + float(rec.t_s[a]),
-                        context=rec.context)
+                     started=None if _epoch(started) is None else _epoch(started) + (t0 - t_origin), context=context)

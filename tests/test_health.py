@@ -356,3 +356,23 @@ def test_a_recording_with_a_corrupt_reading_is_still_read(kb, bmsdoc, tmp_path):
     d = json.loads(out)
     assert d["recordings"][0]["samples"] == rec.samples
     assert [c["cell"] for c in d["cells"] if c["verdict"] != "ok"] == [7]
+
+
+def test_a_fleet_session_of_several_days_is_read_day_by_day(kb, bmsdoc, tmp_path):
+    pack = synth.make_pack(13, "li-ion", seed=161)
+    days = []
+    for d in range(3):
+        cur = synth.cycle(pack, seed=161 + d, dt=10.0)
+        cur = np.concatenate((cur, np.zeros(8640 - len(cur))))
+        days.append(synth.simulate(pack, cur, seed=161 + d, dt=10.0))
+    t = np.concatenate([r.t_s + k * 86400 for k, r in enumerate(days)])
+    month = synth.Recording("fleet", t, np.concatenate([r.current for r in days]),
+                            np.vstack([r.cells for r in days]), soc=np.concatenate([r.soc for r in days]))
+    db = _sqlite(tmp_path / "fleet.sqlite", [("2026-11-01T00:00:00+00:00", "fleet:p1", {}, month)])
+    code, out, err = bmsdoc("health", db, "--pack", "p1", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert [r["name"] for r in d["recordings"]] == [f"fleet.sqlite#1 day {k}" for k in (1, 2, 3)]
+    starts = [r["started"] for r in d["recordings"]]
+    assert starts[1] - starts[0] == pytest.approx(86400, abs=20) and starts[2] - starts[1] == pytest.approx(86400, abs=20)
+    assert d["pack"]["recordings"] == 3 and [c["verdict"] for c in d["cells"]] == ["ok"] * 13
