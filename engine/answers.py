@@ -28,7 +28,7 @@ class Match:
 
 @lru_cache(maxsize=8)
 def _alternatives(entries: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(sorted({a for e in entries for a in e.split("|") if " " not in a and len(a) >= 5}))
+    return tuple(sorted({a for e in entries for a in e.split("|") if " " not in a and len(a) >= 4 and a.isalpha()}))
 
 
 class Words:
@@ -38,7 +38,7 @@ class Words:
         low = (text or "")[:4000].lower().replace("’", "'")
         fixed = []
         for w in _WORD.findall(low):
-            if len(w) >= 5 and w.isalpha() and not _starts_any(w, prefixes):
+            if len(w) >= 4 and w.isalpha() and not _starts_any(w, prefixes):
                 fixed.append(_fix(w, prefixes) or w)
             else:
                 fixed.append(w)
@@ -75,14 +75,20 @@ def _prefix_set(prefixes: tuple[str, ...]) -> frozenset[str]:
 
 @lru_cache(maxsize=4096)
 def _fix(word: str, prefixes: tuple[str, ...]) -> str | None:
-    """The card prefix a misspelt word was meant as ("balence" -> "balanc"), same first letter, or None."""
+    """The card prefix a misspelt word was meant as ("balence" -> "balanc", "regne" -> "regen"), same first letter."""
     from rapidfuzz import fuzz
+    from rapidfuzz.distance import DamerauLevenshtein
 
+    if len(word) == 4:  # short words: only two letters swapped ("wkae" -> "wake"), never a different word
+        return next((p for p in prefixes if len(p) == 4 and p[0] == word[0] and sorted(p) == sorted(word)
+                     and DamerauLevenshtein.distance(word, p) == 1), None)
     best, best_score = None, 84.0
     for p in prefixes:
-        if p[0] != word[0] or abs(len(word) - len(p)) > 4:
+        if p[0] != word[0] or abs(len(word) - len(p)) > 4 or len(p) < 5:
             continue
         sc = max(fuzz.ratio(word[: len(p)], p), fuzz.ratio(word, p))
+        if len(word) == len(p) and DamerauLevenshtein.distance(word, p) == 1:
+            sc = max(sc, 85.0)  # one swapped pair or one wrong letter ("regne" -> "regen")
         if sc > best_score:
             best, best_score = p, sc
     return best
