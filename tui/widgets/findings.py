@@ -114,6 +114,7 @@ class FindingsList(VerticalScroll):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self._order: list[str] | None = None  # None: nothing shown yet (the first show always renders)
+        self._empty_text = ""
         self.expanded: set[str] = set()
 
     def compose(self) -> ComposeResult:
@@ -122,14 +123,14 @@ class FindingsList(VerticalScroll):
     def show(self, findings: list[Any], new_rules: set[str],
              empty_text: str = "no findings: nothing in this reading breaks a rule", quiet: set[str] = frozenset()) -> None:
         order = [f.rule for f in findings]
-        if order == self._order:
+        if order == self._order and (order or empty_text == self._empty_text):
             for card, f in zip(self.query(FindingCard), findings):
                 card.update_finding(f, f.rule in new_rules, f.rule in quiet)
             return
         focused_rule = None
         if isinstance(self.app.focused, FindingCard) and self.app.focused.parent is self:
             focused_rule = self.app.focused.finding.rule
-        self._order = order
+        self._order, self._empty_text = order, empty_text
         with self.app.batch_update():
             self.remove_children()
             if not findings:
