@@ -613,14 +613,18 @@ class Dialogue:
         close = difflib.get_close_matches(t, labels, n=1, cutoff=0.6)
         if close:
             return opts[labels.index(close[0])]["value"]
-        best, best_n = None, 0
-        tw = set(re.findall(r"[a-z0-9]+", t))
+        from engine.text import tokens
+
+        best, best_n, tie = None, 0, False
+        tw = {_OPTION_WORDS.get(w, w) for w in tokens(t)}
         for o in opts:
-            lw = set(re.findall(r"[a-z0-9]+", str(o["label"]).lower())) - {"the", "a", "or", "and", "of", "to", "it", "is"}
+            lw = set(tokens(str(o["label"])))
             n = len(tw & lw)
             if n > best_n:
-                best, best_n = o["value"], n
-        return best if best_n >= 1 and len(t.split()) <= 6 else None
+                best, best_n, tie = o["value"], n, False
+            elif n == best_n and n:
+                tie = True
+        return best if best_n >= 1 and not tie and len(t.split()) <= 8 else None
 
     # ------------------------------------------------------------ readings
 
@@ -769,6 +773,12 @@ def _next_question(report, facts: dict[str, Any]) -> str | None:
             continue
         return ask
     return None
+
+
+# rider words -> the (stemmed) word a flow option uses for the same thing
+_OPTION_WORDS = {"hill": "climb", "hills": "climb", "uphill": "climb", "floor": "acceleration", "throttle": "acceleration",
+                 "launch": "acceleration", "accelerat": "acceleration", "regen": "brak", "brak": "brak", "empty": "low",
+                 "flat": "low", "charg": "charg", "downhill": "downhill"}
 
 
 def _step_field(session, sid: str) -> str | None:
