@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -95,7 +95,7 @@ def sessions(path: Path, *, pack: str | None = None, notes: list[str]) -> Iterat
             known = sorted({_pack_of(r[2], r[3]) for r in rows} - {None})
             raise UserError(f"{path.name}: no recording of pack '{pack}'"
                             + (f" (packs: {', '.join(known[:8])})" if known else ""))
-        for sid, started, source, ctx in picked:
+        for sid, started, _source, ctx in picked:
             n, s_lo, s_hi, t_lo, t_hi = con.execute(
                 "SELECT COUNT(*), MIN(seq), MAX(seq), MIN(t), MAX(t) FROM readings WHERE session = ?", (sid,)).fetchone()
             ranges = [(s_lo, s_hi)]

@@ -7,8 +7,9 @@ each leaves behind its step ratios, rest points, rest pairs and a few figures.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
