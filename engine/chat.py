@@ -90,6 +90,8 @@ def derived_facts(facts: dict[str, Any]) -> dict[str, Any]:
         f.setdefault("cell_mean", f["cell_voltage"])
     if f.get("families"):
         f["family_count"] = len(f["families"])
+    if f.get("series"):
+        f["pack_at_415"] = round(f["series"] * 4.15, 1)
     if f.get("charger_voltage") and f.get("series"):
         f["charger_cell"] = round(f["charger_voltage"] / f["series"], 3)
     if f.get("board_max_series") and f.get("series"):
