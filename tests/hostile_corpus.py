@@ -65,7 +65,7 @@ READINGS: list[tuple[str, bytes]] = [
     ("yamlish-blank-lines", b"a:" + b"\n" * 200000 + b"x"),
     ("digits-then-letter", b"1" * 200000 + b"x\n"),
     ("ansi-unclosed", b"\x1b[" + b"1;" * 100000 + b"\n"),
-    ("ha-nan-cell", "Cell voltage 1\n3.9 V\nCell voltage 2\nNaN\nCell voltage 3\n3.91 V\n".encode()),
+    ("ha-nan-cell", b"Cell voltage 1\n3.9 V\nCell voltage 2\nNaN\nCell voltage 3\n3.91 V\n"),
     ("hex-frames-random", (" ".join(f"{(i * 37) % 256:02x}" for i in range(4000))).encode()),
     ("hex-pairs", b"55 aa eb 90 " * 2000),
     ("many-cells", (", ".join(["3.91"] * 20_000)).encode()),

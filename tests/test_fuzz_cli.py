@@ -208,7 +208,7 @@ def test_typed_answers_at_the_prompt(env, capsys, monkeypatch):
     with bounded():
         items = []
         try:
-            diagnose_menu = getattr(diagnose, "_small_int")
+            diagnose_menu = diagnose._small_int
             items = [diagnose_menu(x) for x in ("²", "9" * 5000, "٣", "3", " 12 ")]
         finally:
             pass

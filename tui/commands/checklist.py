@@ -30,7 +30,6 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine.checklist import Progress, check_taps, export, get_checklist, status_json
-    from kb.errors import UserError
     from kb.load import load_kb
     from tui.cli import emit_json
 
@@ -154,7 +153,7 @@ def _print_status(kb, cl, progress, reading) -> None:
 
 
 def _walk(kb, cl, progress, reading) -> None:
-    from engine.checklist import auto_checks, check_taps, step_citations
+    from engine.checklist import Progress, auto_checks, check_taps, step_citations
 
     print(f"{cl.title} — pack '{progress.pack}'. Answer d(one), s(kip), f(ailed), or q(uit) to stop; "
           "progress is saved after each step.\n")
