@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import paho.mqtt.client as mqtt  # noqa: E402
-
 from mosquitto_broker import Mosquitto  # noqa: E402
 
 SERIES = 13

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from fleet_support import Observer, Sender, fleet_kb, wait_for
+from mosquitto_broker import Mosquitto
 
 from drivers.mqtt import config as fleet_config
 from drivers.mqtt import store
@@ -21,8 +22,6 @@ from drivers.mqtt.service import FleetService
 from drivers.mqtt.url import parse_url
 from engine.check import check
 from engine.reading import Reading
-from fleet_support import Observer, Sender, fleet_kb, wait_for
-from mosquitto_broker import Mosquitto
 
 KB, KB_DIR = fleet_kb()
 # a 13S pack riding with the charge FET off and regen allowed: a critical finding in every KB
@@ -150,6 +149,7 @@ def test_home_assistant_discovery_availability_and_rediscovery(broker, service):
     obs.close()
 
 
+@pytest.mark.slow
 def test_broker_restart_mid_run_loses_no_transition(tmp_path):
     """The broker is restarted (without persistence: its retained messages are gone) while a pack keeps sending;
     the worker reconnects, subscribes again, keeps its state and publishes its findings again."""
@@ -188,6 +188,7 @@ def _worker(port: int, cfg: Path, db: Path, wid: str) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_a_dead_workers_packs_are_taken_over_within_seconds(broker, tmp_path):
     packs = {f"rent-{i}": {"shape": "batmon", "topic": f"rent_{i}", "current_sign": "discharge", "bms": "jk",
                            "series": 4, "state": "riding", "regen_limit": 20} for i in range(8)}

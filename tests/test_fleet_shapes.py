@@ -10,6 +10,8 @@ import subprocess
 import sys
 
 import pytest
+from fleet_support import Observer, Sender, fleet_kb, wait_for
+from mosquitto_broker import Mosquitto
 
 from drivers.live import DemoSource, stream
 from drivers.mqtt import config as fleet_config
@@ -20,8 +22,6 @@ from drivers.mqtt.url import parse_url
 from drivers.sim import SCENARIOS
 from engine.check import check
 from engine.reading import Reading
-from fleet_support import Observer, Sender, fleet_kb, wait_for
-from mosquitto_broker import Mosquitto
 
 KB, KB_DIR = fleet_kb()
 
@@ -125,13 +125,13 @@ def test_one_reading_in_four_shapes_gives_the_same_findings(broker, tmp_path, se
             got = obs.json(f"bmsdoc/{pack}/findings")
             return None if got is None else sorted((f["rule"], f["severity"]) for f in got)
 
+        worst = {"critical": 0, "warning": 1, "info": 2}
+        status = min((sev for _r, sev in expected), key=worst.get) if expected else "ok"
         for pack in ("own", "bat", "esp", "sb"):
-            got = wait_for(lambda: findings(pack) == expected and findings(pack), 10, f"{pack}'s findings") \
-                if expected else wait_for(lambda: findings(pack) is not None, 10, f"{pack}'s findings")
+            got = wait_for(lambda p=pack: findings(p) == expected and findings(p), 10, f"{pack}'s findings") \
+                if expected else wait_for(lambda p=pack: findings(p) is not None, 10, f"{pack}'s findings")
             assert got == expected or (not expected and findings(pack) == []), pack
-            worst = {"critical": 0, "warning": 1, "info": 2}
-            status = min((sev for _r, sev in expected), key=worst.get) if expected else "ok"
-            assert wait_for(lambda: obs.text(f"bmsdoc/{pack}/status") == status, 5, f"{pack} status")
+            assert wait_for(lambda p=pack: obs.text(f"bmsdoc/{p}/status") == status, 5, f"{pack} status")
         for f in obs.json("bmsdoc/bat/findings"):
             assert f["citations"] and f["title"] and f["message"] and "since" in f and f["evidence"]
         assert svc.stats.malformed == 0
@@ -192,10 +192,12 @@ def test_demo_scenario_over_mqtt_gives_the_watch_findings(broker, demo_service, 
     assert {r for r, _s in got} == {r for r, _s in expected}
 
 
+@pytest.mark.slow
 def test_watch_mqtt_command_publishes_what_watch_prints(broker, tmp_path):
     """The commands as a user types them: `bmsdoc watch --demo X --mqtt URL` into the fleet service. Both sides use
     the pinned test KB (the shipped content may change while the two processes load it)."""
     from fleet_support import PINNED_KB
+
     from kb.load import load_kb
 
     svc = FleetService(parse_url(broker.url), fleet_config.parse({"timing": {"min_interval": 0}}),

@@ -8,14 +8,14 @@ import subprocess
 import sys
 
 import pytest
+from fleet_support import PINNED_KB, Sender, wait_for
+from mosquitto_broker import Mosquitto
+from tui_helpers import make_app, screen_text, until
 
 from drivers.mqtt import config as fleet_config
 from drivers.mqtt import store
 from drivers.mqtt.service import FleetService
 from drivers.mqtt.url import parse_url
-from fleet_support import PINNED_KB, Sender, wait_for
-from mosquitto_broker import Mosquitto
-from tui_helpers import make_app, screen_text, until
 
 BAD = {"bms": "jk", "series": 4, "state": "riding", "regen_limit": 25, "charge_fet": False, "current": -6.0,
        "cells": [3.9, 3.9, 3.9, 3.9]}
@@ -77,6 +77,7 @@ def _bmsdoc(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_fleet_status_from_the_store_and_from_the_broker(fleet):
     tmp, b = fleet
     db = str(tmp / "sessions.sqlite")

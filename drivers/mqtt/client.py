@@ -7,8 +7,8 @@ import socket
 import ssl
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from drivers.mqtt.url import Broker
 from kb.errors import UserError

@@ -28,9 +28,10 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from drivers.mqtt import discovery, shapes, shard
 from drivers.mqtt.client import FLEET_RECONNECT, connect, make_client, reason_text
@@ -52,7 +53,7 @@ ATTRIBUTES_EVERY = 10.0  # seconds: unchanged attributes are published again thi
 
 
 def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
 
 def _questions(report: Any) -> list[dict[str, Any]]:
@@ -559,7 +560,7 @@ class FleetService:
             findings.append(item)
             if since == now:
                 raised.append(f.to_json())
-        for rule, (sev, since) in ps.active.items():
+        for rule, (_sev, since) in ps.active.items():
             if rule not in current:
                 cleared.append((rule, since))
         questions = _questions(report)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import UTC
 from typing import Any
 
 
@@ -183,7 +184,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _pack_detail(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from drivers.mqtt import store
     from kb.errors import UserError
@@ -199,7 +200,7 @@ def _pack_detail(args: argparse.Namespace) -> int:
         return 0
 
     def at(t: Any) -> str:
-        return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if t else "-"
+        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S") if t else "-"
 
     print(f"{args.pack}: {p['status']} (checked {at(p['checked'])} UTC; history: bmsdoc history {p['session']})")
     for f in p["findings"]:

@@ -8,7 +8,7 @@ thread worker, so a service on this machine shows up live. Opened from the comma
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.text import Text
@@ -25,7 +25,7 @@ SORTS = ("status", "pack", "age", "since")
 
 
 def _at(t: float | None) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if t else "-"
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S") if t else "-"
 
 
 class FleetScreen(Screen):
