@@ -61,6 +61,9 @@ def _inline(tokens, links: list[str]) -> str:
     return "".join(out)
 
 
+BLOCK_CHARS = 1200  # a block longer than this ends at its next top-level paragraph or list
+
+
 @lru_cache(maxsize=64)
 def parse_blocks(text: str) -> tuple[tuple[Block, ...], tuple[str, ...]]:
     """The page as heading blocks of content markup, and the hrefs its `link(i)` actions refer to."""
@@ -78,6 +81,13 @@ def parse_blocks(text: str) -> tuple[tuple[Block, ...], tuple[str, ...]]:
         if body or heading:
             blocks.append(Block(heading, level, body))
         lines = []
+
+    def split_if_long() -> None:
+        """End the block at a top-level boundary once it is long: the first screenful mounts less."""
+        nonlocal heading, level
+        if sum(len(x) for x in lines) > BLOCK_CHARS:
+            flush()
+            heading, level = "", 0
 
     while i < len(tokens):
         t = tokens[i]
@@ -100,6 +110,9 @@ def parse_blocks(text: str) -> tuple[tuple[Block, ...], tuple[str, ...]]:
             lists.pop()
             if not lists:
                 lines.append("")
+                split_if_long()
+        elif kind == "list_item_close" and len(lists) == 1:
+            split_if_long()  # a long list continues in the next block
         elif kind == "list_item_open":
             indent = "  " * (len(lists) - 1)
             if lists and lists[-1][0]:
@@ -117,6 +130,7 @@ def parse_blocks(text: str) -> tuple[tuple[Block, ...], tuple[str, ...]]:
                 lines.append(body)
         elif kind == "paragraph_close" and not lists:
             lines.append("")
+            split_if_long()
         elif kind == "hr":
             lines += ["[$text-muted]" + "─" * 40 + "[/]", ""]
         elif kind in ("fence", "code_block"):
@@ -172,7 +186,7 @@ class MarkView(VerticalScroll, can_focus=True):
     def text(self) -> str:
         return self._text
 
-    FIRST_SCREEN_CHARS = 2500  # about a screenful: mounted at once, the rest right after the first paint
+    FIRST_SCREEN_CHARS = 2200  # about a screenful: mounted at once, the rest right after the first paint
 
     def update(self, text: str) -> None:
         self._text = text
