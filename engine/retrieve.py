@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from engine.text import tokens
 
 MIN_SCORE = 2.5  # a best score below this is not an answer
+INDEX_FORMAT = 2  # bump when what is indexed changes (the cache file name carries it)
 _INDEXES: dict[str, tuple[Any, Index]] = {}
 
 
@@ -33,11 +33,10 @@ class Passage:
 
 
 def _docs(kb) -> list[Passage]:
+    """Unconditional notes only (family cards, guides, source notes). A rule's remedy or a flow's conclusion holds
+    under its condition (a chemistry, a reading), so quoted out of context it could give LiFePO4 advice to a Li-ion
+    pack; those are reached through check and the flows instead."""
     out: list[Passage] = []
-    for lr in kb.rules.values():
-        r = lr.rule
-        msg = re.sub(r"\{[^}]*\}", "", r.message)
-        out.append(Passage("rule", r.id, r.title, " ".join([r.title, msg, *r.remedy]), list(r.citations), " ".join(r.remedy)))
     for f in kb.families.values():
         names = " ".join([f.name, *f.aliases])
         out.append(Passage("family", f.id, f.name, names + " " + f.summary, list(f.citations[:3]), f.summary))
@@ -51,11 +50,6 @@ def _docs(kb) -> list[Passage]:
                        g.summary + " " + " ".join(g.steps)))
     for label, s in kb.sources.items():
         out.append(Passage("source", label, "", s.summary, [label], s.summary))
-    for fl in (kb.flows).values():
-        for st in fl.steps:
-            if st.kind == "conclude" and st.citations:
-                out.append(Passage("flow", f"{fl.id}:{st.id}", st.title or "", f"{st.title} {st.text} " + " ".join(st.remedy or []),
-                               list(st.citations), " ".join([*(st.remedy or [])[:1], st.text or ""])))
     return out
 
 
@@ -82,7 +76,7 @@ def _cache_path(root: Path) -> Path | None:
         return None
     from engine.chatdata import stamp
 
-    return user_cache_path("bmsdoc") / f"chat-index-{stamp(Path(root))}.json"
+    return user_cache_path("bmsdoc") / f"chat-index-{INDEX_FORMAT}-{stamp(Path(root))}.json"
 
 
 class Index:
