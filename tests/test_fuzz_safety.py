@@ -274,3 +274,21 @@ def test_key_value_lines_still_read():
     assert match("Charge MOS\tON")[2] == "ON"
     assert match("Cell voltage 1") is None  # an entity name ending in its index (Home Assistant), not a value
     assert match("SOC 87")[2] == "87"
+
+
+@pytest.mark.parametrize("value", ["1" * 20_000 + "x", "1 " * 10_000 + "x", "1." * 20_000])
+def test_list_values_of_long_digit_runs(value):
+    from drivers.paste.text import field_value
+
+    assert _timed(field_value, "cells", value) < 0.5
+    assert field_value("cells", "3.91V 3.92 V, 3,93; 4150mV") == ([3.91, 3.92, 3.93, 4.15], None)
+
+
+def test_home_assistant_entity_without_a_value_is_not_read_as_its_index():
+    from drivers.paste import parse_text
+
+    text = ("Sensors\nJK-BMS Cell voltage 1\n3,290 V\nJK-BMS Cell voltage 2\nNaN\nJK-BMS Cell voltage 3\n3,288 V\n"
+            "JK-BMS Total voltage\n9,87 V\n")
+    p = parse_text(text)
+    assert p.fields["cells"] == [3.29, 3.288]  # never [3.29, 2.0, ...]: the index is no voltage
+    assert any("without a value" in a for a in p.ambiguities) and any("cell 2" in a for a in p.ambiguities)
