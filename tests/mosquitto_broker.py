@@ -19,7 +19,7 @@ def free_port() -> int:
 
 
 class Mosquitto:
-    def __init__(self, workdir: Path, *, persistence: bool = True) -> None:
+    def __init__(self, workdir: Path, *, persistence: bool = True, users: dict[str, str] | None = None) -> None:
         exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
         if exe is None:
             raise RuntimeError("mosquitto is not installed (apt-get install -y mosquitto; .ci/run does it)")
@@ -28,7 +28,15 @@ class Mosquitto:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.conf = self.dir / "mosquitto.conf"
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "max_queued_messages 100000",
+        auth = ["allow_anonymous true"]
+        if users:  # a password file as mosquitto_passwd writes it
+            pw = self.dir / "passwords"
+            pw.write_text("")
+            for user, password in users.items():
+                subprocess.run([shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd", "-b", str(pw), user,
+                                password], check=True, capture_output=True)
+            auth = ["allow_anonymous false", f"password_file {pw}"]
+        lines = [f"listener {self.port} 127.0.0.1", *auth, "max_queued_messages 100000",
                  f"log_dest file {self.dir / 'mosquitto.log'}", "log_type error", "log_type warning"]
         if os.geteuid() == 0:  # as root Mosquitto drops to user "mosquitto", which cannot write the test's directory
             lines.append("user root")

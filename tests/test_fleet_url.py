@@ -41,3 +41,26 @@ def test_bad_urls_are_one_line_and_never_show_the_password(url, message):
     with pytest.raises(UserError) as e:
         parse_url(url)
     assert message in str(e.value) and "hunter2" not in str(e.value) and "\n" not in str(e.value)
+
+
+def test_credentials_reach_a_real_broker_and_a_wrong_password_is_one_line(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from mosquitto_broker import Mosquitto
+
+    b = Mosquitto(tmp_path / "auth", persistence=False, users={"fleet": "right horse"}).start()
+    try:
+        base = [sys.executable, "-m", "tui.cli", "fleet", "--broker", b.url, "--no-record", "--duration", "0.5",
+                "--kb", str(__import__("fleet_support").PINNED_KB)]
+        env = {**__import__("os").environ, "BMSDOC_MQTT_USERNAME": "fleet", "BMSDOC_MQTT_PASSWORD": "wrong"}
+        bad = subprocess.run(base, capture_output=True, text=True, timeout=60, env=env)
+        assert bad.returncode == 2 and "refused the connection" in bad.stderr and "user name and password" in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1
+        assert "wrong" not in bad.stderr and "Traceback" not in bad.stderr
+        good = subprocess.run(base, capture_output=True, text=True, timeout=60,
+                              env={**env, "BMSDOC_MQTT_PASSWORD": "right horse"})
+        assert good.returncode == 0, good.stderr
+        assert "fleet worker" in good.stderr
+    finally:
+        b.stop()

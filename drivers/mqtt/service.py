@@ -143,6 +143,7 @@ class FleetService:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self._last_announce = 0.0
+        self._refused = ""
         self._last_stale_scan = 0.0
         self._started = time.time()
 
@@ -153,10 +154,15 @@ class FleetService:
         self.client.loop_start()
         self._thread = threading.Thread(target=self._run, name="bmsdoc-fleet", daemon=True)
         self._thread.start()
-        if not self.connected.wait(timeout):
+        end = time.monotonic() + timeout
+        while not self.connected.wait(0.05) and not self._refused and time.monotonic() < end:
+            pass
+        if not self.connected.is_set():
             self.stop()
-            raise UserError(f"the broker at {self.broker.describe()} did not accept the connection within "
-                            f"{timeout:g} s")
+            self.client.loop_stop()
+            why = f" ({self._refused}: check the user name and password)" if self._refused else ""
+            raise UserError(f"the broker at {self.broker.describe()} refused the connection{why}" if why else
+                            f"the broker at {self.broker.describe()} did not accept the connection within {timeout:g} s")
 
     def stop(self) -> None:
         self._stop.set()
@@ -197,7 +203,9 @@ class FleetService:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
         if getattr(reason_code, "is_failure", False):
-            log.warning("broker refused the connection: %s", reason_text(reason_code))
+            self._refused = reason_text(reason_code)
+            if self.stats.connects:  # at start, start() turns it into the one-line error instead
+                log.warning("broker refused the connection: %s", self._refused)
             return
         self.stats.connects += 1
         log.info("connected (session present: %s)", getattr(flags, "session_present", None))
@@ -210,10 +218,9 @@ class FleetService:
         self._q.put((_CONNECTED, b"", False, time.monotonic(), time.time()))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._stop.is_set():
             self.stats.disconnects += 1
-            if not self._stop.is_set():
-                log.warning("lost the broker (%s); reconnecting with backoff", reason_text(reason_code))
+            log.warning("lost the broker (%s); reconnecting with backoff", reason_text(reason_code))
         self.connected.clear()
 
     def _on_message(self, client, userdata, msg) -> None:
