@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -66,6 +67,7 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
         self.pack = "my-pack"
         self.error = ""
         self.last_export = ""
+        self._hinted = -10.0  # when the "mark steps in the list" hint was last shown
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -169,7 +171,8 @@ current reading on the Live dashboard. For a step that measures balance taps, ty
         if step is not None and step.measure is not None and taps.display:
             taps.focus()
             taps.insert_text_at_cursor(text)
-        elif text.strip():
+        elif text.strip() and time.monotonic() - self._hinted > 4.0:  # one hint, not one per key
+            self._hinted = time.monotonic()
             self.notify("marking steps works in the step list (Tab to it): space done, f failed, z skip",
                         title="Checklist", timeout=4)
 
