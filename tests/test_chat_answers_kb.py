@@ -59,8 +59,12 @@ def test_fresh_process_answers_from_the_snapshot_without_kb_models(tmp_path):
     code = ("import sys, json; from tui.commands.chat import make_dialogue; d = make_dialogue(); "
             "r = d.turn('what balance trigger should i set on my jk'); "
             "print(json.dumps({'answer': r['answer'], 'pydantic': 'pydantic' in sys.modules}))")
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, timeout=120)  # builds the snapshot
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    data = json.loads(out.stdout)
-    assert "0.015 V" in data["answer"] and data["pydantic"] is False
+    runs = []
+    for _ in range(3):  # the first run builds the snapshot; content edited meanwhile (a shared tree) rebuilds it once more
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        runs.append(json.loads(out.stdout))
+        if len(runs) > 1 and runs[-1]["pydantic"] is False:
+            break
+    assert all("0.015 V" in r["answer"] for r in runs)
+    assert runs[-1]["pydantic"] is False
