@@ -176,6 +176,7 @@ def test_eval_set_shape():
                 re.compile(p)
 
 
+@pytest.mark.slow
 def test_eval_accuracy_by_content(kb):
     sys.path.insert(0, str(ROOT))
     from bench.bench_chat import evaluate
@@ -203,6 +204,7 @@ def _cli(*args, stdin: str | None = None):
                           text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_cli_one_turn_json():
     out = _cli("which bms for a 20s 70A pack?", "--json")
     assert out.returncode == 0, out.stderr
@@ -210,6 +212,7 @@ def test_cli_one_turn_json():
     assert {"answer", "citations", "findings", "follow_up", "options"} <= set(data) and data["citations"]
 
 
+@pytest.mark.slow
 def test_cli_json_lines_from_stdin_keep_one_conversation():
     out = _cli("--json", stdin="what balance trigger should i set on my jk\n\nand on a daly?\n")
     assert out.returncode == 0, out.stderr

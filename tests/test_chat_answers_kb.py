@@ -36,6 +36,7 @@ def _content_with(tmp_path: Path, extra: str) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_a_number_without_basis_and_a_bad_footnote_are_problems(tmp_path):
     bad = CARD.replace('citations: ["9"]', 'citations: ["9", "no-such-note"]').replace(
         'when: "balance_trigger < 0.015"', 'when: "balance_triger < 0.015"')
@@ -54,6 +55,7 @@ def test_a_valid_card_answers(tmp_path):
     assert r["answer"].startswith("Raise it to 0.015 V") and r["citations"] == ["9"]
 
 
+@pytest.mark.slow
 def test_fresh_process_answers_from_the_snapshot_without_kb_models(tmp_path):
     """A card question in a new process must not import the KB's pydantic models (that is the 0.5 s budget)."""
     code = ("import sys, json; from tui.commands.chat import make_dialogue; d = make_dialogue(); "
