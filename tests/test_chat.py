@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from drivers.paste import parse_to_reading
 from engine.chat import NOT_COVERED, Dialogue
 
