@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -172,11 +173,13 @@ def _lists(col: tuple, reduce_max: bool = False) -> np.ndarray | None:
         return None
     width = widths.pop()
     body = ",".join(col[k][1:-1] for k in idx)
-    if not body.replace(",", "").replace(".", "").replace("-", "").replace("e", "").replace("E", "").replace("+", "") \
-            .replace(" ", "").isdigit():
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns (then stops) at the first token that is not a number
+            vals = np.fromstring(body, dtype=np.float64, sep=",")
+    except (ValueError, DeprecationWarning):
         return None
-    vals = np.array(body.split(","), dtype=np.float64)
-    if vals.size != width * len(idx):
+    if vals.size != width * len(idx) or not np.isfinite(vals).all():
         return None
     out = np.full((len(col), width), np.nan)
     out[idx] = vals.reshape(len(idx), width)
