@@ -67,3 +67,24 @@ def test_good_addresses_are_accepted(address, canon):
     from tui.commands.argtypes import bluetooth_address
 
     assert bluetooth_address(address) == canon
+
+
+def test_checklist_taps_without_the_series_are_not_confirmed_nor_done(tmp_path, monkeypatch, capsys):
+    import json
+
+    monkeypatch.setenv("BMSDOC_DATA_DIR", str(tmp_path))
+    assert main(["checklist", "--taps", "sense-leads=0,3.6,7.2"]) == 0
+    out = capsys.readouterr().out
+    assert "lead order is right" not in out and out.startswith("not confirmed:") and "series" in out
+    assert main(["checklist", "--json"]) == 0
+    step = next(s for s in json.loads(capsys.readouterr().out)["steps"] if s["id"] == "sense-leads")
+    assert step["status"] != "done" and step["taps"] == [0, 3.6, 7.2]
+    # with the pack's series the same three taps confirm a 2S pack; on a 20S pack they are not enough
+    assert main(["checklist", "--series", "2S", "--taps", "sense-leads=0,3.6,7.2"]) == 0
+    assert "lead order is right" in capsys.readouterr().out
+    assert main(["checklist", "--series", "20", "--taps", "sense-leads=0 3.6 7.2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("not confirmed:") and "21 taps" in out
+    assert main(["checklist", "--json"]) == 0
+    step = next(s for s in json.loads(capsys.readouterr().out)["steps"] if s["id"] == "sense-leads")
+    assert step["status"] == "pending"  # a done step measured again without confirmation is open again
