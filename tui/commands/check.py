@@ -57,8 +57,6 @@ def decode(data: bytes) -> str:
 
 def load_reading(path: str):
     """FILE (or '-') -> a Reading, through the same boundary as `bmsdoc check` (checklist --reading uses it)."""
-    from engine.reading import Reading
-
     data, _notes = read_input(decode(read_bytes(path)))
     return parse_reading(data)
 
@@ -219,7 +217,6 @@ def _said(words: dict[str, Any]) -> str:
 
 def apply_overrides(data: dict[str, Any], bms: str | None, series: int | None) -> dict[str, Any]:
     from engine.reading import canonical_field
-
     from kb.untrusted import clean
 
     out = dict(data)
