@@ -109,12 +109,13 @@ class Dialogue:
         self.root = Path(kb.root) if kb is not None else chatdata.default_root()
         self.data = _data_for(kb) if kb is not None else (chatdata.cached(self.root) or self._snapshot())
         self.paste_parser = paste_parser
-        aliases = {fid: [f["id"], *f["aliases"]] for fid, f in self.data.families.items()}
+        aliases: dict[str, list[str]] = {str(fid): [str(f["id"]), *map(str, f["aliases"])]
+                                         for fid, f in self.data.families.items()}
         self.names = family_names(aliases)
         self.facts: dict[str, Any] = {}
         self.thread: list[str] = []  # the texts of the current thread
         self.last_card: str | None = None
-        self.session = None  # engine.flows.Session while a diagnosis is under way
+        self.session: Any = None  # engine.flows.Session while a diagnosis is under way
         self.pending: str | None = None  # "select" while the advisor waits for needs
         self.reading: dict[str, Any] = {}
         self.last_intent: str | None = None
@@ -304,7 +305,7 @@ class Dialogue:
             lines = [f"No: {card.name} is not a fit, because {' and '.join(problems)}."]
             if series and card.series and series > card.series.max and card.series.note:
                 lines.append(card.series.note)
-            alt = self._alternative(facts, exclude=fid)
+            alt = self._alternative(facts, exclude=str(fid))
             if alt:
                 lines.append(alt[0])
                 cites += alt[1]
@@ -332,7 +333,8 @@ class Dialogue:
             return None
         if res is None:
             return None
-        lines, cites = [], []
+        lines: list[str] = []
+        cites: list[str] = []
         for r in res.ranking:
             if r.family not in fams:
                 continue
@@ -385,7 +387,7 @@ class Dialogue:
         peak = facts.get("peak")
         if peak is not None and cont is not None and peak < cont:
             peak = None
-        return Needs(series=int(facts["series"]), continuous=float(cont), peak=peak, regen=facts.get("regen_limit"),
+        return Needs(series=int(facts["series"]), continuous=float(cont or 0), peak=peak, regen=facts.get("regen_limit"),
                      space=facts.get("space"), uptime=facts.get("uptime"), budget=facts.get("budget"),
                      full_protection=facts.get("full_protection"), integration=facts.get("integration"))
 
@@ -602,8 +604,8 @@ class Dialogue:
             if said and said[0] not in ("no", "nope", "nah", "not", "never", "n") and len(said) <= 8 and \
                     set(tokens(t)) & (set(tokens(p.question)) - {"board", "bms", "pack", "battery"}):
                 return "yes"  # "its brand new" to "Is the board new...?"
-            first = re.findall(r"[a-z']+", t)[:1]
-            first = first[0] if first else ""
+            head = re.findall(r"[a-z']+", t)[:1]
+            first = head[0] if head else ""
             if first in ("y", "yes", "yeah", "yep", "yup", "sure", "correct", "true", "right", "definitely", "it", "it's"):
                 return "yes" if first not in ("it", "it's") or re.search(r"\b(is|was|did)\b", t) else None
             if first in ("n", "no", "nope", "nah", "false", "never", "not"):
@@ -771,7 +773,7 @@ def _next_question(report, facts: dict[str, Any]) -> str | None:
     for q in getattr(report, "questions", None) or []:
         field = q.get("field") if isinstance(q, dict) else getattr(q, "field", None)
         ask = q.get("ask") if isinstance(q, dict) else getattr(q, "ask", None)
-        if not ask or any(facts.get(k) is not None for k in _SAID_AS.get(field, (field,))):
+        if not ask or not field or any(facts.get(k) is not None for k in _SAID_AS.get(field, (field,))):
             continue
         return ask
     return None

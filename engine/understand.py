@@ -14,7 +14,7 @@ Every pattern here is linear: no nested or adjacent unbounded repeats (a 100 KB 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 MAX_TEXT = 4000  # a chat turn longer than this is read only up to here (pasted readings go to the paste parser)
@@ -117,15 +117,15 @@ def _nearest_role(before: str, after: str, roles: list[tuple[str, tuple[str, ...
     return None
 
 
-def family_names(kb_aliases: dict[str, Iterable[str]] | None = None) -> dict[str, str]:
+def family_names(kb_aliases: Mapping[str, Iterable[str]] | None = None) -> dict[str, str]:
     """name -> family id (content aliases included)."""
     out: dict[str, str] = {}
     for fid, names in FAMILY_NAMES.items():
         for n in names:
             out[n] = fid
-    for fid, names in (kb_aliases or {}).items():
-        for n in names:
-            n = n.lower()
+    for fid, aliases in (kb_aliases or {}).items():
+        for a in aliases:
+            n = a.lower()
             if n and n not in ("smart", "bms") and n not in out and len(n) >= 3:
                 out[n] = fid
     return out
@@ -134,15 +134,15 @@ def family_names(kb_aliases: dict[str, Iterable[str]] | None = None) -> dict[str
 def find_families(low: str, names: dict[str, str]) -> list[str]:
     words = _WORD.findall(low)
     found: list[tuple[int, str]] = []
-    for n, fid in names.items():
+    for n, name_fid in names.items():
         if " " in n or "-" in n:
             i = low.find(n)
             if i >= 0:
-                found.append((i, fid))
+                found.append((i, name_fid))
     pos = 0
     for w in words:
         pos = low.find(w, pos)
-        fid = names.get(w)
+        fid: str | None = names.get(w)
         if fid is None and len(w) >= 5 and not w[0].isdigit():
             from rapidfuzz import fuzz, process
 
@@ -272,28 +272,28 @@ def _quantities(low: str, facts: dict[str, Any]) -> None:
         facts[role] = v
         amps_seen.append(v)
     if "charge_target" not in facts:  # "charge to 4.1" with no unit
-        m = re.search(r"(?:charge|charging|charged|top up|fill)\s(?:\w+\s){0,3}(?:to|at)\s(\d\.\d{1,3})(?![\d.])", low)
-        if m and 2.0 <= _num(m.group(1)) <= 4.5:
-            facts["charge_target"] = _num(m.group(1))
+        ct = re.search(r"(?:charge|charging|charged|top up|fill)\s(?:\w+\s){0,3}(?:to|at)\s(\d\.\d{1,3})(?![\d.])", low)
+        if ct and 2.0 <= _num(ct.group(1)) <= 4.5:
+            facts["charge_target"] = _num(ct.group(1))
     if re.search(r"(?:charge|charging|charged|top up|fill)\s(?:\w+\s){0,3}(?:to|at)\s(?:[1-9]\d)\s?%", low):
         facts["partial_charge"] = True
         facts.pop("soc", None)
     if "balance_trigger" not in facts:
-        m = re.search(r"trig(?:ger)?\D{0,12}(0[.,]\d{1,4})(?![\d.])", low)
-        if m:
-            facts["balance_trigger"] = _num(m.group(1))
+        bt = re.search(r"trig(?:ger)?\D{0,12}(0[.,]\d{1,4})(?![\d.])", low)
+        if bt:
+            facts["balance_trigger"] = _num(bt.group(1))
     if "cell_delta" not in facts:
-        m = re.search(r"(?:delta|spread|difference|imbalance)\D{0,12}(0[.,]\d{1,4})(?![\d.])", low)
-        if m:
-            facts["cell_delta"] = _num(m.group(1))
+        cd = re.search(r"(?:delta|spread|difference|imbalance)\D{0,12}(0[.,]\d{1,4})(?![\d.])", low)
+        if cd:
+            facts["cell_delta"] = _num(cd.group(1))
     if "cell_voltage" not in facts and "charge_target" not in facts:  # "its at 4.2 per cell"
-        m = re.search(r"(?<![\d.])([234][.,]\d{1,3}) per cell", low)
-        if m:
-            facts["cell_voltage"] = _num(m.group(1))
+        pc = re.search(r"(?<![\d.])([234][.,]\d{1,3}) per cell", low)
+        if pc:
+            facts["cell_voltage"] = _num(pc.group(1))
     if "cell_voltage" not in facts:  # "cells at 4.1", "sitting at 3.9"
-        m = re.search(r"(?:cells?|sitting|each|per cell)\D{0,14}?([234][.,]\d{1,3})(?![\d.%a-z])", low)
-        if m and m.group(1) and not any(k in facts for k in ("charge_target",)):
-            facts["cell_voltage"] = _num(m.group(1))
+        cv = re.search(r"(?:cells?|sitting|each|per cell)\D{0,14}?([234][.,]\d{1,3})(?![\d.%a-z])", low)
+        if cv and cv.group(1) and "charge_target" not in facts:
+            facts["cell_voltage"] = _num(cv.group(1))
 
 
 def _volts(v: float, before: str, after: str, facts: dict[str, Any]) -> None:
