@@ -73,11 +73,12 @@ def load_log(path: str | Path, mapping: ColumnMap | str | None = None, progress:
     log = LogFile(p)  # a regular, non-binary file with a header line; nothing read beyond that yet
     if mapping is None:
         fmt = _detect_lines(log.name, [log.header_line])
-        if fmt == "vesc-rt-csv" and log.streamable:
-            from drivers.logs import vesc_rt
+        if log.streamable:
+            from drivers.logs import logui, vesc_rt
 
             delim, header = split_header(log.header_line)
-            return vesc_rt.load_stream(log, header, delim, progress)
+            loader = vesc_rt if fmt == "vesc-rt-csv" else logui
+            return loader.load_stream(log, header, delim, progress)
     name, lines = read_lines(p)
     if mapping is not None:
         from drivers.logs import generic

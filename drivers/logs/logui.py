@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from drivers.logs.data import LogData
-from drivers.logs.text import Progress, carry_forward, monotonic, parse_numbers, unwrap_day_clock
+from drivers.logs.text import LogFile, Progress, carry_forward, monotonic, parse_blocks, parse_numbers, unwrap_day_clock
 from kb.errors import UserError
 
 VOLTAGE = ("vin", "inputvoltage", "voltage", "vbat", "batteryvoltage", "packvoltage", "voltagein")
@@ -65,8 +65,36 @@ def _find(descs: list[Descriptor], names: tuple[str, ...]) -> int | None:
 
 
 def load(name: str, lines: list[str], header: list[str], delim: str, progress: Progress | None = None) -> LogData:
-    descs = descriptors(name, header)
+    """From lines already in memory (tests, small files)."""
+    descs, ti, vi, ci = _columns(name, header)
     notes: list[str] = []
+    data = lines[1:]
+    if not data:
+        raise UserError(f"{name}: a LogUI header with no samples")
+    ncols = len(descs)
+    trailing = lines[0].rstrip().endswith(delim)
+    want_delims = ncols if trailing else ncols - 1
+    if data[-1].count(delim) < want_delims and len(data) > 1:
+        data = data[:-1]
+        notes.append(f"line {len(data) + 2} is cut short (the log just ends): dropped")
+    table = parse_numbers(name, data, 2, ncols, delim, progress, trailing_delim=trailing,
+                          labels=[d.key for d in descs])
+    return _build(name, table, descs, ti, vi, ci, ncols, notes)
+
+
+def load_stream(log: LogFile, header: list[str], delim: str, progress: Progress | None = None) -> LogData:
+    """Streamed from the file (no copy of its text in memory): the table of numbers is all that is kept."""
+    descs, ti, vi, ci = _columns(log.name, header)
+    notes: list[str] = []
+    ncols = len(descs)
+    trailing = log.header_line.rstrip().endswith(delim)
+    table = parse_blocks(log, ncols, delim, list(range(ncols)), [d.key for d in descs], progress,
+                         trailing_delim=trailing, notes=notes)
+    return _build(log.name, table, descs, ti, vi, ci, ncols, notes)
+
+
+def _columns(name: str, header: list[str]):
+    descs = descriptors(name, header)
     ti = next((i for i, d in enumerate(descs) if d.timestamp), None)
     if ti is None:
         ti = _find(descs, ("tday", "time", "timestamp", "t"))
@@ -80,17 +108,10 @@ def load(name: str, lines: list[str], header: list[str], delim: str, progress: P
         have = ", ".join(d.key for d in descs)
         raise UserError(f"{name}: LogUI log without {'input voltage' if vi is None else 'battery current'} "
                         f"(columns: {have})")
-    data = lines[1:]
-    if not data:
-        raise UserError(f"{name}: a LogUI header with no samples")
-    ncols = len(descs)
-    trailing = lines[0].rstrip().endswith(delim)
-    want_delims = ncols if trailing else ncols - 1
-    if data[-1].count(delim) < want_delims and len(data) > 1:
-        data = data[:-1]
-        notes.append(f"line {len(data) + 2} is cut short (the log just ends): dropped")
-    table = parse_numbers(name, data, 2, ncols, delim, progress, trailing_delim=trailing,
-                          labels=[d.key for d in descs])
+    return descs, ti, vi, ci
+
+
+def _build(name: str, table: np.ndarray, descs, ti: int, vi: int, ci: int, ncols: int, notes: list[str]) -> LogData:
     if np.isnan(table).any():
         notes.append("empty cells (not updated) carried forward from the rows above")
         table = carry_forward(table)

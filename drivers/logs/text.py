@@ -155,7 +155,7 @@ def parse_blocks(log: LogFile, ncols: int, delim: str, usecols: Sequence[int], l
             text = text.replace("\r\n", "\n")
         # one look at the whole block instead of one per line: are there empty cells to fill with 'nan'?
         clean = not (dd in text or text.startswith(delim) or ("\n" + delim) in text
-                     or (not trailing_delim and (delim + "\n") in text))
+                     or (not trailing_delim and ((delim + "\n") in text or text.endswith(delim))))
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
