@@ -204,8 +204,9 @@ class BmsDocApp(App):
     # ------------------------------------------------------------------ start-up
 
     def on_mount(self) -> None:
-        # nothing heavy before the first paint: the knowledge base loads in a thread, then the source starts
-        self._load_kb_at_start()
+        # nothing heavy before the first paint: the knowledge base loads in a thread started once the first frame
+        # is drawn (a thread started earlier competes for the GIL with that frame), then the source starts
+        self.call_after_refresh(self._load_kb_at_start)
 
     @work(thread=True, exclusive=True, group="start-up", exit_on_error=False)
     def _load_kb_at_start(self) -> None:
