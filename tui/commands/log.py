@@ -28,8 +28,8 @@ def register(sub) -> None:
                         description="Analyse one ride log: cuts under load or regen (latched or not), regen and "
                                     "discharge peaks, sag and pack resistance, cell spread, temperatures; each "
                                     "event with the rule, remedy and handbook citations.")
-    a.add_argument("file", metavar="FILE", help="VESC Tool RT CSV (streamed, up to 8 GB), VESC Express/LogUI CSV "
-                                                "or any CSV with --map (up to 400 MB), or a recorded bmsdoc session")
+    a.add_argument("file", metavar="FILE", help="VESC Tool RT CSV or VESC Express/LogUI CSV (streamed, up to 8 GB), "
+                                                "any CSV with --map (up to 400 MB), or a recorded bmsdoc session")
     _context_args(a)
     a.add_argument("--map", metavar="MAPPING", help="columns of another CSV: time=COL,voltage=COL,current=COL"
                                                     "[,current_sign=discharge_positive][,time_unit=ms]")
