@@ -28,6 +28,7 @@ FAMILY_NAMES: dict[str, tuple[str, ...]] = {
     "charge-only": ("charge-only", "charge only", "charge-only bms", "monitor board", "no-fet", "nofet"),
 }
 _FUZZY_NAMES = {"jikong": "jk", "daly": "daly", "overkill": "jbd", "xiaoxiang": "jbd", "antbms": "ant", "jkbms": "jk"}
+_FUZZY_FIRST = frozenset(n[0] for n in _FUZZY_NAMES)
 
 CONTROLLERS = {"vesc": "vesc", "spintend": "spintend", "ubox": "spintend", "makerbase": "makerbase", "flipsky": "flipsky",
                "tronic": "tronic", "wepoor": "wepoor", "stock controller": "stock", "stock esc": "stock"}
@@ -143,7 +144,7 @@ def find_families(low: str, names: dict[str, str]) -> list[str]:
     for w in words:
         pos = low.find(w, pos)
         fid: str | None = names.get(w)
-        if fid is None and len(w) >= 5 and not w[0].isdigit():
+        if fid is None and len(w) >= 5 and w[0] in _FUZZY_FIRST:  # rapidfuzz only for words that could be a name
             from rapidfuzz import fuzz, process
 
             hit = process.extractOne(w, list(_FUZZY_NAMES), scorer=fuzz.ratio, score_cutoff=80)
