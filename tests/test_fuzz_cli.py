@@ -188,6 +188,11 @@ def test_hostile_arguments(arg, env, capsys):
     run(["log", "analyze", str(log), "--rated", arg, "--kb", str(TEST_KB)], capsys, env)
     run(["history", "--db", str(env / "none.sqlite"), "--export", arg], capsys, env)
     run(["diagnose", arg, "--json"], capsys, env)
+    run(["select", "--series", arg, "--continuous", "40", "--json"], capsys, env)
+    run(["select", "--series", "20", "--continuous", arg, "--regen", arg], capsys, env)
+    run(["watch", "--demo", "--fast", "--duration", "1", "--series", arg, "--regen-limit", arg], capsys, env)
+    run(["watch", "--demo", "--fast", "--duration", "1", "--set", arg, "--json"], capsys, env)
+    run(["health", str(log), "--map", arg, "--json"], capsys, env)
     assert not list(env.rglob("*.tmp")), "an orphan temporary file"
 
 
@@ -231,6 +236,7 @@ def test_log_analyze_on_hostile_files(name, data, env, capsys):
     body.write_bytes(_VESC_HEAD.encode() + data)
     run(["log", "analyze", str(body), "--json", "--kb", str(TEST_KB)], capsys, env)
     run(["log", "trend", str(as_log), str(body)], capsys, env)
+    run(["health", str(as_log), "--json"], capsys, env)
 
 
 def test_log_analyze_refuses_devices_dirs_and_fifos(env, capsys):
