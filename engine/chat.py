@@ -286,6 +286,10 @@ class Dialogue:
         card = self.data.family.get(fid) if fid else None
         if card is None:
             return None
+        assumed = ""
+        if not facts.get("series") and facts.get("pack_voltage") in _NOMINAL:
+            facts["series"] = _NOMINAL[facts["pack_voltage"]]  # "is daly ok for 72v": a nominal pack voltage
+            assumed = f" (taking {facts['pack_voltage']:g} V as a nominal Li-ion {facts['series']} S pack)"
         series, cont = facts.get("series"), facts.get("continuous")
         problems, cites = [], []
         board = facts.get("board_max_series")
@@ -302,7 +306,7 @@ class Dialogue:
             problems.append(f"it is rated about {card.rating.continuous_a.max:g} A continuous and you need {cont:g} A")
             cites += card.rating.citations
         if problems:
-            lines = [f"No: {card.name} is not a fit, because {' and '.join(problems)}."]
+            lines = [f"No: {card.name} is not a fit, because {' and '.join(problems)}{assumed}."]
             if series and card.series and series > card.series.max and card.series.note:
                 lines.append(card.series.note)
             alt = self._alternative(facts, exclude=str(fid))
@@ -323,7 +327,7 @@ class Dialogue:
                 bits.append(f"{cont:g} A is within its ~{card.rating.continuous_a.max:g} A rating")
                 cites += card.rating.citations
             self.last_card = "ok-for"
-            return self._out(f"Yes: for {card.name}, {', and '.join(bits)}. {_cites_md(cites)}", cites)
+            return self._out(f"Yes: for {card.name}, {', and '.join(bits)}{assumed}. {_cites_md(cites)}", cites)
         return None
 
     def _family_verdict(self, facts: dict[str, Any], fams: list[str]) -> dict[str, Any] | None:
