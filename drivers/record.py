@@ -202,7 +202,10 @@ class Recorder:
 
     def _stop(self, e: Exception) -> None:
         text = str(e)
-        why = "the disk is full" if "full" in text.lower() else f"the database failed ({text})"
+        low = text.lower()
+        why = ("the disk is full" if "full" in low else
+               "another program kept the database locked (record to a file of its own)" if "locked" in low or "busy" in low
+               else f"the database failed ({text})")
         self.stopped = (f"recording stopped: {why}; the {self.committed} readings saved until then are kept and "
                         f"session {self.session} is marked interrupted in {self.path}")
         self._timer_cancel()
