@@ -205,7 +205,8 @@ def rank_questions(kb, not_checked: list[NotChecked], values: dict[str, Any], fa
     out = []
     for name, q in asked.items():
         text = texts.get(name)
-        titles = [kb.rules[r].rule.title for r in q["rules"]]
+        by_severity = sorted(q["rules"], key=lambda r: SEVERITY_ORDER[kb.rules[r].rule.severity])
+        titles = [kb.rules[r].rule.title for r in by_severity]
         why = "It decides: " + "; ".join(dict.fromkeys(titles[:3])) + (f" (+{len(titles) - 3} more)" if len(titles) > 3 else "")
         spec = FIELDS.get(name)
         ask = text.ask if text else f"What is the {spec.doc if spec and spec.doc else name.replace('_', ' ')}?"

@@ -130,6 +130,11 @@ def infer_chemistry(values: dict[str, Any], charging: bool | None) -> tuple[set[
     m = values.get("cell_median")
     if m is None and values.get("pack_voltage") and values.get("series"):
         m = values["pack_voltage"] / values["series"]
+    if m is not None and 3.15 <= m <= 3.4 and not charging and possible == {"li-ion"}:
+        # resting on the LiFePO4 plateau with a Li-ion charger or setting: either an almost empty Li-ion pack or an
+        # LFP pack on the wrong charger. That is exactly the case to ask about, not to settle silently.
+        said.append(f"yet the cells rest at {m:.2f} V, LiFePO4's mid-charge plateau")
+        return {"li-ion", "lifepo4"}, said
     if m is not None and m > 0.5:
         if m > (3.85 if charging else 3.72):
             narrow({"li-ion"}, f"cells sit at {m:.2f} V, above where LiFePO4 rests")
@@ -227,8 +232,8 @@ def derive_facts(r, kb=None) -> dict[str, Fact]:
         facts["charge_ceiling"] = Fact(r.charge_target, TYPED)
     elif "charger_per_cell" in facts:
         facts["charge_ceiling"] = Fact(facts["charger_per_cell"].value, INFERRED, facts["charger_per_cell"].basis)
-    elif charging and "cell_max" in facts:
-        facts["charge_ceiling"] = Fact(facts["cell_max"].value, MEASURED, "top cell seen while charging")
+    elif charging and "cell_max" in facts:  # mid-charge it is only a lower bound, not the ceiling
+        facts["charge_seen"] = Fact(facts["cell_max"].value, MEASURED, "top cell seen while charging")
     elif r.soc is not None and r.soc >= 98 and "cell_max" in facts and facts.get("at_rest", Fact(True, "")).value:
         facts["charge_ceiling"] = Fact(facts["cell_max"].value, MEASURED, f"top cell at {r.soc:g} % (just charged)")
 

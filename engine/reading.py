@@ -337,7 +337,7 @@ def _loose(name: str, v: Any) -> Any:
             raise ValueError(f"'{name}' must be a list")
         items = [_number_text(name, x) if isinstance(x, str) else x for x in v]
         if name == "cells" and items and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in items) \
-                and all(100 < x < 10000 or x == 0 for x in items) and any(x > 100 for x in items):
+                and all(100 < abs(x) < 10000 or x == 0 for x in items) and any(x > 100 for x in items):
             items = [round(x / 1000.0, 4) for x in items]  # millivolts
         return items
     return v

@@ -357,16 +357,24 @@ def _states(low: str, facts: dict[str, Any]) -> None:
     for name, cid in CONTROLLERS.items():
         if re.search(r"\b" + re.escape(name) + r"\b", low):
             facts.setdefault("controller", cid)
-    if re.search(r"\b(charging|on the charger|plugged in|while charging)\b", low):
+    if re.search(r"\b(just (?:came|come|taken) off (?:the )?charger|fresh off (?:the )?charger|just (?:finished )?charged|"
+                 r"just finished charging|off the charger just now|right after (?:a )?(?:full )?charg\w*)\b", low):
+        facts.setdefault("state", "idle")  # resting at the end of a charge: the top cell shows the ceiling
+        facts.setdefault("soc", 100.0)
+    elif re.search(r"\b(charging|on (?:the )?charger|plugged in|while charging)\b", low):
         facts.setdefault("state", "charging")
     elif re.search(r"\b(riding|mid ride|mid-ride|under load|accelerat|while braking|going uphill|hill)\b", low):
         facts.setdefault("state", "riding")
-    elif re.search(r"\b(parked|sitting for|storage|stored|idle|at rest|sat for)\b", low):
+    elif re.search(r"\b(parked|sitting for|storage|stored|idle|at rest|sat for|sat in|sitting in|unused)\b", low):
         facts.setdefault("state", "storage" if re.search(r"\b(storage|stored|weeks|months)\b", low) else "idle")
+    if m := re.search(r"\b(?:sat|sitting|stored|storage|parked|idle|unused|garage|winter)\b[^.\n]{0,30}?\b(\d{1,3})\s*"
+                      r"(days?|weeks?|months?)\b", low):
+        facts.setdefault("days_idle", float(m.group(1)) * {"d": 1, "w": 7, "m": 30}[m.group(2)[0]])
 
 
 def _goals(low: str, facts: dict[str, Any]) -> None:
-    if re.search(r"\b(longevity|last longer|lifespan|life span|cycle life|battery life|make the cells last|preserve)\b", low):
+    if re.search(r"\b(longevity|last longer|lifespan|life span|cycle life|battery life|make the cells last|preserve|"
+                 r"long[- ]life|longer life)\b", low):
         facts["goal"] = "longevity"
     elif re.search(r"\bmax(?:imum)? range\b|\bmore range\b", low):
         facts.setdefault("goal", "range")
@@ -397,7 +405,7 @@ def _goals(low: str, facts: dict[str, Any]) -> None:
 READING_FIELDS = ("bms", "cells", "series", "board_max_series", "pack_voltage", "charge_fet", "discharge_fet", "chemistry",
                   "controller", "regen_limit", "battery_limit", "charge_ocp", "discharge_ocp", "balance_trigger",
                   "balance_start", "cell_ovp", "cell_uvp", "charge_target", "charger_voltage", "soc", "mos_temp",
-                  "state", "goal", "dash_low_warning")
+                  "state", "goal", "dash_low_warning", "days_idle")
 
 
 def reading_of(facts: dict[str, Any]) -> dict[str, Any]:

@@ -117,7 +117,7 @@ def to_volts(values: list[float], units: list[str], p: Parsed) -> list[float]:
         return [round(v, 4) for v in out]
     big = [v for v in values if 1000 <= v <= 5000 and float(v).is_integer()]
     # a list of mV integers where a lead fault shows as 0 mV or a doubled ~8000 mV is still a list of mV
-    odd_ok = all(float(v).is_integer() and (v == 0 or 1000 <= v <= 10000) for v in values)
+    odd_ok = all(float(v).is_integer() and (v == 0 or 1000 <= abs(v) <= 10000) for v in values)
     if big and (len(big) == len(values) or (odd_ok and len(big) >= len(values) / 2)):
         p.note(f"{len(values)} values in mV converted to V")
         return [round(v / 1000.0, 4) for v in values]

@@ -57,6 +57,7 @@ def decode(data: bytes) -> str:
 
 def load_reading(path: str):
     """FILE (or '-') -> a Reading, through the same boundary as `bmsdoc check` (checklist --reading uses it)."""
+
     data, _notes = read_input(decode(read_bytes(path)))
     return parse_reading(data)
 
@@ -103,6 +104,13 @@ def _kind(v: Any) -> str:
 
 
 def read_input(text: str) -> tuple[dict[str, Any], list[str]]:
+    """Reading fields and notes from text (see _read_input); an alarm typed in words sets its protection flags."""
+    data, notes = _read_input(text)
+    data, alarm_note = with_alarm_words(data)
+    return data, notes + alarm_note
+
+
+def _read_input(text: str) -> tuple[dict[str, Any], list[str]]:
     """Reading fields and notes from text: a JSON or YAML mapping first, else a pasted screen (drivers.paste)."""
     import json
 
@@ -195,7 +203,8 @@ def _paste(text: str) -> tuple[dict[str, Any], list[str]] | None:
 # facts a rider states in words beside a paste ("daly 16s lfp", "riding, vesc, 40a regen"): engine.understand reads
 # them; only these fields, and only where the paste itself said nothing
 WORD_FIELDS = ("bms", "series", "board_max_series", "chemistry", "state", "goal", "controller", "charge_fet",
-               "discharge_fet", "regen_limit", "charge_ocp", "discharge_ocp", "battery_limit", "fused", "days_idle")
+               "discharge_fet", "regen_limit", "charge_ocp", "discharge_ocp", "battery_limit", "fused", "days_idle",
+               "soc", "charger_voltage", "pack_voltage")
 
 
 def from_words(text: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -204,9 +213,12 @@ def from_words(text: str, fields: dict[str, Any]) -> dict[str, Any]:
     try:
         from engine.understand import reading_of, understand
 
-        said = reading_of(understand(text[:20_000]))
+        raw = understand(text[:20_000])
+        said = reading_of(raw)
     except Exception:  # prose understanding is a help, never a reason to refuse a paste
         return {}
+    if "pack_voltage" not in raw:  # only a pack voltage the rider wrote, never one computed from the cells
+        said.pop("pack_voltage", None)
     have = {canonical_field(k) for k in fields if isinstance(k, str)}
     return {k: v for k, v in said.items() if k in WORD_FIELDS and k not in have and v is not None}
 
@@ -333,3 +345,26 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_report(report, explain=args.explain, rules=len(kb.rules))
     return 0
+
+
+def with_alarm_words(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """An alarm typed in words (`alarm: Cell Overvoltage`) sets the protection flags it names, as a pasted tool
+    output does (drivers.protection); flags the rider typed themselves are kept."""
+    from engine.reading import canonical_field
+
+    keys = {canonical_field(k): k for k in data if isinstance(k, str)}
+    text = data.get(keys.get("alarm_text", ""), None)
+    if not isinstance(text, str) or not text.strip() or any(k and k.startswith("prot_") for k in keys):
+        return data, []
+    try:
+        from drivers.protection import fields_from_words
+
+        found = fields_from_words(text)
+    except Exception:  # the words are kept as they are; decoding is a help
+        return data, []
+    flags = {k: v for k, v in found.items() if k.startswith("prot_") or k == "protection_active"}
+    if not any(v for k, v in flags.items() if k.startswith("prot_")):
+        return data, []
+    out = dict(data)
+    out.update({k: v for k, v in flags.items() if canonical_field(k) not in keys})
+    return out, [f"the alarm '{text}' read as: " + ", ".join(k for k, v in flags.items() if v and k.startswith("prot_"))]
