@@ -279,6 +279,12 @@ def _quantities(low: str, facts: dict[str, Any]) -> None:
     if re.search(r"(?:charge|charging|charged|top up|fill)\s(?:\w+\s){0,3}(?:to|at)\s(?:[1-9]\d)\s?%", low):
         facts["partial_charge"] = True
         facts.pop("soc", None)
+    for field, words in (("cell_ovp", r"cellhighprotect|cell high protect|ovp|over ?voltage protect\w*"),
+                         ("cell_uvp", r"celllowprotect|cell low protect|uvp|under ?voltage protect\w*")):
+        if field not in facts:  # "cellhighprotect 4.25" with no unit
+            sp = re.search(r"\b(?:" + words + r")\b\D{0,12}?([234][.,]\d{1,3})(?![\d.])", low)
+            if sp:
+                facts[field] = _num(sp.group(1))
     if "balance_trigger" not in facts:
         bt = re.search(r"trig(?:ger)?\D{0,12}(0[.,]\d{1,4})(?![\d.])", low)
         if bt:
