@@ -1,5 +1,5 @@
-"""How fast is a reading checked? Prints figures; asserts nothing (goals: < 1 ms per reading in-process,
-< 0.5 s for a whole `bmsdoc check` from process start).
+"""How fast is a reading checked? Prints figures; asserts nothing (goals: p95 < 2 ms per reading in-process, derived
+facts and questions included; < 0.5 s for a whole `bmsdoc check` from process start).
 
     .venv/bin/python bench/bench_check.py [--readings N] [--runs N] [--importtime]
 
@@ -112,8 +112,10 @@ def timed(fn, items) -> list[float]:
 
 def show(label: str, samples: list[float]) -> None:
     s = sorted(samples)
+    p95 = s[min(len(s) - 1, int(len(s) * 0.95))]
     p99 = s[min(len(s) - 1, int(len(s) * 0.99))]
-    print(f"  {label:<44} median {statistics.median(s) * 1e3:7.3f} ms   p99 {p99 * 1e3:7.3f} ms")
+    print(f"  {label:<44} median {statistics.median(s) * 1e3:7.3f} ms   p95 {p95 * 1e3:7.3f} ms   "
+          f"p99 {p99 * 1e3:7.3f} ms")
 
 
 def main() -> int:

@@ -88,7 +88,7 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
                 fired = None
 
     findings: list[Finding] = []
-    not_checked: list[NotChecked] = []
+    undecided: list[Any] = []  # rules neither true nor false: what is missing is worked out when asked
     agree: list[str] = []
     for rid, lr in kb.rules.items():
         rule = lr.rule
@@ -101,17 +101,23 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
         if fires:
             findings.append(_finding(lr, values, facts))
         elif t is None:
-            _, scope_missing = scope_truth(rule.scope, values)
-            missing = list(dict.fromkeys(scope_missing + unknown_fields(lr.tree, values)))
-            not_checked.append(NotChecked(rid, rule.title, missing))
+            undecided.append(lr)
     if agree:
         notes.append("durable-rules and the evaluator disagree on: " + ", ".join(sorted(agree))
                      + " (please report this reading)")
     findings = group_by_root_cause(kb, findings)
     shown = {k: f.value for k, f in facts.items()}
-    return Report(kb_version=kb.kb_version, reading=shown, findings=findings, not_checked=not_checked,
-                  engine=used, notes=notes, facts=facts,
-                  questions=rank_questions(kb, not_checked, values, facts))
+
+    def pending() -> tuple[list[NotChecked], list[Question]]:
+        not_checked = []
+        for lr in undecided:
+            _, scope_missing = scope_truth(lr.rule.scope, values)
+            missing = list(dict.fromkeys(scope_missing + unknown_fields(lr.tree, values)))
+            not_checked.append(NotChecked(lr.rule.id, lr.rule.title, missing))
+        return not_checked, rank_questions(kb, not_checked, values, facts)
+
+    return Report(kb_version=kb.kb_version, reading=shown, findings=findings, engine=used, notes=notes, facts=facts,
+                  pending=pending)
 
 
 def values_for(reading: Reading, kb) -> dict[str, Any]:

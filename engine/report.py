@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from kb.schema import SEVERITY_ORDER
 
@@ -55,16 +55,42 @@ class NotChecked:
     missing: list[str]  # fields whose absence kept the rule from deciding
 
 
-@dataclass
 class Report:
-    kb_version: str
-    reading: dict[str, Any]  # normalised given fields + derived values
-    findings: list[Finding]
-    not_checked: list[NotChecked]
-    engine: str = "durable-rules"  # or "evaluator" where durable-rules is not installed
-    notes: list[str] = field(default_factory=list)  # what a driver understood or converted
-    facts: dict[str, Any] = field(default_factory=dict)  # field -> engine.facts.Fact (value and provenance)
-    questions: list[Question] = field(default_factory=list)  # ranked: most decisive first
+    """A checked reading. What was not checked and the questions that would decide it are worked out on first use
+    (`pending`): the live dashboard and the fleet service check many readings a second and rarely ask."""
+
+    def __init__(self, kb_version: str, reading: dict[str, Any], findings: list[Finding],
+                 not_checked: list[NotChecked] | None = None, engine: str = "durable-rules",
+                 notes: list[str] | None = None, facts: dict[str, Any] | None = None,
+                 questions: list[Question] | None = None,
+                 pending: Callable[[], tuple[list[NotChecked], list[Question]]] | None = None) -> None:
+        self.kb_version = kb_version
+        self.reading = reading  # normalised given fields + derived values
+        self.findings = findings
+        self.engine = engine  # or "evaluator" where durable-rules is not installed
+        self.notes = list(notes or [])  # what a driver understood or converted
+        self.facts = dict(facts or {})  # field -> engine.facts.Fact (value and provenance)
+        self._not_checked = not_checked
+        self._questions = questions
+        self._pending = pending
+
+    def _resolve(self) -> None:
+        if self._pending is not None:
+            nc, qs = self._pending()
+            self._pending = None
+            self._not_checked = nc if self._not_checked is None else self._not_checked
+            self._questions = qs if self._questions is None else self._questions
+
+    @property
+    def not_checked(self) -> list[NotChecked]:
+        self._resolve()
+        return self._not_checked or []
+
+    @property
+    def questions(self) -> list[Question]:
+        """Ranked: most decisive first."""
+        self._resolve()
+        return self._questions or []
 
     def sorted_findings(self) -> list[Finding]:
         return sorted(self.findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.rule))
