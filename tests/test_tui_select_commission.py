@@ -60,6 +60,7 @@ def test_select_snapshot(tmp_path):
             await pilot.press(*"20", "tab", *"60", "tab", *"150", "tab", *"120", "enter")
             await pilot.pause(0.3)
             app.screen.query_one("#sel-ranking").focus()
+            await until(pilot, lambda: "o Sources" in screen_text(app).splitlines()[-1])  # the footer caught up
             await pilot.pause(0.1)
             compare_snapshot(app, "select_ranking")
 
