@@ -93,7 +93,11 @@ CHILD = textwrap.dedent("""
     files = {files!r}
     t0 = time.perf_counter()
     if {mode!r} == "read":
-        n = sum(len(open(f, "rb").read()) for f in files)
+        n = 0
+        for f in files:  # in 16 MB pieces: the floor is the disk, not the memory
+            with open(f, "rb") as fh:
+                while chunk := fh.read(1 << 24):
+                    n += len(chunk)
         out = {{"bytes": n}}
     else:
         from tui.commands.health import health_of
