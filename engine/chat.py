@@ -557,7 +557,8 @@ class Dialogue:
         self.thread.append(text)
         self.facts.update(new)
         out = self._advance("")
-        if self.session.conclusion is None and new:  # a number that already answers the rider ("delta is 18mv"): say so first
+        said_number = any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in new.values())
+        if self.session.conclusion is None and said_number:  # a number that already answers the rider: say so first
             facts = derived_facts(self.facts)
             m = cards.best(self.data, " ".join(self.thread[-3:]), facts, "followup")
             if m is not None and m.card.weight >= 2 and m.card.only_if is not None:
@@ -603,6 +604,10 @@ class Dialogue:
                     return o["value"]
         if p.type == "yesno":
             from engine.text import tokens
+
+            asked = [f for f in understand(p.question, self.names).get("families", [])]
+            if new.get("bms") and asked:  # "jk" to "Is the BMS a Daly board?"
+                return "yes" if new["bms"] in asked else "no"
 
             said = re.findall(r"[a-z']+", t)
             if said and said[0] not in ("no", "nope", "nah", "not", "never", "n") and len(said) <= 8 and \
