@@ -27,6 +27,7 @@ from tui.messages import LiveReading, LiveStatus
 from tui.screens.dashboard import DashboardScreen
 from tui.widgets.areabar import AREAS
 
+
 def _area(module: str, cls: str):
     """A mode factory that imports its screen when the area is first opened: first paint imports only the Live
     area (Select, Commission, Handbook, Chat and Diagnose pull in Markdown, the advisor, the chat engine...)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from textual import events, on
@@ -167,7 +167,7 @@ family in the ranking to read it, `o` opens its sources.
         except UserError as e:
             self.notify(f"{e}: the paste was not used", title="Paste", severity="error", timeout=8)
             return
-        for (name, label, _ph, _req), v in zip(fields, values):
+        for (name, _label, _ph, _req), v in zip(fields, values):
             self.query_one(f"#need-{name}", Input).value = v
         last = self.query_one(f"#need-{fields[len(values) - 1][0]}", Input)
         last.focus()
