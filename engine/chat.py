@@ -499,6 +499,7 @@ class Dialogue:
         ms = match_symptom(self.kb, text)
         if not ms or ms[0].score < 0.45:
             return None
+
         fl = self.kb.flows[ms[0].flow]
         reading = reading_of(facts)
         pre = {}
