@@ -48,6 +48,9 @@ def classify(text: str, facts: dict[str, Any], has_context: bool = False) -> str
         return "followup"
     if _OK_FOR.search(low) and (fams or facts.get("series") or facts.get("continuous")):
         return "ok_for"
+    if fams and (facts.get("series") or facts.get("continuous")) and re.search(
+            r"\b(want to|going to|gonna|plan(?:ning)? to|thinking of|about to|would like to)\s(use|put|run|fit|get|try)", low):
+        return "ok_for"  # "i want to use a daly on my 20s 100a build"
     if fams and (facts.get("series") or facts.get("continuous")) and re.search(r"\bfor (?:a |my |an )?\d{1,3}\s?[sa]\b", low):
         return "ok_for"
     if fams and (facts.get("series") or facts.get("continuous")) and \
