@@ -105,8 +105,8 @@ def test_kb_test_fails_when_a_threshold_breaks(kb_copy, capsys):
     # flip the comparison of the charge-FET rule: its firing test must now fail
     for f in path.glob("*.yaml"):
         t = f.read_text()
-        if "fet.charge-off-with-regen" in t:
-            block_start = t.index("fet.charge-off-with-regen")
+        if "- id: fet.charge-off-with-regen" in t:
+            block_start = t.index("- id: fet.charge-off-with-regen")
             when = t.index("when:", block_start)
             eol = t.index("\n", when)
             line = t[when:eol].replace("charge_fet == false", "charge_fet == true")
@@ -139,14 +139,14 @@ def test_diff_classifies_changes(kb_copy, capsys):
     text = path.read_text()
     text = re.sub(r"^(\s*)title: (.*)$", r"\1title: \2 (reworded)", text, count=1, flags=re.M)
     path.write_text(text)
-    assert main(["kb", "diff", str(CONTENT_DIR), str(kb_copy), "--json"]) == 0
+    assert main(["kb", "diff", str(CONTENT_DIR), str(kb_copy), "--json"]) == 1  # a patch needs a patch bump
     d = json.loads(capsys.readouterr().out)
     assert d["bump"] == "patch" and len(d["changed"]) == 1 and d["changed"][0]["fields"] == ["title"]
     sev = re.search(r"^(\s*)severity: (\w+)", text, re.M)
     other = "critical" if sev.group(2) != "critical" else "info"
     text = text[:sev.start(2)] + other + text[sev.end(2):]
     path.write_text(text)
-    assert main(["kb", "diff", str(CONTENT_DIR), str(kb_copy), "--json"]) == 0
+    assert main(["kb", "diff", str(CONTENT_DIR), str(kb_copy), "--json"]) == 1  # not bumped enough: exit 1
     d = json.loads(capsys.readouterr().out)
     assert d["bump"] == "major" and d["version_ok"] is False
     assert any(c["change"] == "major" and "severity" in c["fields"] for c in d["changed"])
