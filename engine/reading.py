@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kb.errors import UserError
 from kb.fields import CONTROLLERS, FIELDS
 
-RESERVED = frozenset({"id", "sid", "kind"})  # durable-rules uses these as fact identity / our discriminator
+RESERVED = frozenset({"id", "sid", "kind"})
+MAX_LIST = 128  # cells or temperature probes in one reading (the largest boards take 32-48 cells)  # durable-rules uses these as fact identity / our discriminator
 
 FAMILY_ALIASES = {
     "jk": "jk", "jikong": "jk", "jkbms": "jk", "jk-bms": "jk", "jk bms": "jk", "jk smart": "jk", "jk-pb": "jk",
@@ -230,6 +231,8 @@ class Reading(BaseModel):
             return v
         if not v:
             raise ValueError("an empty list is not a reading; leave the field out")
+        if len(v) > MAX_LIST:  # no pack has more; it also keeps every derived fact cheap
+            raise ValueError(f"{len(v)} values: a reading holds at most {MAX_LIST}")
         for x in v:
             _finite(info.field_name, x)
             _bounded(info.field_name, x)
