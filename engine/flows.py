@@ -22,7 +22,20 @@ from typing import Any
 
 from kb.errors import UserError
 from kb.expr import fields_of
-from kb.flows import Flow, Step, coerce_answer, exits, reachable, route, show_answer
+from kb.flows import (
+    AskChoiceStep,
+    ConcludeStep,
+    Flow,
+    MeasureStep,
+    NumberStep,
+    Step,
+    coerce_answer,
+    exits,
+    reachable,
+    route,
+    show_answer,
+    step_field,
+)
 
 _UNSET = object()
 
@@ -108,20 +121,25 @@ class PathEntry:
 
 
 def prompt_of(flow: Flow, s: Step) -> Prompt:
+    if isinstance(s, ConcludeStep):
+        raise ValueError(f"'{s.id}' is a conclusion, not a question")
     t = s.answer_type
     if t == "yesno":
         opts = [{"label": "yes", "value": "yes"}, {"label": "no", "value": "no"}]
-    elif t == "choice":
-        opts = [{"label": o.label, "value": o.value} for o in s.options or []]
+    elif isinstance(s, AskChoiceStep):
+        opts = [{"label": o.label, "value": o.value} for o in s.options]
     else:
         opts = []
-    return Prompt(flow=flow.id, id=s.id, kind=s.kind, type=t, question=s.question or "", instruction=s.instruction or "",
-                  help=s.help or "", unit=s.unit or "", min=s.min, max=s.max, options=opts, citations=list(s.citations))
+    number = s if isinstance(s, NumberStep) else None
+    return Prompt(flow=flow.id, id=s.id, kind=s.kind, type=t, question=s.question,
+                  instruction=s.instruction if isinstance(s, MeasureStep) else "", help=s.help or "",
+                  unit=number.unit if number else "", min=number.min if number else None,
+                  max=number.max if number else None, options=opts, citations=list(s.citations))
 
 
-def conclusion_of(flow: Flow, s: Step) -> Conclusion:
-    return Conclusion(flow=flow.id, id=s.id, title=s.title or "", severity=s.severity or "info", text=s.text or "",
-                      remedy=list(s.remedy or []), citations=list(s.citations), rules=list(s.rules), guides=list(s.guides))
+def conclusion_of(flow: Flow, s: ConcludeStep) -> Conclusion:
+    return Conclusion(flow=flow.id, id=s.id, title=s.title, severity=s.severity, text=s.text, remedy=list(s.remedy),
+                      citations=list(s.citations), rules=list(s.rules), guides=list(s.guides))
 
 
 # ---------------------------------------------------------------- the session
@@ -235,8 +253,7 @@ class Session:
     def _values(self) -> dict[str, Any]:
         """Reading values with the rider's answers to field steps laid over them (derived values follow)."""
         given = self.reading.given() if self.reading is not None else {}
-        overlay = {s.field: v for sid, v in self.answers.items()
-                   if (s := self.steps[sid]).field is not None}
+        overlay = {field: v for sid, v in self.answers.items() if (field := step_field(self.steps[sid])) is not None}
         from engine.check import values_for  # the same derived facts as `check`: inferred series, chemistry...
         from engine.reading import Reading
         from kb.fields import FIELDS
@@ -357,7 +374,8 @@ class Session:
         stop = self._walk()[1]
         if stop is None:
             return []
-        return [conclusion_of(self.flow, self.steps[x]) for x in reachable(self.flow, stop.id) if self.steps[x].kind == "conclude"]
+        return [conclusion_of(self.flow, st) for x in reachable(self.flow, stop.id)
+                if isinstance(st := self.steps[x], ConcludeStep)]
 
     # ------------------------------------------------------------ explanations
 
@@ -376,13 +394,13 @@ class Session:
             lines.append(s.why)
         lines.append("The answer decides the next step:")
         for label, _, nxt in exits(s):
-            ends = [self.steps[x].title for x in reachable(self.flow, nxt) if self.steps[x].kind == "conclude"]
+            ends = [st.title for x in reachable(self.flow, nxt) if isinstance(st := self.steps[x], ConcludeStep)]
             lines.append(f"  {label}: can lead to {_join(ends)}")
         on = next((e for e in self.path if e.step == step_id), None)
         if on is not None and on.auto:
             got = ", ".join(f"{k} = {evidence_value(v)}" for k, v in on.evidence.items())
             lines.append(f"The reading answered it ({got}): {on.answer}.")
-        elif on is None and self.next_step() is not None and self.next_step().id != step_id:
+        elif on is None and (now := self.next_step()) is not None and now.id != step_id:
             lines.append("It is not on the current path; an answer given now is kept and used if the path reaches it.")
         if s.citations:
             lines.append("Sources: " + " ".join(f"[^{c}]" for c in s.citations))
@@ -416,7 +434,7 @@ class Session:
             "answers": dict(self.answers),
             "reading": self.reading.given() if self.reading is not None else None,
             "path": [e.to_json() for e in self.path],
-            "pending": self.next_step().to_json() if self.next_step() else None,
+            "pending": p.to_json() if (p := self.next_step()) else None,
             "conclusion": self.conclusion.to_json() if self.conclusion else None,
         }
 

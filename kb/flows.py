@@ -17,9 +17,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from kb.errors import Problem
 from kb.expr import ExprError, fields_of, parse
@@ -60,47 +61,92 @@ class Branch(Strict):
         return f"{self.at_least:g} to {self.below:g}{u}"
 
 
-class Step(Strict):
-    """One node. Which keys apply depends on `kind` (checked in _check_step, with positions)."""
-
+class _StepBase(Strict):
     id: str = Field(pattern=_ID)
-    kind: Literal["check", "ask", "measure", "conclude"]
-    # questions
-    question: str | None = None
-    help: str | None = None  # how to find the answer out
-    why: str | None = None  # why the answer matters (shown by "why?")
-    when: str | None = None  # check: the condition
-    type: Literal["choice", "yesno", "number"] | None = None  # ask
-    instruction: str | None = None  # measure: what to do before reading the value
-    field: str | None = None  # ask/measure: the reading field this answers
-    options: list[Option] | None = None
-    yes: str | None = None
-    no: str | None = None
-    unit: str | None = None
-    min: float | None = None
-    max: float | None = None
-    branches: list[Branch] | None = None
-    # conclusions
-    title: str | None = None
-    severity: Severity | None = None
-    text: str | None = None
-    remedy: list[str] | None = None
-    rules: list[str] = Field(default_factory=list)
-    guides: list[str] = Field(default_factory=list)
     citations: Citations = Field(default_factory=list)
     # whose each threshold is (the numbers in `when` and the branch bounds): the handbook's or ours
     basis: Basis | None = None
 
-    @property
-    def answer_type(self) -> str:
-        """yesno | choice | number | none (conclusions)."""
-        if self.kind == "check":
-            return "yesno"
-        if self.kind == "measure":
-            return "number"
-        if self.kind == "ask":
-            return self.type or "yesno"
-        return "none"
+
+class _Asked(_StepBase):
+    """A step that needs an answer: from the reading when it holds the data, else from the rider."""
+
+    question: str = Field(min_length=1)
+    help: str | None = None  # how to find the answer out
+    why: str | None = None  # why the answer matters (shown by "why?")
+
+
+class CheckStep(_Asked):
+    """A yes/no condition over reading fields; the rider answers `question` when the reading cannot."""
+
+    kind: Literal["check"]
+    when: str = Field(min_length=1)
+    yes: str = Field(min_length=1)
+    no: str = Field(min_length=1)
+    answer_type: ClassVar[str] = "yesno"
+
+
+class _AskBase(_Asked):
+    kind: Literal["ask"]
+    field: str | None = None  # the reading field this answers (and that an answer fills)
+
+
+class AskChoiceStep(_AskBase):
+    type: Literal["choice"]
+    options: list[Option] = Field(min_length=1)
+    answer_type: ClassVar[str] = "choice"
+
+
+class AskYesNoStep(_AskBase):
+    type: Literal["yesno"]
+    yes: str = Field(min_length=1)
+    no: str = Field(min_length=1)
+    answer_type: ClassVar[str] = "yesno"
+
+
+class AskNumberStep(_AskBase):
+    type: Literal["number"]
+    unit: str = Field(min_length=1)
+    min: float
+    max: float
+    branches: list[Branch] = Field(min_length=1)
+    answer_type: ClassVar[str] = "number"
+
+
+AskStep = Annotated[AskChoiceStep | AskYesNoStep | AskNumberStep, Field(discriminator="type")]
+
+
+class MeasureStep(_Asked):
+    """An instruction, then a measured number routed by thresholds."""
+
+    kind: Literal["measure"]
+    instruction: str = Field(min_length=1)  # what to do before reading the value
+    field: str | None = None
+    unit: str = Field(min_length=1)
+    min: float
+    max: float
+    branches: list[Branch] = Field(min_length=1)
+    answer_type: ClassVar[str] = "number"
+
+
+class ConcludeStep(_StepBase):
+    """The finding: what it is, how bad, what to do, and the handbook notes behind it."""
+
+    kind: Literal["conclude"]
+    title: str = Field(min_length=1)
+    severity: Severity
+    text: str = Field(min_length=1)
+    remedy: list[str] = Field(min_length=1)
+    rules: list[str] = Field(default_factory=list)
+    guides: list[str] = Field(default_factory=list)
+    answer_type: ClassVar[str] = "none"
+
+
+# One model per step kind (and per answer type of an ask): each says what that kind needs and nothing else.
+Step = Annotated[CheckStep | AskStep | MeasureStep | ConcludeStep, Field(discriminator="kind")]
+YesNoStep = (CheckStep, AskYesNoStep)
+NumberStep = (AskNumberStep, MeasureStep)
+_ASK_KEYS = set().union(*(m.model_fields for m in (AskChoiceStep, AskYesNoStep, AskNumberStep)))
 
 
 class FlowTest(Strict):
@@ -124,6 +170,14 @@ class Flow(Strict):
     steps: list[Step] = Field(min_length=2)
     tests: list[FlowTest] = Field(min_length=1)
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _step_problems_in_plain_words(cls, data: Any, handler: Any) -> Flow:
+        try:
+            return handler(data)
+        except ValidationError as e:
+            raise ValidationError.from_exception_data(e.title, [_step_error(err, data) for err in e.errors()]) from None
+
     def step(self, sid: str) -> Step | None:
         return next((s for s in self.steps if s.id == sid), None)
 
@@ -139,31 +193,86 @@ class Flow(Strict):
         return list(dict.fromkeys(c for s in self.steps for c in s.citations))
 
 
+_KIND_TAGS = ("check", "ask", "measure", "conclude")
+_TYPE_TAGS = ("choice", "yesno", "number")
+_MISSING = ("missing", "string_too_short", "too_short")  # an empty question or list is as good as none
+
+
+def _step_error(err: Any, data: Any) -> InitErrorDetails:
+    """A pydantic error inside the step union, said as the step author needs it: the union's tags (the kind and an
+    ask's type) leave the location, so file:line:col points into the YAML; kb.load shows kb_key/kb_value errors
+    verbatim, at the key or at the value."""
+    loc, kind = tuple(err["loc"]), err["type"]
+
+    def located(at: tuple, message: str, key: bool = False) -> InitErrorDetails:
+        return {"type": PydanticCustomError("kb_key" if key else "kb_value", message), "loc": at, "input": err["input"]}
+
+    if len(loc) < 2 or loc[0] != "steps" or not isinstance(loc[1], int):
+        return located(loc, _plain(loc, err))
+    base, rest = loc[:2], loc[2:]
+    steps = data.get("steps") if isinstance(data, dict) else None
+    item = steps[loc[1]] if isinstance(steps, list) and loc[1] < len(steps) and isinstance(steps[loc[1]], dict) else {}
+    if not rest:  # the kind itself
+        if kind == "union_tag_not_found":
+            return located(base + ("kind",), "missing key 'kind'")
+        got = item.get("kind")
+        return located(base + ("kind",), f"steps.{loc[1]}.kind: must be 'check', 'ask', 'measure' or 'conclude', "
+                                         f"not {got!r}")
+    step_kind, rest = rest[0], rest[1:]
+    if step_kind == "ask" and not rest:  # an ask's type
+        if kind == "union_tag_not_found":
+            return located(base + ("kind",), f"ask step '{item.get('id', '?')}' needs 'type'", key=True)
+        return located(base + ("type",), f"steps.{loc[1]}.type: must be 'choice', 'yesno' or 'number', "
+                                         f"not {item.get('type')!r}")
+    ask_type = None
+    if step_kind == "ask" and rest and rest[0] in _TYPE_TAGS:
+        ask_type, rest = rest[0], rest[1:]
+    at = base + rest
+    if kind == "extra_forbidden" and len(rest) == 1:
+        key = rest[0]
+        what = f"a {ask_type} question" if ask_type and key in _ASK_KEYS else f"a {step_kind} step"
+        return located(at, f"'{key}' does not apply to {what}", key=True)
+    if kind in _MISSING and len(rest) == 1:
+        return located(base + ("kind",), f"{step_kind} step '{item.get('id', '?')}' needs '{rest[0]}'", key=True)
+    return located(at, _plain(at, err))
+
+
+def _plain(loc: tuple, err: Any) -> str:
+    """The message kb.load gives any other pydantic error, with the union's tags left out of the location."""
+    where = ".".join(str(x) for x in loc)
+    if err["type"] == "literal_error":
+        return f"{where}: {err['msg'].replace('Input should be', 'must be')}, not {err['input']!r}"
+    return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+
+
 # ---------------------------------------------------------------- graph helpers (shared with the runner)
 
 
 def exits(step: Step) -> list[tuple[str, tuple, str]]:
     """(answer label, key path inside the step, next step id) for every way on from a step."""
-    t = step.answer_type
-    if t == "yesno":
-        return [(lbl, (lbl,), nxt) for lbl, nxt in (("yes", step.yes), ("no", step.no)) if nxt is not None]
-    if t == "choice":
-        return [(o.value, ("options", j, "next"), o.next) for j, o in enumerate(step.options or [])]
-    if t == "number":
-        return [(b.label(step.unit or ""), ("branches", j, "next"), b.next) for j, b in enumerate(step.branches or [])]
+    if isinstance(step, YesNoStep):
+        return [("yes", ("yes",), step.yes), ("no", ("no",), step.no)]
+    if isinstance(step, AskChoiceStep):
+        return [(o.value, ("options", j, "next"), o.next) for j, o in enumerate(step.options)]
+    if isinstance(step, NumberStep):
+        return [(b.label(step.unit), ("branches", j, "next"), b.next) for j, b in enumerate(step.branches)]
     return []
 
 
 def route(step: Step, value: Any) -> str | None:
     """The next step id for a typed answer (None when no branch takes it)."""
-    t = step.answer_type
-    if t == "yesno":
+    if isinstance(step, YesNoStep):
         return step.yes if value else step.no
-    if t == "choice":
-        return next((o.next for o in step.options or [] if o.value == value), None)
-    if t == "number":
-        return next((b.next for b in step.branches or [] if b.matches(value)), None)
+    if isinstance(step, AskChoiceStep):
+        return next((o.next for o in step.options if o.value == value), None)
+    if isinstance(step, NumberStep):
+        return next((b.next for b in step.branches if b.matches(value)), None)
     return None
+
+
+def step_field(step: Step) -> str | None:
+    """The reading field an ask or measure step answers (None for checks, conclusions and unbound questions)."""
+    return step.field if isinstance(step, (AskChoiceStep, AskYesNoStep, AskNumberStep, MeasureStep)) else None
 
 
 def reachable(flow: Flow, start: str) -> list[str]:
@@ -181,13 +290,12 @@ def reachable(flow: Flow, start: str) -> list[str]:
 
 
 def allowed_answers(step: Step) -> str:
-    t = step.answer_type
-    if t == "yesno":
+    if isinstance(step, YesNoStep):
         return "yes or no"
-    if t == "choice":
-        return ", ".join(o.value for o in step.options or [])
-    if t == "number":
-        return f"a number from {step.min:g} to {step.max:g}" + (f" {step.unit}" if step.unit else "")
+    if isinstance(step, AskChoiceStep):
+        return ", ".join(o.value for o in step.options)
+    if isinstance(step, NumberStep):
+        return f"a number from {step.min:g} to {step.max:g} {step.unit}"
     return "nothing (this is a conclusion)"
 
 
@@ -202,27 +310,26 @@ def _shown(value: Any) -> str:
 
 def coerce_answer(step: Step, value: Any) -> Any:
     """The typed answer (bool, option value or float) for what a user or a script gave; ValueError if it is not one."""
-    t = step.answer_type
     if not isinstance(value, (str, bool, int, float)):  # the type is checked before the value is put in a message
         raise ValueError(f"a {type(value).__name__} is not an answer to '{step.id}': give {allowed_answers(step)}")
     if isinstance(value, str) and len(value) > 200:
         raise ValueError(f"an answer of {len(value):,} characters is not an answer to '{step.id}': "
                          f"give {allowed_answers(step)}")
     bad = f"'{_shown(value)}' is not an answer to '{step.id}': give {allowed_answers(step)}"
-    if t == "yesno":
+    if isinstance(step, YesNoStep):
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.strip().lower() in YES_WORDS:
             return YES_WORDS[value.strip().lower()]
         raise ValueError(bad)
-    if t == "choice":
+    if isinstance(step, AskChoiceStep):
         if isinstance(value, str):
             w = value.strip().lower()
-            for o in step.options or []:
+            for o in step.options:
                 if w in (o.value.lower(), o.label.strip().lower()):
                     return o.value
         raise ValueError(bad)
-    if t == "number":
+    if isinstance(step, NumberStep):
         if isinstance(value, bool):
             raise ValueError(bad)
         if isinstance(value, (int, float)):
@@ -233,7 +340,7 @@ def coerce_answer(step: Step, value: Any) -> Any:
         elif isinstance(value, str):
             m = _NUM.match(value)
             unit = (m.group(2) or "").strip().lower() if m else ""
-            if not m or (unit and unit != (step.unit or "").lower()):
+            if not m or (unit and unit != step.unit.lower()):
                 raise ValueError(bad)
             v = float(m.group(1).replace(",", "."))
         else:
@@ -245,12 +352,11 @@ def coerce_answer(step: Step, value: Any) -> Any:
 
 
 def show_answer(step: Step, value: Any) -> str:
-    t = step.answer_type
-    if t == "yesno":
+    if isinstance(step, YesNoStep):
         return "yes" if value else "no"
-    if t == "choice":
-        return next((o.label for o in step.options or [] if o.value == value), str(value))
-    if t == "number":
+    if isinstance(step, AskChoiceStep):
+        return next((o.label for o in step.options if o.value == value), str(value))
+    if isinstance(step, NumberStep):
         return f"{value:g} {step.unit}".rstrip()
     return str(value)
 
@@ -260,24 +366,7 @@ register_collection(Collection("flows", "flows/*.yaml", Flow, required=False))  
 
 # ---------------------------------------------------------------- validation
 
-_COMMON = {"id", "kind", "citations", "basis"}
-_ALLOWED = {
-    "check": _COMMON | {"question", "help", "why", "when", "yes", "no"},
-    "ask": _COMMON | {"question", "help", "why", "type", "field", "options", "yes", "no", "unit", "min", "max", "branches"},
-    "measure": _COMMON | {"question", "help", "why", "instruction", "field", "unit", "min", "max", "branches"},
-    "conclude": _COMMON | {"title", "severity", "text", "remedy", "rules", "guides"},
-}
-_REQUIRED = {
-    "check": ["question", "when", "yes", "no"],
-    "ask": ["question", "type"],
-    "measure": ["instruction", "question", "unit", "min", "max", "branches"],
-    "conclude": ["title", "severity", "text", "remedy", "citations"],
-}
-_BY_TYPE = {  # ask steps: keys each answer type needs / may not have
-    "choice": (["options"], {"yes", "no", "unit", "min", "max", "branches"}),
-    "yesno": (["yes", "no"], {"options", "unit", "min", "max", "branches"}),
-    "number": (["unit", "min", "max", "branches"], {"options", "yes", "no"}),
-}
+# which keys each step kind takes and needs is said by the step models above (CheckStep, AskChoiceStep, ...)
 _FIELD_KIND = {"yesno": ("bool",), "choice": ("enum",), "number": ("number", "int")}
 
 
@@ -374,32 +463,16 @@ def _check_cycles(f: Flow, idx: dict[str, int], rep: _Reporter) -> None:
 
 def _check_step(kb, f: Flow, i: int, s: Step, rep: _Reporter, trees: dict) -> None:
     base = ("steps", i)
-    given = s.model_fields_set
-    for key in sorted(given - _ALLOWED[s.kind]):
-        rep.at(base + (key,), f"'{key}' does not apply to a {s.kind} step", value=False)
-    need = list(_REQUIRED[s.kind])
-    if s.kind == "ask" and s.type is not None:
-        extra_need, forbidden = _BY_TYPE[s.type]
-        need += extra_need
-        for key in sorted(given & forbidden):
-            rep.at(base + (key,), f"'{key}' does not apply to a {s.type} question", value=False)
-    for key in need:
-        v = getattr(s, key)
-        if key not in given or v is None or v == [] or v == "":
-            rep.at(base + ("kind",), f"{s.kind} step '{s.id}' needs '{key}'", value=False)
-    t = s.answer_type
-    if s.kind != "conclude" and not exits(s) and all(k in given for k in need):
-        rep.at(base + ("id",), f"dead end: step '{s.id}' has no way on")
-    if t == "yesno" and s.yes is not None and s.yes == s.no:
+    if isinstance(s, YesNoStep) and s.yes == s.no:
         rep.at(base + ("no",), f"both answers of '{s.id}' lead to '{s.yes}': the question decides nothing")
-    if s.kind == "check" and s.when is not None:
+    if isinstance(s, CheckStep):
         try:
             trees[(f.id, s.id)] = parse(s.when)
         except ExprError as e:
             rep.problems.append(Problem(rep.doc.path, *expr_position(rep.doc, base + ("when",), e.line, e.col),
                                         f"condition: {e.message}"))
     _check_basis(s, base, rep, trees.get((f.id, s.id)))
-    if t == "choice" and s.options is not None:
+    if isinstance(s, AskChoiceStep):
         if len(s.options) < 2:
             rep.at(base + ("options",), "a choice needs at least two options")
         seen: set[str] = set()
@@ -407,14 +480,16 @@ def _check_step(kb, f: Flow, i: int, s: Step, rep: _Reporter, trees: dict) -> No
             if o.value in seen:
                 rep.at(base + ("options", j, "value"), f"duplicate option '{o.value}'")
             seen.add(o.value)
-    if t == "number" and s.min is not None and s.max is not None:
+    if isinstance(s, NumberStep):
         if not s.min < s.max:
             rep.at(base + ("max",), f"max ({s.max:g}) must be above min ({s.min:g})")
-        elif s.branches:
+        else:
             _check_branches(s, base, rep)
-    if s.field is not None:
+    if isinstance(s, (AskChoiceStep, AskYesNoStep, AskNumberStep, MeasureStep)) and s.field is not None:
         _check_field(s, base, rep)
-    if s.kind == "conclude":
+    if isinstance(s, ConcludeStep):
+        if not s.citations:  # checked here, not by the model, so the rest of the flow is still checked
+            rep.at(base + ("kind",), f"conclude step '{s.id}' needs 'citations'", value=False)
         for j, rid in enumerate(s.rules):
             if rid not in kb.rules:
                 rep.at(base + ("rules", j), f"unknown rule id '{rid}'" + _close(rid, kb.rules))
@@ -428,7 +503,8 @@ def _check_basis(s: Step, base: tuple, rep: _Reporter, tree) -> None:
     from kb.reasoning import literals
 
     nums = [v for v in (literals(tree) if tree is not None else []) if v != 0]
-    nums += [x for b in s.branches or [] for x in (b.at_least, b.below) if x is not None and x != 0]
+    branches = s.branches if isinstance(s, NumberStep) else []
+    nums += [x for b in branches for x in (b.at_least, b.below) if x is not None and x != 0]
     listed = [*s.basis.handbook, *s.basis.ours] if s.basis else []
     missing = sorted({v for v in nums if not any(abs(abs(v) - abs(x)) < 1e-9 for x in listed)})
     if missing:
@@ -436,7 +512,7 @@ def _check_basis(s: Step, base: tuple, rep: _Reporter, tree) -> None:
                      "(basis: handbook or basis: ours)")
 
 
-def _check_branches(s: Step, base: tuple, rep: _Reporter) -> None:
+def _check_branches(s: AskNumberStep | MeasureStep, base: tuple, rep: _Reporter) -> None:
     """Every value from min to max must take exactly one branch first, and every branch must be taken by some value."""
     bounds = sorted({s.min, s.max} | {x for b in s.branches for x in (b.at_least, b.below)
                                       if x is not None and s.min < x < s.max})
@@ -445,17 +521,17 @@ def _check_branches(s: Step, base: tuple, rep: _Reporter) -> None:
     for v in sorted(probes):
         hit = next((j for j, b in enumerate(s.branches) if b.matches(v)), None)
         if hit is None:
-            unit = f" {s.unit}" if s.unit else ""
-            rep.at(base + ("branches",), f"no branch of '{s.id}' takes {v:g}{unit}", value=False)
+            rep.at(base + ("branches",), f"no branch of '{s.id}' takes {v:g} {s.unit}", value=False)
             return
         taken.add(hit)
     for j, b in enumerate(s.branches):
         if j not in taken:
-            rep.at(base + ("branches", j), f"branch '{b.label(s.unit or '')}' of '{s.id}' is never taken "
+            rep.at(base + ("branches", j), f"branch '{b.label(s.unit)}' of '{s.id}' is never taken "
                                            f"(an earlier branch or the min/max range covers it)")
 
 
-def _check_field(s: Step, base: tuple, rep: _Reporter) -> None:
+def _check_field(s: AskChoiceStep | AskYesNoStep | AskNumberStep | MeasureStep, base: tuple, rep: _Reporter) -> None:
+    assert s.field is not None
     spec = FIELDS.get(s.field)
     if spec is None or spec.kind == "list":
         rep.at(base + ("field",), f"unknown reading field '{s.field}'" + _close(s.field, [k for k, v in FIELDS.items() if v.kind != "list"]))
@@ -464,11 +540,11 @@ def _check_field(s: Step, base: tuple, rep: _Reporter) -> None:
     if spec.kind not in _FIELD_KIND.get(t, ()):
         rep.at(base + ("field",), f"'{s.field}' is a {spec.kind} field; a {t} answer cannot fill it")
         return
-    if t == "choice":
-        for j, o in enumerate(s.options or []):
+    if isinstance(s, AskChoiceStep):
+        for j, o in enumerate(s.options):
             if o.value not in spec.values:
                 rep.at(base + ("options", j, "value"), f"'{o.value}' is not a value of '{s.field}' (one of: {', '.join(spec.values)})")
-    if t == "number" and spec.bounds and s.min is not None and s.max is not None:
+    if isinstance(s, NumberStep) and spec.bounds:
         lo, hi = spec.bounds
         if s.min < lo or s.max > hi:
             rep.at(base + ("min",), f"min/max must lie within what '{s.field}' can be ({lo:g}..{hi:g})")
@@ -499,15 +575,15 @@ def _check_tests(f: Flow, rep: _Reporter) -> None:
             rep.at(base + ("expect",), f"test '{t.name}': '{t.expect}' is not a conclusion of this flow")
         else:
             covered.add(t.expect)
-        for k, sid in enumerate(t.path):
+        for pos, sid in enumerate(t.path):
             if sid not in steps:
-                rep.at(base + ("path", k), f"test '{t.name}': unknown step '{sid}' in the path" + _close(sid, steps))
+                rep.at(base + ("path", pos), f"test '{t.name}': unknown step '{sid}' in the path" + _close(sid, steps))
                 break
-            if k == 0 and sid != f.entry:
+            if pos == 0 and sid != f.entry:
                 rep.at(base + ("path", 0), f"test '{t.name}': the path must start at the entry '{f.entry}'")
                 break
-            if k > 0 and t.path[k - 1] in steps and sid not in [n for _, _, n in exits(steps[t.path[k - 1]])]:
-                rep.at(base + ("path", k), f"test '{t.name}': no step leads from '{t.path[k - 1]}' to '{sid}'")
+            if pos > 0 and t.path[pos - 1] in steps and sid not in [n for _, _, n in exits(steps[t.path[pos - 1]])]:
+                rep.at(base + ("path", pos), f"test '{t.name}': no step leads from '{t.path[pos - 1]}' to '{sid}'")
                 break
         if t.path and t.path[-1] != t.expect:
             rep.at(base + ("path",), f"test '{t.name}': the path must end at the expected conclusion '{t.expect}'", value=False)

@@ -189,7 +189,7 @@ def validate_doc(doc: ContentFile, model: type[BaseModel], problems: list[Proble
             loc = tuple(err["loc"])
             msg = _pydantic_message(err)
             # point at the offending key for unknown keys, at the value otherwise
-            line, col = doc.pos(loc, value=err["type"] != "extra_forbidden")
+            line, col = doc.pos(loc, value=err["type"] not in ("extra_forbidden", "kb_key"))
             problems.append(Problem(doc.path, line, col, msg))
 
 
@@ -212,6 +212,8 @@ def _partial(doc: ContentFile, model: type[BaseModel]) -> BaseModel | None:
 def _pydantic_message(err: Any) -> str:
     loc = ".".join(str(x) for x in err["loc"])
     kind = err["type"]
+    if kind in ("kb_key", "kb_value"):  # a model's own problem, said in its words (kb.flows' step union)
+        return err["msg"]
     if kind == "extra_forbidden":
         return f"unknown key '{err['loc'][-1]}'"
     if kind == "missing":
