@@ -12,7 +12,16 @@ import threading
 import weakref
 from typing import Any
 
-from engine.evaluate import TEMPLATE_FIELD, evaluate, fmt_value, render_template, rule_truth, scope_text, scope_truth, unknown_fields
+from engine.evaluate import (
+    TEMPLATE_FIELD,
+    evaluate,
+    fmt_value,
+    render_template,
+    rule_truth,
+    scope_text,
+    scope_truth,
+    unknown_fields,
+)
 from engine.facts import condition_values, derive_facts
 from engine.reading import Reading
 from engine.report import Finding, NotChecked, Question, Report

@@ -192,8 +192,8 @@ def derive_facts(r, kb=None) -> dict[str, Fact]:
     if "at_rest" in facts or charging is not None:
         rest = facts["at_rest"].value if "at_rest" in facts else None
         if rest or charging:
-            facts["unloaded"] = Fact(True, facts.get("at_rest", facts.get("charging_now")).provenance,
-                                     "at rest" if rest else "on the charger")
+            source = facts["at_rest"] if rest else facts["charging_now"]
+            facts["unloaded"] = Fact(True, source.provenance, "at rest" if rest else "on the charger")
         elif rest is False:
             facts["unloaded"] = Fact(False, facts["at_rest"].provenance, facts["at_rest"].basis)
 
@@ -223,7 +223,8 @@ def derive_facts(r, kb=None) -> dict[str, Fact]:
         facts["chemistry_ambiguous"] = Fact(False, TYPED)
 
     # the per-cell ceiling charging ends at
-    sv = facts.get("series").value if facts.get("series") else None
+    series_fact = facts.get("series")
+    sv = series_fact.value if series_fact is not None else None
     if r.charger_voltage is not None and sv:
         facts["charger_per_cell"] = Fact(round(r.charger_voltage / sv, 4), INFERRED if
                                          facts["series"].provenance != TYPED else TYPED,
