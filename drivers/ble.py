@@ -207,9 +207,8 @@ def canonical_context(context: Mapping[str, Any] | None) -> dict[str, Any]:
 def to_reading(sample: Mapping[str, Any], family: str | None, context: Mapping[str, Any],
                notes: list[str] | None = None, variant: str = "") -> Reading:
     """One aiobmsble sample + the rider's context -> a Reading (UserError when the sample is implausible)."""
-    from drivers.sample import sample_to_fields
-
     from drivers.protection import describe
+    from drivers.sample import sample_to_fields
 
     fields = sample_to_fields(sample, family or "", notes, variant)  # protection fields from problem_code
     if sample.get("problem_code") and (words := describe(fields)):
