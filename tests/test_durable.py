@@ -113,6 +113,7 @@ def _run_isolated(code: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, timeout=120)
 
 
+@pytest.mark.slow  # the C core in child processes
 def test_the_64_term_limit_is_real_and_the_shard_budget_stays_below_it():
     # in a child process: error 303 can leave the C core unusable
     code = """

@@ -23,6 +23,8 @@ from drivers.mqtt.url import parse_url
 from engine.check import check
 from engine.reading import Reading
 
+pytestmark = pytest.mark.slow  # a real Mosquitto broker, restarts and takeovers
+
 KB, KB_DIR = fleet_kb()
 # a 13S pack riding with the charge FET off and regen allowed: a critical finding in every KB
 BAD = {"bms": "jk", "series": 13, "chemistry": "li-ion", "state": "riding", "regen_limit": 25, "charge_fet": False,

@@ -23,6 +23,8 @@ from drivers.sim import SCENARIOS
 from engine.check import check
 from engine.reading import Reading
 
+pytestmark = pytest.mark.slow  # a real Mosquitto broker and two processes
+
 KB, KB_DIR = fleet_kb()
 
 # riders' packs as they would be checked with `bmsdoc check`: measured values + the owner's settings

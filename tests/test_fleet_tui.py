@@ -17,6 +17,8 @@ from drivers.mqtt import store
 from drivers.mqtt.service import FleetService
 from drivers.mqtt.url import parse_url
 
+pytestmark = pytest.mark.slow  # a real Mosquitto broker behind the app
+
 BAD = {"bms": "jk", "series": 4, "state": "riding", "regen_limit": 25, "charge_fet": False, "current": -6.0,
        "cells": [3.9, 3.9, 3.9, 3.9]}
 GOOD = {**BAD, "charge_fet": True}

@@ -27,6 +27,8 @@ from hostile_corpus import ARGUMENTS, READINGS  # noqa: E402
 
 from tui.cli import main  # noqa: E402
 
+pytestmark = pytest.mark.slow  # every command on the hostile corpus and hypothesis input
+
 BOUND_S = 20.0  # per command: the slowest hostile case takes about a second on a quiet machine; the hangs of
 # the issue took 22 s to minutes, and CI machines are shared
 TEST_KB = Path(__file__).resolve().parent / "data" / "tui_kb"

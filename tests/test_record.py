@@ -194,6 +194,7 @@ def test_watch_json_streams_one_object_per_line(capsys, kb) -> None:
 # ---------------------------------------------------------------------- kill -9
 
 
+@pytest.mark.slow  # a real child process, killed mid-recording
 def test_kill_9_while_recording_loses_at_most_the_last_second(tmp_path: Path) -> None:
     db = tmp_path / "crash.sqlite"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
