@@ -90,6 +90,9 @@ def derived_facts(facts: dict[str, Any]) -> dict[str, Any]:
         f.setdefault("cell_mean", f["cell_voltage"])
     if f.get("families"):
         f["family_count"] = len(f["families"])
+        others = [x for x in f["families"] if x != "daly"]
+        if "daly" in f["families"] and len(others) == 1 and others[0] in ("jk", "ant", "jbd"):
+            f["other_family"] = others[0]  # "ant vs daly": the card names the board to prefer
     if f.get("series"):
         f["pack_at_415"] = round(f["series"] * 4.15, 1)
     if f.get("charger_voltage") and f.get("series"):

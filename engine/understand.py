@@ -180,11 +180,17 @@ def _series(low: str, facts: dict[str, Any], names: dict[str, str]) -> None:
     if m := _RANGE_S.search(low):
         a, b = int(m.group(1)), int(m.group(2))
         if 1 <= a < b <= 64:
-            facts["board_series_range"] = [a, b]
-            facts["board_max_series"] = b
+            if re.search(r"\b(charger|brick|supply|psu)", low[m.end():m.end() + 28]):
+                facts["charger_series_range"] = [a, b]  # "a 16s-24s switchable charger", not a board
+            else:
+                facts["board_series_range"] = [a, b]
+                facts["board_max_series"] = b
+    rng = (m.start(), m.end()) if m else (-1, -1)
     found = []
     for m in re.finditer(r"(?<![\w.\-–])(\d{1,2})\s?(?:s|series|cells? in series)(?![a-z])", low):
         n = int(m.group(1))
+        if rng[0] <= m.start() < rng[1]:
+            continue  # an end of a range ("10-32s", "16s-24s") is not the pack's series
         if re.match(r"\s?(?:charger|brick|supply|psu)\b", low[m.end():m.end() + 10]):
             facts["charger_series"] = n  # "a 21s charger on a 20s pack"
             continue
