@@ -155,6 +155,9 @@ class BmsDocApp(App):
     BINDINGS = [
         *[Binding(key, f"switch_area('{mode}')", label, show=False, id=f"area-{mode}", tooltip=f"Open the {label} area")
           for mode, key, label in AREAS],
+        Binding("7", "fleet", "Fleet", show=False, id="area-fleet", tooltip="Every pack on the MQTT broker, worst first"),
+        Binding("8", "health", "Health", show=False, id="area-health",
+                tooltip="Pack health over time from this machine's recordings"),
         Binding("f1,question_mark", "help", "Help", id="help", tooltip="Keys and how to use this screen"),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, tooltip="Quit bmsdoc"),
     ]

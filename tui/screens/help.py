@@ -28,12 +28,14 @@ GENERAL = """
 | `4` | Commission | the commissioning checklist with saved progress per pack |
 | `5` | Handbook | browse and search the knowledge; every citation opens here |
 | `6` | Chat | ask in plain words, or paste a reading |
+| `7` | Fleet | every pack `bmsdoc fleet` watches on an MQTT broker, worst first; open one for its findings |
+| `8` | Health | per-cell resistance, weak vs unbalanced cells, capacity and trends from the recordings |
 
 ## Everywhere
 
 | key | does |
 |---|---|
-| `1`-`6` | switch area (in a text box, press `escape` first; or click the area bar) |
+| `1`-`8` | switch area (in a text box, press `escape` first; or click the area bar) |
 | `F1` / `?` | this help |
 | `ctrl+p` | command palette: every area, demo scenarios, sources, screen commands |
 | `tab` / `shift+tab` | move between panes |
