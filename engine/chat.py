@@ -95,6 +95,7 @@ def derived_facts(facts: dict[str, Any]) -> dict[str, Any]:
             f["other_family"] = others[0]  # "ant vs daly": the card names the board to prefer
     if f.get("series"):
         f["pack_at_415"] = round(f["series"] * 4.15, 1)
+        f["pack_at_29"] = round(f["series"] * 2.9, 1)
     if f.get("charger_voltage") and f.get("series"):
         f["charger_cell"] = round(f["charger_voltage"] / f["series"], 3)
     if f.get("board_max_series") and f.get("series"):

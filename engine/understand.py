@@ -261,7 +261,7 @@ def _quantities(low: str, facts: dict[str, Any]) -> None:
         if unit in ("mv", "millivolt", "millivolts"):
             role = _nearest_role(before, after, _V_ROLES)
             val = round(v / 1000, 4)
-            facts["balance_trigger" if role == "balance_trigger" else "cell_delta"] = val
+            facts["balance_trigger" if role in ("balance_trigger", "balance_start") else "cell_delta"] = val
             continue
         if unit in ("v", "volt", "volts"):
             if "cells" in facts and v < 5:
@@ -312,6 +312,8 @@ def _quantities(low: str, facts: dict[str, Any]) -> None:
 def _volts(v: float, before: str, after: str, facts: dict[str, Any]) -> None:
     per_cell = after.startswith(" per cell") or "per cell" in after[:10]
     role = _nearest_role(before, after, _V_ROLES)
+    if role == "balance_start" and v < 1:
+        role = "balance_trigger"  # "0.01v balance start": a delta trigger, not a start voltage
     if role in ("cell_delta", "balance_trigger") and v < 1:
         facts[role] = v
         return

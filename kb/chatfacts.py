@@ -26,6 +26,7 @@ CHAT_FACTS: dict[str, FieldSpec] = {f.name: f for f in [
     _F("series_over_board", "bool", doc="the pack has more series than the board", group="chat"),
     _F("charger_series", "int", doc="the series count a charger is built for", group="chat"),
     _F("pack_at_415", "number", "V", "the series count times the 4.15 V longevity ceiling", group="chat"),
+    _F("pack_at_29", "number", "V", "the series count times the 2.9 V per cell an ANT commuter stops at", group="chat"),
     _F("cells_shown", "int", doc="how many cells the app shows", group="chat"),
     _F("charger_cell", "number", "V", "charger voltage per cell in series", group="chat"),
     _F("partial_charge", "bool", doc="the rider never charges to full (a percentage or a lower ceiling)", group="chat"),
