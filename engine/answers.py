@@ -199,3 +199,15 @@ def say(match: Match, facts: dict[str, Any]) -> tuple[str, list[str]] | None:
         if text is not None:
             return text, list(v.citations or c.citations)
     return None
+
+
+def answers_with(match: Match, facts: dict[str, Any], keys) -> bool:
+    """Whether the variant `say` would pick is conditioned on one of `keys` (a fact the last turn just gave)."""
+    flagged = with_flags(facts)
+    for v in match.card.answers:
+        if v.when is not None and _truth(v.when, flagged) is not True:
+            continue
+        if fill(v.text, facts) is None:
+            continue
+        return v.when is not None and any(re.search(r"\b" + re.escape(k) + r"\b", v.when) for k in keys)
+    return False

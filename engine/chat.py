@@ -96,6 +96,7 @@ def derived_facts(facts: dict[str, Any]) -> dict[str, Any]:
     if f.get("series"):
         f["pack_at_415"] = round(f["series"] * 4.15, 1)
         f["pack_at_29"] = round(f["series"] * 2.9, 1)
+        f["pack_at_418"] = round(f["series"] * 4.18, 1)
     if f.get("charger_voltage") and f.get("series"):
         f["charger_cell"] = round(f["charger_voltage"] / f["series"], 3)
     if f.get("board_max_series") and f.get("series"):
@@ -182,6 +183,13 @@ class Dialogue:
             identity.pop("board_max_series", None)
         follow = bool(self.thread) and not _NEW_TOPIC.match(text.lower()) and (
             intent == "followup" or self.pending == "select" or (not _own_topic(text) and bool(new)))
+        if not follow and self.thread and self.last_card in self.data.cards and not _NEW_TOPIC.match(text.lower()):
+            keys = [k for k in new if k not in ("families", "family_count")]
+            if keys:  # the new fact decides the last answer's own condition ("i charge to 4.2" after "daly not balancing")
+                merged = derived_facts({**self.facts, **new})
+                last = next((x for x in cards.ranked(self.data, " ".join(self.thread[-2:] + [text]), merged, intent)
+                             if x.card.id == self.last_card), None)
+                follow = last is not None and cards.answers_with(last, merged, keys)
         if not follow and self.thread:
             alone = cards.best(self.data, text, derived_facts({**identity, **new}), intent)
             if alone is None and (not _own_topic(text) or new):
@@ -247,6 +255,13 @@ class Dialogue:
                 m = None
         if m is None:
             m = cards.best(self.data, combined, facts, intent)
+        if combined != text and self.last_card in self.data.cards and (m is None or m.card.id != self.last_card):
+            keys = [k for k in self._new if k not in ("families", "family_count")]
+            if keys:  # "i charge to 4.2" after "daly not balancing": the fact answers the last card's own condition
+                last = next((x for x in cards.ranked(self.data, combined, facts, intent)
+                             if x.card.id == self.last_card), None)
+                if last is not None and cards.answers_with(last, facts, keys):
+                    m = last
         if m is not None and m.card.id == self.last_card and combined != text and not self._new and \
                 "symptom" in m.card.intents:
             r = self._symptom(combined, facts)  # "ok did that, now what": walk the diagnosis instead of repeating

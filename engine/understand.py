@@ -81,6 +81,11 @@ def _num(s: str) -> float:
     return float(s.replace(",", "."))
 
 
+def _ends_with_family(before: str) -> bool:
+    words = before.rstrip().split()
+    return bool(words) and words[-1] in family_names()
+
+
 def _clause_before(low: str, pos: int, width: int = 40) -> str:
     start = max(0, pos - width)
     seg = low[start:pos]
@@ -270,6 +275,10 @@ def _quantities(low: str, facts: dict[str, Any]) -> None:
             continue
         # amps
         role = _nearest_role(before, after, _CUR_ROLES)
+        if role not in (None, "continuous") and _ends_with_family(before) and \
+                _nearest_role(" ", after, _CUR_ROLES) is None:
+            facts["board_rating"] = v  # "regen to 120a on a daly 60a": the 60 A is the board's, not the regen
+            continue
         if role is None:
             role = "continuous"
         if role == "continuous" and "continuous" in facts:
