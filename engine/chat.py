@@ -182,7 +182,8 @@ class Dialogue:
         if new.get("bms") and identity.get("bms") and new["bms"] != identity["bms"]:
             identity.pop("board_max_series", None)
         follow = bool(self.thread) and not _NEW_TOPIC.match(text.lower()) and (
-            intent == "followup" or self.pending == "select" or (not _own_topic(text) and bool(new)))
+            intent == "followup" or self.pending == "select" or (not _own_topic(text) and bool(new)) or
+            (self.last_card == "select" and any(k in new for k in _NEEDS) and not new.get("families")))
         if not follow and self.thread and self.last_card in self.data.cards and not _NEW_TOPIC.match(text.lower()):
             keys = [k for k in new if k not in ("families", "family_count")]
             if keys:  # the new fact decides the last answer's own condition ("i charge to 4.2" after "daly not balancing")

@@ -15,7 +15,8 @@ _COMPARE = re.compile(r"\b(vs\.?|versus|or|compared? (?:to|with)|better than|dif
 _SELECT = re.compile(r"\b(which|best|recommend\w*|suggest\w*|choose|pick|should i (?:buy|get|use|go with)|"
                      r"need an?|looking for an?|want an?|shopping for)\b[^.?!]{0,40}\b(bms|board|one|family)\b|"
                      r"\bwhat (?:bms|board|smart bms|kind of bms|brand)\b|\bwhat'?s the (?:best |right )?(?:bms|board)\b|"
-                     r"\bwhats a good (?:bms|board)\b|"
+                     r"\bwhats a good (?:bms|board)\b|\b(?:cheapest|cheap|budget|smallest|best|good) (?:smart )?(?:bms|board)s? "
+                     r"(?:that|which|to|for|i can)\b|"
                      r"\bbms (?:for|to use|to get|to buy)\b|\bselect\w*\b.{0,20}\bbms\b|\bwhat should i (?:buy|get)\b")
 _OK_FOR = re.compile(r"\b(is|are|would|will|can|could|does|do)\b[^.?!]{0,40}\b(ok|okay|good|fine|enough|suitable|safe|"
                      r"handle|work|cope|able|support|do it|up to|manage|alright|right)\b|\b(ok|okay|good|fine|safe|enough)"

@@ -296,10 +296,15 @@ def _quantities(low: str, facts: dict[str, Any]) -> None:
         facts.pop("soc", None)
     for field, words in (("cell_ovp", r"cellhighprotect|cell high protect|ovp|over ?voltage protect\w*"),
                          ("cell_uvp", r"celllowprotect|cell low protect|uvp|under ?voltage protect\w*")):
-        if field not in facts:  # "cellhighprotect 4.25" with no unit
-            sp = re.search(r"\b(?:" + words + r")\b\D{0,12}?([234][.,]\d{1,3})(?![\d.])", low)
+        if field not in facts:  # "4.25 ovp" / "cellhighprotect 4.25" with no unit
+            sp = re.search(r"(?<![\d.])([234][.,]\d{1,3})\s?v?\s(?:" + words + r")\b", low) or \
+                re.search(r"\b(?:" + words + r")\b\D{0,12}?([234][.,]\d{1,3})(?![\d.])", low)
             if sp:
                 facts[field] = _num(sp.group(1))
+    if "cell_voltage" not in facts and "charger_voltage" not in facts:  # "with a 4.2 charger": where charging stops
+        cc = re.search(r"(?<![\d.])([34][.,]\d{1,2})\s?v?\s(?:per cell |a cell )?(?:charger|brick)\b", low)
+        if cc:
+            facts["cell_voltage"] = _num(cc.group(1))
     if "balance_trigger" not in facts:
         bt = re.search(r"trig(?:ger)?\D{0,12}(0[.,]\d{1,4})(?![\d.])", low)
         if bt:
@@ -419,6 +424,9 @@ def _goals(low: str, facts: dict[str, Any]) -> None:
                  r"delivery|deliveries|courier|rental|fleet|daily driver|reliab|never fail|mission critical|no downtime|"
                  r"work every day)\b", low):
         facts["uptime"] = "critical"
+    if re.search(r"\b(?:talks?|talking|speaks?|communicat\w*|connects?|integrat\w*|works?|link\w*) (?:to|with) (?:the |my |a )?vesc\b|"
+                 r"\bvesc (?:integration|telemetry|compatible|support)\b", low):
+        facts["integration"] = "vesc-can"  # "needs to talk to vesc"
     if re.search(r"\b(vesc can|can bus|canbus|over can|vesc (?:dash\w*|app|display|tool|screen)|bridge)\b", low) and re.search(r"\b(telemetry|data|dash|integrat|can|show|see|display)", low):
         facts["integration"] = "vesc-can"
     if re.search(r"\b(full protection|fully protected|regulat|compliance|legal|insurance|certif)", low):
