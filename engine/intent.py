@@ -20,7 +20,7 @@ _SELECT = re.compile(r"\b(which|best|recommend\w*|suggest\w*|choose|pick|should 
                      r"\bbms (?:for|to use|to get|to buy)\b|\bselect\w*\b.{0,20}\bbms\b|\bwhat should i (?:buy|get)\b")
 _OK_FOR = re.compile(r"\b(is|are|would|will|can|could|does|do)\b[^.?!]{0,40}\b(ok|okay|good|fine|enough|suitable|safe|"
                      r"handle|work|cope|able|support|do it|up to|manage|alright|right)\b|\b(ok|okay|good|fine|safe|enough)"
-                     r"\s+for\b|\bwill one\b|\b(ok|okay|fine|good|enough)\s*\?|\bcan (?:it|one|a|an|the|my)\b[^.?!]{0,25}\b(handle|take|run|do)\b")
+                     r"\s+for\b|\bwill one\b|\b(ok|okay|fine|good|enough)\s*\?|\bcan (?:it|one|a|an|the|my)\b[^.?!]{0,25}\b(handle|take|run|do)\b|\bcan (?:\w+ ){1,2}(?:do|handle|take|run|support) \d")
 _SETTING = re.compile(r"\b(what|which|how much|how many|how low|how high|recommended|ideal|best)\b[^.?!]{0,40}"
                       r"\b(set|setting|settings|value|limit|trigger|voltage|current|amps|threshold|cap|start|ceiling|"
                       r"should)\b|\bshould i set\b|\bwhat (?:to|do i) set\b|\bset (?:it|my|the) \w+ to\b|"

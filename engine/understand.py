@@ -291,7 +291,7 @@ def _quantities(low: str, facts: dict[str, Any]) -> None:
         ct = re.search(r"(?:charge|charging|charged|top up|fill)\s(?:\w+\s){0,3}(?:to|at)\s(\d\.\d{1,3})(?![\d.])", low)
         if ct and 2.0 <= _num(ct.group(1)) <= 4.5:
             facts["charge_target"] = _num(ct.group(1))
-    if re.search(r"(?:charge|charging|charged|top up|fill)\s(?:\w+\s){0,3}(?:to|at)\s(?:[1-9]\d)\s?%", low):
+    if re.search(r"(?:charge|charging|charged|top up|fill)\s(?:\w+\s){0,3}(?:to|at|above|past|over|beyond|more than)\s(?:[1-9]\d)\s?%", low):
         facts["partial_charge"] = True
         facts.pop("soc", None)
     for field, words in (("cell_ovp", r"cellhighprotect|cell high protect|ovp|over ?voltage protect\w*"),
