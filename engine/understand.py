@@ -356,6 +356,10 @@ def _volts(v: float, before: str, after: str, facts: dict[str, Any]) -> None:
 
 
 def _states(low: str, facts: dict[str, Any]) -> None:
+    if re.search(r"\b(revers\w*|miswir\w*|swapped|backwards|wrong way|wrong order|mixed up)\b", low) and \
+            re.search(r"\b(lead|leads|wire|wires|harness|b-|sense|balance|pins?)\b", low) and \
+            re.search(r"\b(smok\w*|burn\w*|cook\w*|fried|blew|blown|melt\w*|dead|died|scorch\w*|popped)\b", low):
+        facts["damage_after_miswire"] = True  # "balance leads reversed on b- and now resistors smoked"
     if m := re.search(r"\b(?:shows?|showing|reads?|reading|sees?|seeing|detects?|displays?)\s(\d{1,2})\s?cells?\b", low):
         facts["cells_shown"] = int(m.group(1))
     for field, words in _FET_WORDS.items():

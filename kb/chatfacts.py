@@ -22,6 +22,7 @@ CHAT_FACTS: dict[str, FieldSpec] = {f.name: f for f in [
     _F("integration", "enum", doc="integration", group="chat", values=("none", "vesc-can")),
     _F("full_protection", "bool", doc="full protection required", group="chat"),
     _F("board_rating", "number", "A", "a current rating written right after a family name ('a daly 60a')", group="chat"),
+    _F("damage_after_miswire", "bool", doc="the rider reports damage after reversed or miswired sense leads", group="chat"),
     _F("family_count", "int", doc="how many families the rider named", group="chat"),
     _F("other_family", "enum", doc="the family compared with a Daly", group="chat", values=("jk", "ant", "jbd")),
     _F("series_over_board", "bool", doc="the pack has more series than the board", group="chat"),
