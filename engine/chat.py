@@ -284,6 +284,11 @@ class Dialogue:
             r = self._facts_check(facts)
             if r is not None:
                 return r
+        said = [x for x in (self.data.families.get(self._new.get("bms") or "", {}).get("name") if self._new.get("bms") else None,
+                            f"{self._new['series']} S" if self._new.get("series") else None) if x]
+        if said and "?" not in text and len(text.split()) <= 8:  # "i have a jk on a 16s": context, not a question
+            ask = "What is it doing, or what do you want to set or check?"
+            return self._out(f"Noted: {', '.join(said)}. {ask}", [], follow_up=ask)
         return self._retrieve(combined)
 
     def _card(self, m, facts: dict[str, Any]) -> dict[str, Any]:
