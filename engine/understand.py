@@ -81,8 +81,10 @@ def _num(s: str) -> float:
     return float(s.replace(",", "."))
 
 
-def _ends_with_family(before: str) -> bool:
+def _ends_with_family(before: str, fillers: bool = False) -> bool:
     words = before.rstrip().split()
+    while fillers and len(words) > 1 and words[-1] in ("is", "a", "an", "rated", "at", "its", "it's"):
+        words.pop()  # "my daly is a 40a one"
     return bool(words) and words[-1] in family_names()
 
 
@@ -275,8 +277,9 @@ def _quantities(low: str, facts: dict[str, Any]) -> None:
             continue
         # amps
         role = _nearest_role(before, after, _CUR_ROLES)
-        if role not in (None, "continuous") and _ends_with_family(before) and \
-                _nearest_role(" ", after, _CUR_ROLES) is None:
+        if _nearest_role(" ", after, _CUR_ROLES) is None and (
+                (role not in (None, "continuous") and _ends_with_family(before)) or
+                (re.match(r"\s?(?:one|board|bms|unit|model|version)\b", after) and _ends_with_family(before, True))):
             facts["board_rating"] = v  # "regen to 120a on a daly 60a": the 60 A is the board's, not the regen
             continue
         if role is None:
