@@ -352,6 +352,12 @@ class Dialogue:
                 bits.append(f"{cont:g} A is within its ~{card.rating.continuous_a.max:g} A rating")
                 cites += card.rating.citations
             self.last_card = "ok-for"
+            top = card.rating.continuous_a.max if card.rating and card.rating.continuous_a else None
+            if cont and top and cont >= 0.9 * top and fid != "charge-only":  # at the label: no headroom
+                cites += ["3", "22"]
+                return self._out(f"Only just: {cont:g} A is at the ~{top:g} A {card.name} carries, with no headroom; "
+                                 f"builders oversize protection (200 A-class boards even on 70 A packs) so the BMS never "
+                                 f"has to trip, so pick a bigger board if you can. {_cites_md(cites)}", cites)
             return self._out(f"Yes: for {card.name}, {', and '.join(bits)}{assumed}. {_cites_md(cites)}", cites)
         return None
 

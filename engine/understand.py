@@ -290,6 +290,11 @@ def _quantities(low: str, facts: dict[str, Any]) -> None:
             facts.setdefault("continuous", v)
         facts[role] = v
         amps_seen.append(v)
+    if "charge_target" not in facts and "cell_voltage" not in facts:  # "my charger stops at 4.15"
+        cs = re.search(r"\b(?:charger|charging)\s(?:\w+\s){0,2}(?:stops|ends|cuts off|finishes|terminates|goes to)\s"
+                       r"(?:at\s)?(\d\.\d{1,3})(?![\d.])", low)
+        if cs and 3.0 <= _num(cs.group(1)) <= 4.4:
+            facts["charge_target"] = _num(cs.group(1))
     if "charge_target" not in facts:  # "charge to 4.1" with no unit
         ct = re.search(r"(?:charge|charging|charged|top up|fill)\s(?:\w+\s){0,3}(?:to|at)\s(\d\.\d{1,3})(?![\d.])", low)
         if ct and 2.0 <= _num(ct.group(1)) <= 4.5:
