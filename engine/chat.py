@@ -286,7 +286,7 @@ class Dialogue:
                 return r
         said = [x for x in (self.data.families.get(self._new.get("bms") or "", {}).get("name") if self._new.get("bms") else None,
                             f"{self._new['series']} S" if self._new.get("series") else None) if x]
-        if said and "?" not in text and len(text.split()) <= 8:  # "i have a jk on a 16s": context, not a question
+        if said and "?" not in text and len(text.split()) <= 8 and not _WH_START.match(text.lower()):  # "i have a jk on a 16s": context, not a question
             ask = "What is it doing, or what do you want to set or check?"
             return self._out(f"Noted: {', '.join(said)}. {ask}", [], follow_up=ask)
         return self._retrieve(combined)
@@ -756,6 +756,7 @@ class Dialogue:
                 "follow_up": follow_up, "options": list(options or [])}
 
 
+_WH_START = re.compile(r"\s*(is|are|can|could|does|do|did|what|whats|what's|how|why|which|when|where|should|will|would)\b")
 _NEEDS = ("series", "continuous", "peak", "regen_limit", "space", "uptime", "budget", "full_protection", "integration")
 _NOMINAL = {36.0: 10, 48.0: 13, 52.0: 14, 60.0: 16, 72.0: 20}  # ours: nominal Li-ion pack voltages riders quote
 _RATING_Q = re.compile(r"\b(how much current|how many amps|max(?:imum)? (?:continuous )?current|current rating|amp rating|"
