@@ -286,6 +286,7 @@ def _combine(acc: _Acc, h, series: int, chem: str | None, pack: str | None, note
                 [f"capacity ratio {cj / med_c:.2f} <= {th('capacity_ratio')} (ours)"]))
         imb = "low-capacity" not in kinds and (bool(consistent_s[j]) if off_s is not None else bool(consistent_v[j]))
         if imb:
+            assert off_v is not None  # an offset at every rest needs rests, and they set off_v
             kinds.append("imbalanced")
             why = (f"SoC offset {off_s[j]:+.3f} at every rest, |offset| >= {th('imbalance_soc')} (ours)" if off_s is not None
                    else f"OCV offset {off_v[j]:+.3f} V at every rest, >= {th('imbalance_v')} V [^9]")
@@ -368,17 +369,19 @@ def _pack_findings(h, summaries: list[RecordingSummary], pairs: cap.Pairs, rests
         out.append(_finding(h, "health.balancer-idle", {"delta_v": s.rest_delta_v, "recordings": _names([x.name for x in idle])},
                             [f"rest delta {s.rest_delta_v:.3f} V > {th('delta_warn_v')} V [^9] and no balancing reported"]))
     rs = [s for s in summaries if s.resistance_mohm is not None and np.isfinite(s.resistance_mohm)]
-    if len(rs) >= 2 and rs[0].resistance_mohm > 0:
-        rise = rs[-1].resistance_mohm / rs[0].resistance_mohm - 1
+    rv = [s.resistance_mohm for s in rs if s.resistance_mohm is not None]  # the same values, typed
+    if len(rs) >= 2 and rv[0] > 0:
+        rise = rv[-1] / rv[0] - 1
         if rise >= th("trend_resistance_rise"):
             out.append(_finding(h, "health.resistance-trend", {
-                "first_mohm": rs[0].resistance_mohm, "last_mohm": rs[-1].resistance_mohm, "rise": rise,
+                "first_mohm": rv[0], "last_mohm": rv[-1], "rise": rise,
                 "recordings": _names([s.name for s in rs])}, [f"rise {rise:+.2f} >= {th('trend_resistance_rise')} (ours)"]))
     ds = [s for s in summaries if s.rest_delta_v is not None and np.isfinite(s.rest_delta_v)]
-    if len(ds) >= 2 and ds[-1].rest_delta_v - ds[0].rest_delta_v >= th("trend_delta_rise_v"):
+    dv = [s.rest_delta_v for s in ds if s.rest_delta_v is not None]  # the same values, typed
+    if len(ds) >= 2 and dv[-1] - dv[0] >= th("trend_delta_rise_v"):
         out.append(_finding(h, "health.delta-trend", {
-            "first_v": ds[0].rest_delta_v, "last_v": ds[-1].rest_delta_v, "recordings": _names([s.name for s in ds])},
-            [f"rest delta rose {ds[-1].rest_delta_v - ds[0].rest_delta_v:.3f} V >= {th('trend_delta_rise_v')} V (ours)"]))
+            "first_v": dv[0], "last_v": dv[-1], "recordings": _names([s.name for s in ds])},
+            [f"rest delta rose {dv[-1] - dv[0]:.3f} V >= {th('trend_delta_rise_v')} V (ours)"]))
     for a, b in zip(summaries, summaries[1:]):
         if a.started is None or b.started is None or a.last_rest_delta_v is None or b.first_rest_delta_v is None:
             continue
