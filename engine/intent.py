@@ -39,7 +39,8 @@ def classify(text: str, facts: dict[str, Any], has_context: bool = False) -> str
     fams = facts.get("families") or []
     if len(fams) >= 2 and _COMPARE.search(low):
         return "compare"
-    if _SELECT.search(low) and not re.search(r"\bwhich (?:cell|fet|setting|value|lead|wire|pin)\b|"
+    if _SELECT.search(low) and not re.search(r"\bbypass\w*|\bdefeat\w*|\bjump(?:er)? (?:out|the)\b|"
+                                             r"\bwhich (?:cell|fet|setting|value|lead|wire|pin)\b|"
                                              r"\bdo i (?:even |really )?need\b", low):
         if fams and _OK_FOR.search(low):
             return "ok_for"
