@@ -74,7 +74,7 @@ def test_scope_families_and_default_chemistry():
     liion = Scope(chemistry=["li-ion"])
     assert scope_truth(liion, {}) == (None, ["chemistry"])  # Li-ion advice needs the chemistry known or inferred
     assert scope_truth(liion, {"chemistry": "lifepo4"}) == (False, [])
-    assert scope_truth(Scope(chemistry=["lifepo4"]), {}) == (False, [])
+    assert scope_truth(Scope(chemistry=["lifepo4"]), {}) == (None, ["chemistry"])
     t = parse("charge_fet == false")
     assert rule_truth(jk, t, {"charge_fet": False}) is None
     assert rule_truth(jk, t, {"charge_fet": True}) is False  # unknown scope and false condition: false

@@ -111,7 +111,12 @@ def test_kb_test_fails_when_a_threshold_breaks(kb_copy, capsys):
             eol = t.index("\n", when)
             line = t[when:eol].replace("charge_fet == false", "charge_fet == true")
             assert line != t[when:eol], "the rule's condition mentions charge_fet == false"
-            f.write_text(t[:when] + line + t[eol:])
+            t = t[:when] + line + t[eol:]
+            # the changed logic carries its version bump (or validation would refuse it before any test runs)
+            vpos = t.index("version:", block_start)
+            veol = t.index("\n", vpos)
+            old_v = int(t[vpos + len("version:"):veol])
+            f.write_text(t[:vpos] + f"version: {old_v + 1}" + t[veol:])
     assert main(["kb", "test", str(kb_copy), "--engine", "evaluator"]) == 1
     out = capsys.readouterr().out
     assert "FAIL rule fet.charge-off-with-regen" in out
@@ -134,6 +139,8 @@ def test_coverage_cites_every_footnote_and_section(capsys):
 
 def test_diff_classifies_changes(kb_copy, capsys):
     import json
+
+    (kb_copy / "released.yaml").unlink()  # what changed between two trees, not whether a release allows it
 
     path = _first_rule_file(kb_copy)
     text = path.read_text()

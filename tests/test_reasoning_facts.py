@@ -189,8 +189,12 @@ def test_kb_test_mutate_finds_a_threshold_no_test_guards(tmp_path, capsys):
 def test_kb_diff_exits_1_when_the_version_is_not_bumped_enough(tmp_path, capsys):
     old, new = _copy(tmp_path / "a"), _copy(tmp_path / "b")
     f = new / "rules" / "current.yaml"
-    f.write_text(f.read_text().replace('when: "max_regen > 120"', 'when: "max_regen > 100"', 1)
-                 .replace("basis: {handbook: [120]}", "basis: {handbook: [120, 100]}", 1))
+    text = f.read_text()
+    start = text.index("  - id: regen.above-community-cap")
+    block = text[start:].replace('when: "max_regen > 120"', 'when: "max_regen > 100"', 1) \
+        .replace("basis: {handbook: [120]}", "basis: {handbook: [120, 100]}", 1)
+    block = block.replace("version: 2", "version: 3", 1)  # the rule's own version moves with its logic
+    f.write_text(text[:start] + block)
     assert main(["kb", "diff", str(old), str(new)]) == 1  # a rule's logic changed, kb_version did not move
     assert "major change (the new kb_version is not bumped enough)" in capsys.readouterr().out
     m = new / "manifest.yaml"
