@@ -56,6 +56,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engine.datadir import umask_mode
 from kb.errors import UserError
 from kb.schema import SEVERITY_ORDER
 
@@ -376,8 +377,6 @@ class RecordedSession:
                 "events": self.events}
 
 
-
-
 def sessions(path: str | Path | None = None) -> list[SessionInfo]:
     """Every recorded session, newest first."""
     con = _connect(Path(path) if path else default_path(), create=False)
@@ -460,7 +459,7 @@ def export(session_id: int, out: str | Path, path: str | Path | None = None) -> 
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
         os.close(fd)
-        _umask_mode(tmp)
+        umask_mode(tmp)
         tmp_path = Path(tmp)
         if suffix == ".json":
             tmp_path.write_text(_clean(json.dumps(s.to_json(), indent=2, ensure_ascii=False, default=str)) + "\n",
@@ -533,13 +532,3 @@ def _cell(v: Any) -> Any:
     if isinstance(v, bool):
         return "true" if v else "false"
     return v
-
-
-def _umask_mode(path: str) -> None:
-    """mkstemp makes 0600 files; an exported or saved file gets the mode the user's umask gives new files."""
-    mask = os.umask(0)
-    os.umask(mask)
-    try:
-        os.chmod(path, 0o666 & ~mask)
-    except OSError:
-        pass

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.datadir import data_dir
+from engine.datadir import data_dir, umask_mode
 from kb.errors import UserError
 
 STATUSES = ("pending", "done", "skipped", "failed")
@@ -193,7 +193,7 @@ def _atomic_write(path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        _umask_mode(tmp)
+        umask_mode(tmp)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -356,13 +356,3 @@ def status_json(kb, checklist, progress: Progress, reading=None) -> dict[str, An
                       "taps": st.taps, "citations": step_citations(kb, step)})
     return {"kb_version": kb.kb_version, "checklist": checklist.id, "pack": progress.pack,
             "done": progress.done, "total": len(checklist.steps), "steps": steps}
-
-
-def _umask_mode(path: str) -> None:
-    """mkstemp makes 0600 files; an exported or saved file gets the mode the user's umask gives new files."""
-    mask = os.umask(0)
-    os.umask(mask)
-    try:
-        os.chmod(path, 0o666 & ~mask)
-    except OSError:
-        pass

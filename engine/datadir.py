@@ -28,3 +28,13 @@ def data_dir() -> Path:
     from platformdirs import user_data_path
 
     return user_data_path("bmsdoc")
+
+
+def umask_mode(path: str) -> None:
+    """mkstemp makes 0600 files; an exported or saved file gets the mode the user's umask gives new files."""
+    mask = os.umask(0)
+    os.umask(mask)
+    try:
+        os.chmod(path, 0o666 & ~mask)
+    except OSError:
+        pass
