@@ -321,15 +321,20 @@ class Dialogue:
         if series and card.series and series > card.series.max and board and board >= series:
             self.last_card = "ok-for"
             cites = list(card.series.citations)
-            return self._out(f"Your board is rated to {board} S, which covers {series} S on paper, but the handbook's "
-                             f"field reports for {card.name} only go to {card.series.max} S: confirm the exact model and "
+            return self._out(f"Your board is rated to {board} S, which covers {series} S on paper, but the handbook "
+                             f"only shows {card.name} on packs up to {card.series.max} S: confirm the exact model and "
                              f"firmware before wiring. {card.series.note} {_cites_md(cites)}", cites)
         if series and card.series and series > card.series.max:
-            problems.append(f"its real ceiling is {card.series.max} S and your pack is {series} S")
+            if getattr(card.series, "basis", "ours") == "handbook":
+                problems.append(f"its real ceiling is {card.series.max} S and your pack is {series} S")
+            else:  # our bound, not a confirmed ceiling: say so
+                problems.append(f"the handbook only shows it on packs up to {card.series.max} S and yours is {series} S "
+                                "(confirm the exact model)")
             cites += card.series.citations
         if cont and card.rating and card.rating.continuous_a and cont > card.rating.continuous_a.max and fid != "charge-only":
             problems.append(f"it is rated about {card.rating.continuous_a.max:g} A continuous and you need {cont:g} A")
             cites += card.rating.citations
+
         if problems:
             lines = [f"No: {card.name} is not a fit, because {' and '.join(problems)}{assumed}."]
             if series and card.series and series > card.series.max and card.series.note:
@@ -348,11 +353,17 @@ class Dialogue:
             if series and card.series:
                 bits.append(f"{series} S is within its {card.series.min}-{card.series.max} S range")
                 cites += card.series.citations
-            if cont and card.rating and card.rating.continuous_a:
-                bits.append(f"{cont:g} A is within its ~{card.rating.continuous_a.max:g} A rating")
+            top = card.rating.continuous_a.max if card.rating and card.rating.continuous_a else None
+            comfort = getattr(card.rating, "comfort_a", None) if card.rating else None
+            if cont and top:
+                bits.append(f"{cont:g} A is within its ~{top:g} A rating")
                 cites += card.rating.citations
             self.last_card = "ok-for"
-            top = card.rating.continuous_a.max if card.rating and card.rating.continuous_a else None
+            if cont and comfort and cont > comfort and fid != "charge-only":  # the label is not what it carries
+                return self._out(f"Yes on its label: for {card.name}, {', and '.join(bits)}{assumed}; but "
+                                 f"{card.rating.comfort_note or 'it carries less in practice'}, so at {cont:g} A give "
+                                 f"it airflow and monthly thermal checks, or choose more headroom (a bigger or a second "
+                                 f"board). {_cites_md(cites)}", cites)
             if cont and top and cont >= 0.9 * top and fid != "charge-only":  # at the label: no headroom
                 cites += ["3", "22"]
                 return self._out(f"Only just: {cont:g} A is at the ~{top:g} A {card.name} carries, with no headroom; "
