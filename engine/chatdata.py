@@ -103,14 +103,19 @@ def stamp(root: Path) -> str:
     return h.hexdigest()[:20]
 
 
-def _cache_file(root: Path) -> Path | None:
+def cache_file(root: Path, kind: str) -> Path | None:
+    """The JSON cache file of one kind of chat data for this content root (None when caching is off)."""
     if os.environ.get("BMSDOC_NO_CACHE"):
         return None
     try:
         from platformdirs import user_cache_path
     except ImportError:
         return None
-    return user_cache_path("bmsdoc") / f"chat-data-{stamp(root)}.json"
+    return user_cache_path("bmsdoc") / f"chat-{kind}-{stamp(root)}.json"
+
+
+def _cache_file(root: Path) -> Path | None:
+    return cache_file(root, "data")
 
 
 def cached(root: Path | None = None) -> ChatData | None:

@@ -68,15 +68,9 @@ def _lexicon(root: Path) -> dict[str, list[str]]:
 
 
 def _cache_path(root: Path) -> Path | None:
-    if os.environ.get("BMSDOC_NO_CACHE"):
-        return None
-    try:
-        from platformdirs import user_cache_path
-    except ImportError:
-        return None
-    from engine.chatdata import stamp
+    from engine.chatdata import cache_file
 
-    return user_cache_path("bmsdoc") / f"chat-index-{INDEX_FORMAT}-{stamp(Path(root))}.json"
+    return cache_file(Path(root), f"index-{INDEX_FORMAT}")
 
 
 class Index:
