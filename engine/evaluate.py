@@ -142,13 +142,6 @@ def truth(tree: Node, values: Mapping[str, Any]) -> Truth:
     return result
 
 
-def support(tree: Node, values: Mapping[str, Any]) -> int:
-    """How many comparisons already hold (a rule with more of its conditions true is closer to firing)."""
-    if isinstance(tree, Cmp):
-        return 1 if _cmp_truth(tree, values) is True and known_field(tree.field) is None else 0
-    return sum(support(i, values) for i in tree.items)
-
-
 def unknown_fields(tree: Node, values: Mapping[str, Any]) -> list[str]:
     """Missing fields of the comparisons that came out unknown (what evaluate() reports, without the text)."""
     out: dict[str, None] = {}

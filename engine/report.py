@@ -107,14 +107,6 @@ class Report:
         fs = self.sorted_findings()
         return fs[0].severity if fs else None
 
-    def missing_fields(self) -> list[str]:
-        """Fields that, if given, would let the most unchecked rules run (most useful first)."""
-        count: dict[str, int] = {}
-        for nc in self.not_checked:
-            for f in nc.missing:
-                count[f] = count.get(f, 0) + 1
-        return sorted(count, key=lambda f: (-count[f], f))
-
     def to_json(self) -> dict[str, Any]:
         return {
             "kb_version": self.kb_version,
