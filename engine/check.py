@@ -118,15 +118,50 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
     shown = {k: f.value for k, f in facts.items()}
 
     def pending() -> tuple[list[NotChecked], list[Question]]:
-        not_checked = []
-        for lr in undecided:
-            _, scope_missing = scope_truth(lr.rule.scope, values)
-            missing = list(dict.fromkeys(scope_missing + unknown_fields(lr.tree, values)))
-            not_checked.append(NotChecked(lr.rule.id, lr.rule.title, missing))
-        return not_checked, rank_questions(kb, not_checked, values, facts)
+        return _pending_cached(kb, undecided, values, facts)
 
     return Report(kb_version=kb.kb_version, reading=shown, findings=findings, engine=used, notes=notes, facts=facts,
                   pending=pending)
+
+
+def _pending(kb, undecided: list[Any], values: dict[str, Any], facts) -> tuple[list[NotChecked], list[Question]]:
+    not_checked = []
+    for lr in undecided:
+        _, scope_missing = scope_truth(lr.rule.scope, values)
+        missing = list(dict.fromkeys(scope_missing + unknown_fields(lr.tree, values)))
+        not_checked.append(NotChecked(lr.rule.id, lr.rule.title, missing))
+    return not_checked, rank_questions(kb, not_checked, values, facts)
+
+
+_PENDING_CACHE: dict[int, tuple[Any, dict[tuple, tuple[list[NotChecked], list[Question]]]]] = {}
+_PENDING_MAX = 512  # distinct (undecided rules, known facts) combinations kept per KB
+
+
+def _pending_cached(kb, undecided: list[Any], values: dict[str, Any], facts) -> tuple[list[NotChecked], list[Question]]:
+    """_pending, remembered by everything it reads: which rules are undecided, which facts are known and how
+    (provenance), the value of every assumed fact (it is quoted in the question) and whether the chemistry is
+    ambiguous. What is missing for a rule depends only on which fields are known, never on their values, so two
+    readings with the same key get the same questions (the fleet and the live view check many a second)."""
+    from engine.facts import ASSUMED
+
+    key = (tuple(lr.rule.id for lr in undecided),
+           tuple((k, f.provenance, f.value if f.provenance == ASSUMED else f.value is None) for k, f in facts.items()),
+           bool(facts["chemistry_ambiguous"].value) if "chemistry_ambiguous" in facts else None)
+    hit = _PENDING_CACHE.get(id(kb))
+    if hit is None or hit[0] is not kb:
+        _PENDING_CACHE.clear()  # one KB at a time in practice (a reload replaces it)
+        hit = _PENDING_CACHE[id(kb)] = (kb, {})
+    table = hit[1]
+    try:
+        got = table.get(key)
+    except TypeError:  # an unhashable assumed value: work it out every time
+        return _pending(kb, undecided, values, facts)
+    if got is None:
+        got = _pending(kb, undecided, values, facts)
+        if len(table) >= _PENDING_MAX:
+            del table[next(iter(table))]
+        table[key] = got
+    return list(got[0]), list(got[1])  # the lists are the caller's; the frozen items are shared
 
 
 def values_for(reading: Reading, kb) -> dict[str, Any]:
