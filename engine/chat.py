@@ -240,7 +240,7 @@ class Dialogue:
             big = cards.best(self.data, combined, facts, "select")
             if big is not None and big.card.only_if is not None and (
                     big.card.id in ("parallel-boards", "no-room-fets") or
-                    (big.card.id == "vesc-bridge" and not facts.get("series"))):
+                    (big.card.id in ("vesc-bridge", "ant-board-sizes") and not facts.get("series"))):
                 return self._card(big, facts)
             return self._select(facts)
         if intent == "compare":
@@ -369,8 +369,28 @@ class Dialogue:
                 return self._out(f"Only just: {cont:g} A is at the ~{top:g} A {card.name} carries, with no headroom; "
                                  f"builders oversize protection (200 A-class boards even on 70 A packs) so the BMS never "
                                  f"has to trip, so pick a bigger board if you can. {_cites_md(cites)}", cites)
-            return self._out(f"Yes: for {card.name}, {', and '.join(bits)}{assumed}. {_cites_md(cites)}", cites)
+            caveat = self._family_caveat(facts, str(fid))
+            if caveat is not None and caveat[0] == "avoid":
+                cites = caveat[2] + cites
+                return self._out(f"No: {card.name} does not suit this pack: {caveat[1]} {_cites_md(cites)}", cites)
+            tail = ""
+            if caveat is not None:
+                tail = f" Watch one thing: {caveat[1]} {_cites_md(caveat[2])}"
+                cites += caveat[2]
+            return self._out(f"Yes: for {card.name}, {', and '.join(bits)}{assumed}. {_cites_md(cites)}{tail}", cites)
         return None
+
+    def _family_caveat(self, facts: dict[str, Any], fid: str) -> tuple[str, str, list[str]] | None:
+        """The advisor's first pitfall for this family and these needs (verdict, text, citations), if any."""
+        try:
+            res = self._run_select(facts)
+        except (UserError, KeyError):
+            return None
+        r = next((x for x in res.ranking if x.family == fid), None) if res is not None else None
+        if r is None or not r.pitfalls:
+            return None
+        p = r.pitfalls[0]
+        return r.verdict, p.text, list(p.citations)
 
     def _family_verdict(self, facts: dict[str, Any], fams: list[str]) -> dict[str, Any] | None:
         try:
@@ -476,8 +496,19 @@ class Dialogue:
             lines[0] += f" {extra.text} {_cites_md(extra.citations)}"
             cites += extra.citations
         others = [r for r in res.ranking[1:] if r.verdict != "avoid"][:1]
+        if facts.get("budget") == "low":  # the rider asked for cheap: name the cheap board even when it is not the pick
+            cheap = next((r for r in res.ranking[1:] if r.verdict != "avoid" and
+                          any(x.criterion == "budget-cheap" for x in r.reasons)), None)
+            if cheap is not None:
+                others = [cheap]
         for r in others:
             w = r.reasons[0] if r.reasons else None
+            if facts.get("budget") == "low" and w is not None and w.criterion == "budget-cheap":
+                p = r.pitfalls[0] if r.pitfalls else None
+                lines.append(f"Cheapest: **{r.name}** ({r.verdict}): {w.text} {_cites_md(w.citations)}" +
+                             (f" But: {p.text} {_cites_md(p.citations)}" if p else ""))
+                cites += w.citations + (p.citations if p else [])
+                continue
             lines.append(f"Runner-up: **{r.name}** ({r.verdict})" + (f": {w.text} {_cites_md(w.citations)}" if w else "."))
             cites += w.citations if w else []
         avoid = [r for r in res.ranking if r.verdict == "avoid"]
