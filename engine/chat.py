@@ -299,8 +299,7 @@ class Dialogue:
         said, cites = out
         self.last_card = c.id
         follow = None
-        if c.ask and facts.get(c.ask["field"]) is None:
-            follow = c.ask["question"]
+        follow = " ".join(a["question"] for a in c.ask if facts.get(a["field"]) is None) or None
         body = f"{said} {_cites_md(cites)}"
         if c.why and c.why.split(";")[0].lower()[:40] not in said.lower():
             body += f"\n\nWhy: {c.why}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1  # bump when the snapshot's shape changes
+FORMAT = 2  # bump when the snapshot's shape changes
 
 
 @dataclass
@@ -38,13 +38,15 @@ class Card:
     only_if: str | None = None
     weight: float = 0
     why: str = ""
-    ask: dict[str, str] | None = None
+    ask: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Card:
         d = dict(d)
         d["answers"] = [Variant(**{k: v for k, v in a.items() if k in ("text", "when", "citations")}) for a in d["answers"]]
         d.pop("numbers", None)
+        ask = d.get("ask") or []
+        d["ask"] = [ask] if isinstance(ask, dict) else list(ask)  # one ask or several
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 

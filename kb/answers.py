@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kb.errors import Problem
 from kb.expr import ExprError, parse
@@ -56,9 +56,14 @@ class Card(Strict):
     weight: float = 0  # added to the score: cards that need particular facts outrank cards that match words only
     answers: list[Variant] = Field(min_length=1)
     why: str = ""
-    ask: Ask | None = None
+    ask: list[Ask] = Field(default_factory=list)  # asked after the answer, each only while its field is unknown
     numbers: list[Number] = Field(default_factory=list)
     citations: Citations = Field(min_length=1)
+
+    @field_validator("ask", mode="before")
+    @classmethod
+    def _one_ask(cls, v):
+        return [v] if isinstance(v, dict) else v
 
 
 class AnswersFile(Strict):
@@ -115,8 +120,9 @@ def _check_answers(kb, problems: list[Problem]) -> None:
                     if float(m.group(1)) not in listed and float(m.group(1)) not in (0, 1, 2):
                         problems.append(Problem(doc.path, *doc.pos(base + ("answers", j, "text"), True),
                                                 f"number {m.group(1)} is not listed in numbers (with its basis)"))
-            if c.ask is not None and c.ask.field not in vocab:
-                problems.append(Problem(doc.path, *doc.pos(base + ("ask", "field"), True), f"unknown field '{c.ask.field}'"))
+            for a in c.ask:
+                if a.field not in vocab:
+                    problems.append(Problem(doc.path, *doc.pos(base + ("ask",), True), f"unknown field '{a.field}'"))
     kb.answers = cards
     kb.answer_trees = trees
     kb.counts["answers"] = len(cards)
