@@ -42,6 +42,8 @@ class PackState:
     stale: bool = False
     announced: bool = False
     published: dict[str, bytes] = field(default_factory=dict)  # topic -> payload last published (retained)
+    published_from: dict[str, Any] = field(default_factory=dict)  # topic -> the object that payload was made from
+    questions_from: tuple[Any, ...] = ()  # the report's Question objects `questions` was made from
     attrs_key: str = ""
     last_key: str = ""  # the last checked reading (JSON) and its report
     last_report: Any = None

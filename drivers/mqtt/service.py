@@ -20,6 +20,7 @@ Home Assistant discovery, `bmsdoc/status` online (last will: offline), `bmsdoc/w
 
 from __future__ import annotations
 
+import functools
 import heapq
 import json
 import logging
@@ -49,20 +50,26 @@ PROBE = 1.5  # seconds the workers have to re-announce after a last will
 # are coalesced like split ones: each pack's newest reading is checked once per drained burst.
 BACKLOG = 500
 CHECK_BUDGET = 0.1  # seconds of checking before the worker reads its messages again
+# The fleet's checks are stateless, one reading at a time: the reference evaluator decides them (it agrees with
+# durable-rules on every rule, tests/test_durable.py) at a third of the cost, as `bmsdoc log analyze` does.
+CHECK_ENGINE = "evaluator"
 ATTRIBUTES_EVERY = 10.0  # seconds: unchanged attributes are published again this often, so "checked" stays fresh
 
 
+@functools.lru_cache(maxsize=4096)  # a finding's `since` is the same instant on every check while it lasts
 def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
 
-def _questions(report: Any) -> list[dict[str, Any]]:
-    """The report's ranked questions as plain dicts (without serialising the whole report)."""
+def _questions(report: Any, ps: PackState) -> list[dict[str, Any]]:
+    """The report's ranked questions as plain dicts; the pack's previous list (the same object, so its JSON is
+    not made again) when check() gave the same questions, which it remembers by the facts they depend on."""
     from dataclasses import asdict, is_dataclass
 
-    qs = getattr(report, "questions", None)
-    if qs is None:
-        return list(report.to_json().get("questions", []))
+    qs = report.questions
+    if len(qs) == len(ps.questions_from) and all(a is b for a, b in zip(qs, ps.questions_from, strict=True)):
+        return ps.questions
+    ps.questions_from = tuple(qs)
     return [asdict(q) if is_dataclass(q) else dict(q) for q in qs]
 
 
@@ -238,7 +245,7 @@ class FleetService:
         from engine.check import check
         from engine.reading import Reading
 
-        check(Reading(), self.kb)  # compile the rule engine before the first real reading waits for it
+        check(Reading(), self.kb, engine=CHECK_ENGINE)  # load what checking needs before the first reading waits
         try:
             self._loop()
         finally:
@@ -548,7 +555,7 @@ class FleetService:
             report = ps.last_report  # the same values again (a pack at rest, batmon-ha's repeats): same findings
             self.stats.unchanged += 1
         else:
-            report = check(reading, self.kb)
+            report = check(reading, self.kb, engine=CHECK_ENGINE)
             ps.last_key, ps.last_report = key, report
         self.stats.checks += 1
         now = time.time()
@@ -570,19 +577,18 @@ class FleetService:
         for rule, (_sev, since) in ps.active.items():
             if rule not in current:
                 cleared.append((rule, since))
-        questions = _questions(report)
+        questions = _questions(report, ps)
         status = status_of(findings)
         was_stale = ps.stale
         ps.stale = False
         ps.findings, ps.questions = findings, questions
-        reading_json = reading.given()
         if raised or cleared or was_stale or ps.status is None:
             ps.active, ps.active_time = current, now
             if raised or cleared:
                 self.stats.transitions += 1
                 if self.store is not None:
                     self.store.session(ps.name, reading.bms, ps.settings(self.config.defaults))
-                    self.store.transition(ps.name, now, reading_json, raised, cleared)
+                    self.store.transition(ps.name, now, reading.given(), raised, cleared)
             if was_stale and self.store is not None:
                 self.store.event(ps.name, now, "fresh", "data again")
             self._publish_state(ps, now)
@@ -593,17 +599,26 @@ class FleetService:
         self.stats.latencies.append(time.time() - ps.received)
         if len(self.stats.latencies) > 10_000:
             del self.stats.latencies[:5_000]
-        if self.store is not None:
-            self.store.overview(ps.name, status, ps.seen_wall, now, findings, questions)
+        if self.store is not None:  # the JSON just published, not serialised again
+            base = f"bmsdoc/{ps.name}"
+            self.store.overview(ps.name, status, ps.seen_wall, now, ps.published[f"{base}/findings"].decode(),
+                                ps.published[f"{base}/questions"].decode())
         if self.on_change is not None:
             self.on_change(ps.name, ps)
 
     # ------------------------------------------------------------------------------ publishing
 
     def _pub(self, topic: str, payload: Any, ps: PackState | None = None, force: bool = True, qos: int = 1) -> None:
-        """Publish retained; with ps and force=False only when it differs from what was last published there."""
-        data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False,
-                                                                      default=str).encode()
+        """Publish retained; with ps and force=False only when it differs from what was last published there.
+        The same payload object as last time (a pack's unchanged questions) is not serialised again."""
+        if isinstance(payload, bytes):
+            data = payload
+        elif ps is not None and ps.published_from.get(topic) is payload:
+            data = ps.published[topic]
+        else:
+            data = json.dumps(payload, ensure_ascii=False, default=str).encode()
+            if ps is not None:
+                ps.published_from[topic] = payload
         if ps is not None:
             if not force and ps.published.get(topic) == data:
                 return
@@ -621,7 +636,7 @@ class FleetService:
         self._pub(f"{base}/questions", ps.questions, ps, force)
         attrs = {"findings": [f["title"] for f in ps.findings], "rules": [f["rule"] for f in ps.findings],
                  "questions": [q.get("ask") for q in ps.questions if isinstance(q, dict)], "worker": self.worker_id}
-        key = json.dumps(attrs, sort_keys=True)
+        key = repr(attrs)  # only compared: the same order every time
         now = time.time()
         if force or key != ps.attrs_key or now - ps.attrs_at >= ATTRIBUTES_EVERY:  # "checked" ages in between
             ps.attrs_key, ps.attrs_at = key, now

@@ -62,6 +62,10 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, default=str)
 
 
+def _text(data: Any) -> str | None:
+    return data if data is None or isinstance(data, str) else _dumps(data)
+
+
 class FleetStore:
     """Written by the processing thread of one worker only."""
 
@@ -131,7 +135,8 @@ class FleetStore:
                              (sid, when - t0, kind, detail))
 
     def overview(self, pack: str, status: str, last_seen: float, checked: float | None,
-                 findings: list[dict[str, Any]] | None, questions: list[Any] | None) -> None:
+                 findings: list[dict[str, Any]] | str | None, questions: list[Any] | str | None) -> None:
+        """Findings and questions as lists, or as the JSON text already made of them (what was published)."""
         self._dirty[pack] = (status, last_seen, checked, findings, questions)
 
     def flush(self, force: bool = False) -> None:
@@ -140,8 +145,7 @@ class FleetStore:
         rows = []
         for pack, (status, seen, checked, findings, questions) in self._dirty.items():
             self.session(pack)
-            rows.append((status, seen, checked, None if findings is None else _dumps(findings),
-                         None if questions is None else _dumps(questions), pack))
+            rows.append((status, seen, checked, _text(findings), _text(questions), pack))
         with _tx(self.con):
             self.con.executemany("UPDATE fleet_packs SET status = ?, last_seen = ?, checked = COALESCE(?, checked), "
                                  "findings = COALESCE(?, findings), questions = COALESCE(?, questions) "
