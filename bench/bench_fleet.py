@@ -157,6 +157,8 @@ def run(label: str, broker: Mosquitto, tmp: Path, *, packs: int, workers: int, d
             meter.recording = True
             cpu0 = {p.pid: proc_cpu(p.pid) for p in procs}
             tw = time.monotonic()
+            own0 = proc_cpu(os.getpid())
+            broker0 = proc_cpu(broker.proc.pid)
         for i in range(packs):  # spread the packs evenly over the second
             due = t0 + k + i / packs
             delay = due - time.monotonic()
@@ -183,6 +185,8 @@ def run(label: str, broker: Mosquitto, tmp: Path, *, packs: int, workers: int, d
                 sent += 1
         k += 1
     window = time.monotonic() - tw
+    own = (proc_cpu(os.getpid()) - own0) / window * 100
+    broker_cpu = (proc_cpu(broker.proc.pid) - broker0) / window * 100
     time.sleep(5.5)  # one more announcement of each worker carries its own counters
     cpu = {p.pid: (proc_cpu(p.pid) - cpu0[p.pid]) / window * 100 for p in procs}
     mem = {p.pid: proc_mem(p.pid) for p in procs}
@@ -194,7 +198,7 @@ def run(label: str, broker: Mosquitto, tmp: Path, *, packs: int, workers: int, d
     meter.close()
     return {"label": label, "packs": packs, "workers": workers, "readings": sent, "findings": meter.findings,
             "p50_ms": pct(meter.lat, 0.5), "p95_ms": pct(meter.lat, 0.95), "max_ms": pct(meter.lat, 1.0),
-            "cpu": [round(c, 1) for c in cpu.values()], "rss_mb": [round(m[0], 1) for m in mem.values()],
+            "cpu": [round(c, 1) for c in cpu.values()], "bench_cpu": round(own, 1), "broker_cpu": round(broker_cpu, 1), "rss_mb": [round(m[0], 1) for m in mem.values()],
             "peak_mb": [round(m[1], 1) for m in mem.values()],
             "inside": [{k: w.get(k) for k in ("checks", "messages", "latency_p50_ms", "latency_p95_ms", "transitions")}
                        for t, w in sorted(meter.workers.items()) if group in t]}
@@ -268,7 +272,8 @@ def main() -> int:
                   f"latency p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, max {r['max_ms']:.0f} ms; "
                   f"worker CPU {', '.join(f'{c:.0f}%' for c in r['cpu'])} of a core; "
                   f"RSS {', '.join(f'{m:.0f}' for m in r['rss_mb'])} MB (peak "
-                  f"{', '.join(f'{m:.0f}' for m in r['peak_mb'])} MB)", flush=True)
+                  f"{', '.join(f'{m:.0f}' for m in r['peak_mb'])} MB); load generator + meter {r['bench_cpu']:.0f}%, "
+                  f"Mosquitto {r['broker_cpu']:.0f}%", flush=True)
             for w in r["inside"]:
                 print(f"    inside the worker (receipt -> published): {w}", flush=True)
     finally:

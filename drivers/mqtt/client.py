@@ -13,6 +13,7 @@ from paho.mqtt.properties import Properties
 from drivers.mqtt.url import Broker
 from kb.errors import UserError
 
+MQTT_ERR_SUCCESS = mqtt.MQTT_ERR_SUCCESS
 RECONNECT_MIN, RECONNECT_MAX = 0.5, 30.0  # publishers (watch --mqtt): their QoS 1 readings wait in paho's queue
 # The fleet worker comes back faster and never waits more than 2 s: readings that reach a restarted broker before
 # the worker has subscribed again are not queued for it (Mosquitto 2.0 does not restore sessions across a restart).

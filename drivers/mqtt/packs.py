@@ -45,7 +45,8 @@ class PackState:
     published_from: dict[str, Any] = field(default_factory=dict)  # topic -> the object that payload was made from
     questions_from: tuple[Any, ...] = ()  # the report's Question objects `questions` was made from
     attrs_key: str = ""
-    last_key: str = ""  # the last checked reading (JSON) and its report
+    last_key: dict[str, Any] | None = None  # the last checked reading's fields (before validation), reading, report
+    last_reading: Any = None
     last_report: Any = None
     attrs_at: float = 0.0
     notes: list[str] = field(default_factory=list)

@@ -5,8 +5,10 @@
     ...
     svc.stop()
 
-Threads: paho's network thread only queues incoming messages; one processing thread owns every pack's state,
-checks packs when they are due, publishes and writes the store. Nothing is shared but the queue.
+One thread does everything: it runs paho's network loop itself (`Client.loop`, reconnecting with backoff), takes
+the messages that loop read, checks packs when they are due, publishes and writes the store. No second thread
+competes for the interpreter: with paho's own network thread (loop_start) the two threads handed the GIL back and
+forth on every message and every publish, which cost more CPU than the checks.
 
 Topics read: `$share/{group}/bmsdoc/+/reading` (MQTT 5 shared subscription: the broker spreads whole readings over
 the group's workers), `bmsdoc/+/settings` (retained), the configured batmon-ha aliases, ESPHome nodes and
@@ -21,11 +23,11 @@ Home Assistant discovery, `bmsdoc/status` online (last will: offline), `bmsdoc/w
 from __future__ import annotations
 
 import functools
+import gc
 import heapq
 import json
 import logging
 import os
-import queue
 import socket
 import threading
 import time
@@ -35,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from drivers.mqtt import discovery, shapes, shard
-from drivers.mqtt.client import FLEET_RECONNECT, connect, make_client, reason_text
+from drivers.mqtt.client import FLEET_RECONNECT, MQTT_ERR_SUCCESS, connect, make_client, reason_text
 from drivers.mqtt.config import FleetConfig, PackConfig, Timing, valid_pack_name
 from drivers.mqtt.packs import SPLIT_SHAPES, PackState
 from drivers.mqtt.url import Broker
@@ -49,6 +51,7 @@ PROBE = 1.5  # seconds the workers have to re-announce after a last will
 # Messages waiting beyond this: the worker is behind (more packs than its CPU checks per second), so whole readings
 # are coalesced like split ones: each pack's newest reading is checked once per drained burst.
 BACKLOG = 500
+DRAIN = int(os.environ.get("BMSDOC_FLEET_DRAIN", "0"))
 CHECK_BUDGET = 0.1  # seconds of checking before the worker reads its messages again
 # The fleet's checks are stateless, one reading at a time: the reference evaluator decides them (it agrees with
 # durable-rules on every rule, tests/test_durable.py) at a third of the cost, as `bmsdoc log analyze` does.
@@ -127,7 +130,10 @@ class FleetService:
         self._worker_seen: dict[str, float] = {}  # other live workers -> monotonic time of their last announcement
         self._probe: tuple[float, float] | None = None  # (started, ends): who re-announces after a last will
         self.connected = threading.Event()
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._inbox: list[tuple[str, bytes, bool, float, float]] = []  # what the network loop read, in order
+        self._waiting = 0  # messages read but not handled yet (the worker is behind when there are many)
+        self._retry_at: float | None = None  # broker lost: monotonic time of the next reconnect attempt
+        self._retry_delay = 0.0
         self._heap: list[tuple[float, int, str]] = []
         self._n = 0
         self._stop = threading.Event()
@@ -149,6 +155,8 @@ class FleetService:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self._subscribing: set[int] = set()  # mids of this connection's SUBSCRIBEs not acknowledged yet
         self._last_announce = 0.0
         self._refused = ""
         self._last_stale_scan = 0.0
@@ -158,7 +166,6 @@ class FleetService:
 
     def start(self, timeout: float = 10.0) -> None:
         connect(self.client, self.broker, keepalive=self.keepalive, expiry=self.session_expiry)
-        self.client.loop_start()
         self._thread = threading.Thread(target=self._run, name="bmsdoc-fleet", daemon=True)
         self._thread.start()
         end = time.monotonic() + timeout
@@ -166,25 +173,29 @@ class FleetService:
             pass
         if not self.connected.is_set():
             self.stop()
-            self.client.loop_stop()
             why = f" ({self._refused}: check the user name and password)" if self._refused else ""
             raise UserError(f"the broker at {self.broker.describe()} refused the connection{why}" if why else
                             f"the broker at {self.broker.describe()} did not accept the connection within {timeout:g} s")
 
     def stop(self) -> None:
+        """Stop the thread; it says goodbye (worker entry cleared, `bmsdoc/status` offline) and disconnects."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(5)
+            self._thread.join(8)
+
+    def _goodbye(self) -> None:
         try:
             if self.connected.is_set():
-                self.client.publish(self._worker_topic, b"", qos=1, retain=True)
-                infos = [self.client.publish(discovery.AVAILABILITY, b"offline", qos=1, retain=True)]
-                for i in infos:
-                    i.wait_for_publish(2)
+                infos = [self.client.publish(self._worker_topic, b"", qos=1, retain=True),
+                         self.client.publish(discovery.AVAILABILITY, b"offline", qos=1, retain=True)]
+                end = time.monotonic() + 2.0
+                while time.monotonic() < end and not all(i.is_published() for i in infos):
+                    if self.client.loop(0.05) != MQTT_ERR_SUCCESS:
+                        break
             self.client.disconnect()
+            self.client.loop(0.05)  # let the DISCONNECT go out and the socket close
         except (RuntimeError, ValueError, OSError):
             pass
-        self.client.loop_stop()
 
     def run_forever(self, duration: float | None = None) -> None:
         end = None if duration is None else time.monotonic() + duration
@@ -199,14 +210,53 @@ class FleetService:
         from paho.mqtt.subscribeoptions import SubscribeOptions
 
         q1 = SubscribeOptions(qos=1)
+        # Telemetry at QoS 1 only when the broker keeps this worker's session (--session-expiry): without a session
+        # a reading the broker has not delivered when the connection drops is gone at either QoS, and QoS 0 spares
+        # an acknowledgement per reading (a packet, a system call and paho's bookkeeping).
+        tq = q1 if self.session_expiry else SubscribeOptions(qos=0)
         reading = f"$share/{self.group}/bmsdoc/+/reading" if self.share else "bmsdoc/+/reading"
-        subs = [(reading, q1), ("bmsdoc/+/settings", q1), ("bmsdoc/+/state", SubscribeOptions(qos=1, noLocal=True)),
+        subs = [(reading, tq), ("bmsdoc/+/settings", q1), ("bmsdoc/+/state", SubscribeOptions(qos=1, noLocal=True)),
                 (f"bmsdoc/workers/{self.group}/+", q1), ("homeassistant/status", q1), (discovery.AVAILABILITY, q1)]
         if self.share:  # who else checked a whole-reading pack, so a silent pack is told from one checked elsewhere
             subs.append(("bmsdoc/+/findings", SubscribeOptions(qos=0, noLocal=True)))
         for shape, source in self._routes:
-            subs.append((source if shape == "serialbattery" else f"{source}/#", q1))
+            subs.append((source if shape == "serialbattery" else f"{source}/#", tq))
         return subs
+
+    def _network(self, timeout: float) -> None:
+        """Run paho's loop for up to `timeout` seconds, then read whatever else is already waiting (without
+        blocking, up to BACKLOG messages) into the inbox. A lost broker is reconnected with backoff
+        (FLEET_RECONNECT, as paho's own loop would), while pack work (stale scans) goes on."""
+        if self._retry_at is not None:
+            wait = self._retry_at - time.monotonic()
+            if wait > 0:
+                self._stop.wait(min(wait, timeout))
+                return
+            try:
+                self.client.reconnect()
+            except (OSError, ValueError) as e:  # the broker is still away (refused, unreachable, TLS)
+                log.debug("reconnect failed: %s", e)
+                self._backoff()
+                return
+            self._retry_at = None
+        if self.client.loop(timeout) != MQTT_ERR_SUCCESS:
+            self._backoff()
+            return
+        for _ in range(DRAIN):
+            n = len(self._inbox)
+            if self.client.loop(0.0) != MQTT_ERR_SUCCESS:
+                self._backoff()
+                return
+            if len(self._inbox) == n:
+                break
+
+    def _backoff(self) -> None:
+        if self._stop.is_set():
+            return
+        lo, hi = FLEET_RECONNECT
+        self._retry_delay = min(hi, self._retry_delay * 2) if self._retry_delay else lo
+        self._retry_at = time.monotonic() + self._retry_delay
+        self.connected.clear()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
         if getattr(reason_code, "is_failure", False):
@@ -215,14 +265,22 @@ class FleetService:
                 log.warning("broker refused the connection: %s", self._refused)
             return
         self.stats.connects += 1
+        self._retry_delay = 0.0
         log.info("connected (session present: %s)", getattr(flags, "session_present", None))
         subs = self._subscriptions()
+        self._subscribing = set()
         for i in range(0, len(subs), 100):  # a broker limits the topics of one SUBSCRIBE
-            client.subscribe(subs[i:i + 100])
+            self._subscribing.add(client.subscribe(subs[i:i + 100])[1])
         client.publish(discovery.AVAILABILITY, b"online", qos=1, retain=True)
         self._announce(force=True)
-        self.connected.set()
-        self._q.put((_CONNECTED, b"", False, time.monotonic(), time.time()))
+        self._inbox.append((_CONNECTED, b"", False, time.monotonic(), time.time()))
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties=None) -> None:
+        """Connected for the caller (start() returns) once the broker has confirmed every subscription: a reading
+        published after that reaches this worker."""
+        self._subscribing.discard(mid)
+        if not self._subscribing:
+            self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
         if self.connected.is_set() and not self._stop.is_set():
@@ -231,7 +289,7 @@ class FleetService:
         self.connected.clear()
 
     def _on_message(self, client, userdata, msg) -> None:
-        self._q.put((msg.topic, msg.payload, msg.retain, time.monotonic(), time.time()))
+        self._inbox.append((msg.topic, msg.payload, msg.retain, time.monotonic(), time.time()))
 
     # ------------------------------------------------------------------------------ processing thread
 
@@ -246,9 +304,13 @@ class FleetService:
         from engine.reading import Reading
 
         check(Reading(), self.kb, engine=CHECK_ENGINE)  # load what checking needs before the first reading waits
+        # The knowledge base and the modules are hundreds of thousands of objects that live as long as the service:
+        # out of the collector's sight, its full collections (one every few thousand readings) stop walking them.
+        gc.freeze()
         try:
             self._loop()
         finally:
+            self._goodbye()
             if self.store is not None:
                 self.store.close()
                 self.store = None
@@ -260,14 +322,18 @@ class FleetService:
             if self._heap:
                 timeout = max(0.0, min(timeout, self._heap[0][0] - now))
             try:
-                item = self._q.get(timeout=timeout)
-                self._handle(*item)
-                for _ in range(500):  # drain a burst before looking at the clock again
-                    self._handle(*self._q.get_nowait())
-            except queue.Empty:
-                pass
-            except Exception:  # noqa: BLE001 - one bad message must never stop the service
-                log.exception("unexpected error while handling a message")
+                self._network(timeout)
+            except Exception:  # noqa: BLE001 - a paho surprise must never stop the service
+                log.exception("unexpected error in the network loop")
+                self._backoff()
+            batch, self._inbox = self._inbox, []
+            for i, item in enumerate(batch):
+                self._waiting = len(batch) - i - 1
+                try:
+                    self._handle(*item)
+                except Exception:  # noqa: BLE001 - one bad message must never stop the service
+                    log.exception("unexpected error while handling a message")
+            self._waiting = 0
             self._due_checks()
             self._housekeeping()
 
@@ -399,7 +465,7 @@ class FleetService:
         ps.received = wall
         ps.seen_wall = wall
         ps.touched(mono, self.timing, whole=whole)
-        if whole and ps.due is not None and ps.due <= time.monotonic() and self._q.qsize() < BACKLOG:
+        if whole and ps.due is not None and ps.due <= time.monotonic() and self._waiting < BACKLOG:
             self._check(ps)  # a whole reading within the rate limit is checked at once, before the next overwrites it
         else:
             self._schedule(ps)
@@ -518,14 +584,19 @@ class FleetService:
 
     # ------------------------------------------------------------------------------ checking
 
-    def _reading(self, ps: PackState):
+    def _fields(self, ps: PackState) -> tuple[dict[str, Any], list[str]]:
+        """The pack's reading fields before validation: its latest values and its settings."""
+        measured, notes = ps.measured()
+        fields = dict(measured)
+        fields.update(ps.settings(self.config.defaults))  # the owner's settings win over what the BMS reports
+        return fields, notes
+
+    def _reading(self, ps: PackState, fields: dict[str, Any], notes: list[str]):
         from pydantic import ValidationError
 
         from engine.reading import Reading, one_line
 
-        measured, notes = ps.measured()
-        fields = dict(measured)
-        fields.update(ps.settings(self.config.defaults))  # the owner's settings win over what the BMS reports
+        fields = dict(fields)
         for _attempt in range(3):
             try:
                 return Reading.model_validate(fields), notes
@@ -545,18 +616,20 @@ class FleetService:
         ps.due, ps.first_pending, ps.last_check = None, None, mono
         if ps.shape != "bmsdoc" and not self.owns(ps.name):
             return
-        try:
-            reading, notes = self._reading(ps)
-        except UserError as e:
-            self._malformed(f"bmsdoc/{ps.name}/reading" if ps.shape == "bmsdoc" else f"{ps.config.source}/#", str(e))
-            return
-        key = reading.model_dump_json()
-        if key == ps.last_key and ps.last_report is not None:
-            report = ps.last_report  # the same values again (a pack at rest, batmon-ha's repeats): same findings
+        fields, notes = self._fields(ps)
+        if fields == ps.last_key and ps.last_report is not None:
+            # the same values again (a pack at rest, batmon-ha's repeats): the same reading, the same findings
+            reading, report = ps.last_reading, ps.last_report
             self.stats.unchanged += 1
         else:
+            try:
+                reading, _notes = self._reading(ps, fields, notes)
+            except UserError as e:
+                self._malformed(f"bmsdoc/{ps.name}/reading" if ps.shape == "bmsdoc" else f"{ps.config.source}/#",
+                                str(e))
+                return
             report = check(reading, self.kb, engine=CHECK_ENGINE)
-            ps.last_key, ps.last_report = key, report
+            ps.last_key, ps.last_reading, ps.last_report = fields, reading, report
         self.stats.checks += 1
         now = time.time()
         findings = []
