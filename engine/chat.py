@@ -182,7 +182,7 @@ class Dialogue:
         if new.get("bms") and identity.get("bms") and new["bms"] != identity["bms"]:
             identity.pop("board_max_series", None)
         follow = bool(self.thread) and not _NEW_TOPIC.match(text.lower()) and (
-            intent == "followup" or self.pending == "select" or (not _own_topic(text) and bool(new)) or
+            intent == "followup" or (bool(_REFERS_BACK.search(text.lower())) and not new.get("families")) or self.pending == "select" or (not _own_topic(text) and bool(new)) or
             (self.last_card == "select" and any(k in new for k in _NEEDS) and not new.get("families")))
         if not follow and self.thread and self.last_card in self.data.cards and not _NEW_TOPIC.match(text.lower()):
             keys = [k for k in new if k not in ("families", "family_count")]
@@ -216,6 +216,10 @@ class Dialogue:
     # ------------------------------------------------------------ answering
 
     def _answer(self, text: str, combined: str, facts: dict[str, Any], intent: str) -> dict[str, Any]:
+        if combined != text and len(facts.get("families") or []) >= 2 and not self._new.get("families"):
+            r = self._topic_compare(text, facts["families"])  # "which one is more compact" after "jk vs ant"
+            if r is not None:
+                return r
         if self.last_card == "select" and combined != text and any(k in self._new for k in _NEEDS):
             intent = "select"  # "deck is really cramped though" after a ranking: rank again with it
         elif self.last_card == "select" and combined != text and self._new.get("families"):
@@ -223,7 +227,7 @@ class Dialogue:
             if r is not None:
                 return r
         if facts.get("bms") and _RATING_Q.search(text) and not facts.get("continuous") and intent != "select" and \
-                not re.search(r"regen|brak|charg", text.lower()):
+                not re.search(r"regen|brak|charg", combined.lower()):
             r = self._family_rating(facts)
             if r is not None:
                 return r
@@ -541,6 +545,9 @@ class Dialogue:
                         lines.append(f"**{b.name}** ({b.verdict})" + (f": {p.text} {_cites_md(p.citations)}" if p else "."))
                         cites += p.citations if p else []
                     return self._out("\n\n".join(lines), cites)
+        by_topic = self._topic_compare(self.thread[-1] if self.thread else text, fams)  # the topic of this turn
+        if by_topic is not None:
+            return by_topic
         series = facts.get("series")
         if series:
             over = [f for f in fams if self.data.family[f].series and series > self.data.family[f].series.max]
@@ -562,6 +569,41 @@ class Dialogue:
             cites += f.citations[:3]
         q = "How many cells in series, and what continuous current? Then I can rank them for your pack."
         return self._out("It depends on the pack and the deck:\n\n" + "\n\n".join(lines), cites, follow_up=q)
+
+    def _topic_compare(self, text: str, fams: list[str]) -> dict[str, Any] | None:
+        """'daly vs jk, when do they start balancing' / 'which one is more compact': each family on that one topic."""
+        low = text.lower()
+        fams = [f for f in fams if f in self.data.family]
+        if len(fams) < 2:
+            return None
+        lines: list[str] = []
+        cites: list[str] = []
+        if _BALANCE_TOPIC.search(low):
+            for fid in fams:
+                b = getattr(self.data.family[fid], "balancing", None)
+                if b is None:
+                    continue
+                lines.append(f"**{self.data.family[fid].name}**: {_balance_words(b)} {_cites_md(b.citations)}")
+                cites += b.citations
+        elif _SIZE_TOPIC.search(low):
+            rank = {"compact": 0, "standard": 1, "large": 2}
+            order = sorted(fams, key=lambda f: rank.get(getattr(self.data.family[f], "footprint", None) or "standard", 1))
+            for fid in order:
+                f = self.data.family[fid]
+                st = next((x for x in f.strengths or [] if _SIZE_WORDS.search(x.text.lower())), None)
+                kind = getattr(f, "footprint", None) or "standard"
+                text_ = st.text if st is not None else {
+                    "large": "A large board: dual busbars and warm copper planes that need room and airflow.",
+                    "standard": "No size figure in the handbook.", "compact": "Compact housing."}[kind]
+                c = list(st.citations) if st is not None else ({"large": ["1", "10"]}.get(kind, []))
+                lines.append(f"**{f.name}** ({kind}): {text_} {_cites_md(c)}".replace(" ()", ""))
+                cites += c
+            if lines:
+                lines[0] = f"{self.data.family[order[0]].name} is the more compact. " + lines[0]
+        if not lines:
+            return None
+        self.last_card = "compare-topic"
+        return self._out(" ".join(lines), cites)  # one paragraph: the first family named is the answer
 
     # ------------------------------------------------------------ flows
 
@@ -812,6 +854,27 @@ _OWN = re.compile(r"\b(bms|board|pack|battery|cell|cells|fet|regen|balanc\w*|cha
                   r"scooter|wake|trip\w*|cut\w*|hot|heat|smell\w*|jk|ant|jbd|daly|llt|jikong)\b")
 _NEW_TOPIC = re.compile(r"^\s*(different|new|another|other|unrelated|separate)\s(issue|question|problem|thing|topic)\b|"
                         r"^\s*(btw|by the way|also unrelated|question)\b")
+
+
+_REFERS_BACK = re.compile(r"\b(which one|which of (?:them|the two|those)|that one|the other one|either of|both of them|"
+                          r"of the two)\b")
+_BALANCE_TOPIC = re.compile(r"\b(balanc\w*|equaliz\w*|bleed|shuttl\w*|trigger)\b")
+_SIZE_TOPIC = re.compile(r"\b(compact|smaller|small|slim\w*|size|footprint|fits?|tight|cramped|narrow|bigger|room)\b")
+_SIZE_WORDS = re.compile(r"compact|footprint|slim|tight deck|cramped|mm wide")
+
+
+def _balance_words(b) -> str:
+    """One family's balancing in a sentence, from its card: how it balances and when it starts."""
+    start = getattr(b, "starts_above_v", None)
+    trig = getattr(b, "trigger_v", None)
+    kind = {"active": "Active balancing", "passive": "Passive balancing"}.get(b.type, "")
+    if start:
+        stops = ", and it often stops once it decides the pack is full" if "stop" in (b.note or "").lower() else ""
+        return f"{kind or 'Balances'} only from about {start:g} V per cell, so only at the top of a full charge{stops}."
+    if trig:
+        return (f"{kind or 'Balancing'} that starts once the cell spread passes about {trig.min:g} V "
+                f"(builders set {trig.min:g}-{trig.max:g} V).")
+    return b.note
 
 
 def _own_topic(text: str) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FORMAT = 2  # bump when the snapshot's shape changes
+FORMAT = 3  # bump when the snapshot's shape changes
 
 
 @dataclass
@@ -75,7 +75,7 @@ class ChatData:
         for fid, f in kb.families.items():
             d = f.model_dump()
             fams[fid] = {k: d.get(k) for k in ("id", "name", "aliases", "summary", "citations", "series", "rating", "pitfalls",
-                                                "strengths")}
+                                                "strengths", "balancing", "footprint")}
         return cls(cards, fams)
 
     def to_json(self) -> dict[str, Any]:

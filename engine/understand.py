@@ -21,10 +21,10 @@ MAX_TEXT = 4000  # a chat turn longer than this is read only up to here (pasted 
 
 # family id -> names riders use (lower case); content family aliases are added at run time
 FAMILY_NAMES: dict[str, tuple[str, ...]] = {
-    "jk": ("jk", "jkbms", "jk-bms", "jikong", "jiikong", "jk bms", "jk smart"),
+    "jk": ("jk", "jkbms", "jk-bms", "jikong", "jiikong", "jikon", "jkong", "jk bms", "jk smart"),
     "ant": ("ant", "antbms", "ant-bms", "ant bms"),
-    "jbd": ("jbd", "llt", "overkill", "xiaoxiang", "jbd-bms", "jbdbms", "lltpower"),
-    "daly": ("daly", "daley", "dally", "dalybms", "daly-bms"),
+    "jbd": ("jbd", "llt", "overkill", "xiaoxiang", "xiao xiang", "jbd-bms", "jbdbms", "lltpower"),
+    "daly": ("daly", "dalys", "daley", "dally", "dali", "dalli", "dalybms", "daly-bms"),
     "charge-only": ("charge-only", "charge only", "charge-only bms", "monitor board", "no-fet", "nofet"),
 }
 _FUZZY_NAMES = {"jikong": "jk", "daly": "daly", "overkill": "jbd", "xiaoxiang": "jbd", "antbms": "ant", "jkbms": "jk"}
