@@ -258,11 +258,12 @@ class Dialogue:
             m = cards.best(self.data, text, facts, intent)
             if m is not None and m.score < cards.MIN_SCORE + 2:
                 m = None
+        own = m is not None  # the turn names its own topic ("ant app wont pair" after a temperature question)
         if m is None:
             m = cards.best(self.data, combined, facts, intent)
         if combined != text and self.last_card in self.data.cards and (m is None or m.card.id != self.last_card):
             keys = [k for k in self._new if k not in ("families", "family_count")]
-            if keys:  # "i charge to 4.2" after "daly not balancing": the fact answers the last card's own condition
+            if keys and not (own and set(keys) <= {"bms"}):  # a new family with its own topic is a new question  # "i charge to 4.2" after "daly not balancing": the fact answers the last card's own condition
                 last = next((x for x in cards.ranked(self.data, combined, facts, intent)
                              if x.card.id == self.last_card), None)
                 if last is not None and cards.answers_with(last, facts, keys):
