@@ -28,6 +28,7 @@ import heapq
 import json
 import logging
 import os
+import select
 import socket
 import threading
 import time
@@ -51,7 +52,6 @@ PROBE = 1.5  # seconds the workers have to re-announce after a last will
 # Messages waiting beyond this: the worker is behind (more packs than its CPU checks per second), so whole readings
 # are coalesced like split ones: each pack's newest reading is checked once per drained burst.
 BACKLOG = 500
-DRAIN = int(os.environ.get("BMSDOC_FLEET_DRAIN", "0"))
 CHECK_BUDGET = 0.1  # seconds of checking before the worker reads its messages again
 # The fleet's checks are stateless, one reading at a time: the reference evaluator decides them (it agrees with
 # durable-rules on every rule, tests/test_durable.py) at a third of the cost, as `bmsdoc log analyze` does.
@@ -189,11 +189,14 @@ class FleetService:
                 infos = [self.client.publish(self._worker_topic, b"", qos=1, retain=True),
                          self.client.publish(discovery.AVAILABILITY, b"offline", qos=1, retain=True)]
                 end = time.monotonic() + 2.0
-                while time.monotonic() < end and not all(i.is_published() for i in infos):
-                    if self.client.loop(0.05) != MQTT_ERR_SUCCESS:
-                        break
-            self.client.disconnect()
-            self.client.loop(0.05)  # let the DISCONNECT go out and the socket close
+                while time.monotonic() < end and not all(i.is_published() for i in infos) \
+                        and self.client.socket() is not None:
+                    self._network(0.05)
+            self.client.disconnect()  # written at once (no network thread)
+            sock = self.client.socket()
+            if sock is not None:  # the broker closes its side: paho reads that and closes the socket
+                select.select([sock], [], [], 0.5)
+                self.client.loop_read()
         except (RuntimeError, ValueError, OSError):
             pass
 
@@ -224,9 +227,11 @@ class FleetService:
         return subs
 
     def _network(self, timeout: float) -> None:
-        """Run paho's loop for up to `timeout` seconds, then read whatever else is already waiting (without
-        blocking, up to BACKLOG messages) into the inbox. A lost broker is reconnected with backoff
-        (FLEET_RECONNECT, as paho's own loop would), while pack work (stale scans) goes on."""
+        """Wait up to `timeout` seconds for the broker, then let paho read what has arrived (into the inbox, at most
+        BACKLOG messages), write what is queued and keep the connection alive: paho's API for an application's own
+        event loop (`socket`, `want_write`, `loop_read`, `loop_write`, `loop_misc`). Publishing then writes at once,
+        without the wake-up byte paho's own loops send for every publish. A lost broker is reconnected with
+        backoff (FLEET_RECONNECT, as paho's own loop would), while pack work (stale scans) goes on."""
         if self._retry_at is not None:
             wait = self._retry_at - time.monotonic()
             if wait > 0:
@@ -239,16 +244,29 @@ class FleetService:
                 self._backoff()
                 return
             self._retry_at = None
-        if self.client.loop(timeout) != MQTT_ERR_SUCCESS:
+        c = self.client
+        sock = c.socket()
+        if sock is None:
             self._backoff()
             return
-        for _ in range(DRAIN):
+        pending = getattr(sock, "pending", None)  # TLS: bytes already decrypted are not seen by select()
+        if not (pending and pending()):
+            try:
+                select.select([sock], [sock] if c.want_write() else [], [], timeout)
+            except (OSError, ValueError):  # the socket closed under us: the reads below say so
+                pass
+        rc = MQTT_ERR_SUCCESS
+        while rc == MQTT_ERR_SUCCESS and len(self._inbox) < BACKLOG:
             n = len(self._inbox)
-            if self.client.loop(0.0) != MQTT_ERR_SUCCESS:
-                self._backoff()
-                return
+            rc = c.loop_read()  # a packet or a few; nothing waiting: returns at once
             if len(self._inbox) == n:
                 break
+        if rc == MQTT_ERR_SUCCESS and c.want_write():
+            rc = c.loop_write()
+        if rc == MQTT_ERR_SUCCESS:
+            rc = c.loop_misc()  # keepalive pings, and a broker that stopped answering them
+        if rc != MQTT_ERR_SUCCESS:
+            self._backoff()
 
     def _backoff(self) -> None:
         if self._stop.is_set():
