@@ -832,6 +832,8 @@ class Dialogue:
         shared = {t for t in tokens(text) if t not in generic} & set(tokens(d.title + " " + d.text))
         if len(shared) < 2:  # one shared word is a coincidence, not an answer
             return self._out(NOT_COVERED, [])
+        if len(shared) >= 3:  # most of the question's own words are in one note: that note is the answer
+            return self._out(f"The handbook's note on that: {d.show} {_cites_md(d.citations)}", list(d.citations))
         return self._out(f"The handbook has no direct answer to that; its closest note: {d.show} {_cites_md(d.citations)}",
                          list(d.citations))
 

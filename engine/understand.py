@@ -181,6 +181,10 @@ def understand(text: str, names: dict[str, str] | None = None) -> dict[str, Any]
     return facts
 
 
+_BOARD_SWAP = re.compile(r"\bfrom (?:a |an |my |the )?(\d{1,2}) ?s\b[^.,;]{0,20}?\b(?:to|for) (?:a |an |the )?(\d{1,2}) ?s\b"
+                         r"(?= ?(?:one|board|bms|unit|model|version|ant|jk|jbd|daly|llt)\b)")
+
+
 def _series(low: str, facts: dict[str, Any], names: dict[str, str]) -> None:
     if m := _SP.search(low):
         facts["series"], facts["parallel"] = int(m.group(1)), int(m.group(2))
@@ -205,6 +209,11 @@ def _series(low: str, facts: dict[str, Any], names: dict[str, str]) -> None:
             found.append((m.start(), m.end(), n))
     if "series" in facts:
         found = [f for f in found if f[2] != facts["series"]]
+    swap = _BOARD_SWAP.search(low)
+    if swap:  # "moving my ant from a 10s board to a 14s one": two boards, and no pack series said
+        facts["board_max_series"] = int(swap.group(2))
+        facts["board_from_series"] = int(swap.group(1))
+        found = [f for f in found if not (swap.start() <= f[0] < swap.end())]
     board_words = ("bms", "board", "ant", "jk", "jbd", "daly", "llt", "unit", "model", "sku", "version")
     pack_words = ("pack", "battery", "scooter", "build", "my ", "cells")
     for start, end, n in found:
