@@ -221,7 +221,7 @@ class FleetService:
         subs = [(reading, tq), ("bmsdoc/+/settings", q1), ("bmsdoc/+/state", SubscribeOptions(qos=1, noLocal=True)),
                 (f"bmsdoc/workers/{self.group}/+", q1), ("homeassistant/status", q1), (discovery.AVAILABILITY, q1)]
         if self.share:  # who else checked a whole-reading pack, so a silent pack is told from one checked elsewhere
-            subs.append(("bmsdoc/+/findings", SubscribeOptions(qos=0, noLocal=True)))
+            subs.append(("bmsdoc/+/attributes", SubscribeOptions(qos=0, noLocal=True)))
         for shape, source in self._routes:
             subs.append((source if shape == "serialbattery" else f"{source}/#", tq))
         return subs
@@ -430,7 +430,7 @@ class FleetService:
                     self._settings(name, payload)
                 elif kind == "state":
                     self._adopt(name, payload)
-                elif kind == "findings" and not retained and name in self.packs:
+                elif kind == "attributes" and not retained and name in self.packs:
                     self.packs[name].seen_wall = max(self.packs[name].seen_wall, wall)
                 return
             if parts[0] == "bmsdoc" and len(parts) == 4 and parts[1] == "workers" and parts[2] == self.group:
@@ -672,6 +672,8 @@ class FleetService:
         status = status_of(findings)
         was_stale = ps.stale
         ps.stale = False
+        if findings == ps.findings:
+            findings = ps.findings  # the same object: its JSON is neither made nor published again
         ps.findings, ps.questions = findings, questions
         if raised or cleared or was_stale or ps.status is None:
             ps.active, ps.active_time = current, now
@@ -718,18 +720,20 @@ class FleetService:
         self.stats.published += 1
 
     def _publish_results(self, ps: PackState, force: bool = False) -> None:
-        """Findings on every check (their evidence moves with each reading); status, questions and attributes when
-        they change (or after a reconnect: force)."""
+        """Findings, status and questions when they change (a finding's evidence is part of it: a moving value is
+        a change), or after a reconnect (force); attributes when they change and at least every ATTRIBUTES_EVERY
+        seconds, with the time of the latest check: the pack's sign of life for Home Assistant and the other
+        workers."""
         base = f"bmsdoc/{ps.name}"
         status = "stale" if ps.stale else (ps.status or status_of(ps.findings))
-        # QoS 0: published again on every check, so one lost copy is replaced within a reading; no PUBACK to handle
-        self._pub(f"{base}/findings", ps.findings, ps, qos=0)
+        self._pub(f"{base}/findings", ps.findings, ps, force, qos=1)
         self._pub(f"{base}/questions", ps.questions, ps, force)
         attrs = {"findings": [f["title"] for f in ps.findings], "rules": [f["rule"] for f in ps.findings],
                  "questions": [q.get("ask") for q in ps.questions if isinstance(q, dict)], "worker": self.worker_id}
         key = repr(attrs)  # only compared: the same order every time
         now = time.time()
-        if force or key != ps.attrs_key or now - ps.attrs_at >= ATTRIBUTES_EVERY:  # "checked" ages in between
+        every = min(ATTRIBUTES_EVERY, self.timing.stale_after / 3)  # another worker must see it before "stale"
+        if force or key != ps.attrs_key or now - ps.attrs_at >= every:  # "checked" ages in between
             ps.attrs_key, ps.attrs_at = key, now
             self._pub(f"{base}/attributes", {**attrs, "checked": iso(now)}, ps)
         self._pub(f"{base}/status", status.encode(), ps, force)
