@@ -20,6 +20,7 @@ from engine.evaluate import (
     rule_truth,
     scope_text,
     scope_truth,
+    truth,
     unknown_fields,
 )
 from engine.facts import condition_values, derive_facts
@@ -99,11 +100,11 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
     findings: list[Finding] = []
     undecided: list[Any] = []  # rules neither true nor false: what is missing is worked out when asked
     agree: list[str] = []
-    for rid, lr in kb.rules.items():
-        rule = lr.rule
-        if rule.status == "deprecated":  # kept for its id and history, never run
-            continue
-        t = rule_truth(rule.scope, lr.tree, values)
+    scoped = rules_in_scope(kb, values.get("bms"), values.get("chemistry"))
+    for rid, lr, s in scoped:
+        t = truth(lr.tree, values)  # = rule_truth(lr.rule.scope, lr.tree, values): s is the scope's part
+        if t is not False and s is None:
+            t = None
         fires = (rid in fired) if fired is not None else t is True
         if fired is not None and fires != (t is True):
             agree.append(rid)
@@ -111,6 +112,11 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
             findings.append(_finding(lr, values, facts))
         elif t is None:
             undecided.append(lr)
+    if fired is not None:  # durable-rules fired a rule whose scope excludes the reading: it decides, as above
+        for rid in sorted(fired - {rid for rid, _lr, _s in scoped}):
+            if kb.rules[rid].rule.status != "deprecated":
+                agree.append(rid)
+                findings.append(_finding(kb.rules[rid], values, facts))
     if agree:
         notes.append("durable-rules and the evaluator disagree on: " + ", ".join(sorted(agree))
                      + " (please report this reading)")
@@ -162,6 +168,36 @@ def _pending_cached(kb, undecided: list[Any], values: dict[str, Any], facts) -> 
             del table[next(iter(table))]
         table[key] = got
     return list(got[0]), list(got[1])  # the lists are the caller's; the frozen items are shared
+
+
+_SCOPE_CACHE: dict[int, tuple[Any, dict[tuple[Any, Any], list[tuple[str, Any, Any]]]]] = {}
+
+
+def rules_in_scope(kb, bms: Any, chemistry: Any) -> list[tuple[str, Any, Any]]:
+    """(id, rule, scope truth) of every rule that runs (not deprecated) and whose scope is not false for this
+    family and chemistry (None: not known), in KB order; worked out once per KB and pair. A scope reads only the
+    reading's bms and chemistry (engine.evaluate.scope_truth), so the rules it rules out need no look."""
+    hit = _SCOPE_CACHE.get(id(kb))
+    if hit is None or hit[0] is not kb:
+        _SCOPE_CACHE.clear()
+        hit = _SCOPE_CACHE[id(kb)] = (kb, {})
+    key: tuple[Any, Any] | None = (bms, chemistry)
+    try:
+        got = hit[1].get(key)  # type: ignore[arg-type]
+    except TypeError:  # not hashable (never for a validated reading): no cache
+        got, key = None, None
+    if got is None:
+        values = {"bms": bms, "chemistry": chemistry}
+        got = []
+        for rid, lr in kb.rules.items():
+            if lr.rule.status == "deprecated":  # kept for its id and history, never run
+                continue
+            s, _ = scope_truth(lr.rule.scope, values)
+            if s is not False:
+                got.append((rid, lr, s))
+        if key is not None and len(hit[1]) < 256:
+            hit[1][key] = got
+    return got
 
 
 def values_for(reading: Reading, kb) -> dict[str, Any]:

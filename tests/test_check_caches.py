@@ -1,7 +1,8 @@
-"""check() remembers what was not checked and the ranked questions by what they depend on (engine.check
-_pending_cached): readings that differ only in their values get them from the cache. Differential test: every
-reading of the reasoning example sets, and copies of them with other values, must get exactly the questions and the
-not-checked list that working them out afresh gives."""
+"""What check() remembers between readings (the fleet and the live view check many a second), tested against
+working it out afresh on every reading of the reasoning example sets and on copies of them with other values and
+another family:
+- the rules whose scope admits a family and chemistry (engine.check.rules_in_scope) decide as rule_truth does;
+- what was not checked and the ranked questions, remembered by what they depend on (_pending_cached)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from engine import check as check_mod
-from engine.check import check
+from engine.check import check, rules_in_scope, values_for
+from engine.evaluate import rule_truth, truth
 from engine.reading import Reading
 from kb.errors import UserError
 
@@ -18,7 +20,16 @@ DATA = Path(__file__).parent / "data"
 OTHER_FAMILY = {"daly": "jk", "jk": "daly", "ant": "jbd", "jbd": "ant"}
 
 
+_CACHE: list[Reading] = []
+
+
 def _readings() -> list[Reading]:
+    if not _CACHE:
+        _CACHE.extend(_make_readings())
+    return _CACHE
+
+
+def _make_readings() -> list[Reading]:
     from tui.commands.check import read_input
 
     out = []
@@ -74,3 +85,23 @@ def test_a_callers_changes_to_the_lists_do_not_reach_the_next_report(kb):
     again = check(r, kb)
     assert [q.field for q in again.questions] == asked
     assert again.not_checked
+
+
+def test_rules_in_scope_decide_every_rule_as_rule_truth_does(kb):
+    excluded = 0
+    for r in _readings():
+        values = values_for(r, kb)
+        scoped = {rid: s for rid, _lr, s in rules_in_scope(kb, values.get("bms"), values.get("chemistry"))}
+        for rid, lr in kb.rules.items():
+            if lr.rule.status == "deprecated":
+                assert rid not in scoped
+                continue
+            expected = rule_truth(lr.rule.scope, lr.tree, values)
+            if rid not in scoped:
+                assert expected is False, (rid, r.given())
+                excluded += 1
+                continue
+            t = truth(lr.tree, values)
+            got = False if t is False else (None if t is None or scoped[rid] is None else True)
+            assert got == expected, (rid, r.given())
+    assert excluded  # family-scoped rules were left out for other families
