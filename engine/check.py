@@ -20,7 +20,6 @@ from engine.evaluate import (
     rule_truth,
     scope_text,
     scope_truth,
-    truth,
     unknown_fields,
 )
 from engine.facts import condition_values, derive_facts
@@ -101,8 +100,8 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
     undecided: list[Any] = []  # rules neither true nor false: what is missing is worked out when asked
     agree: list[str] = []
     scoped = rules_in_scope(kb, values.get("bms"), values.get("chemistry"))
-    for rid, lr, s in scoped:
-        t = truth(lr.tree, values)  # = rule_truth(lr.rule.scope, lr.tree, values): s is the scope's part
+    for rid, lr, s, condition in scoped:
+        t = condition(values)  # = rule_truth(lr.rule.scope, lr.tree, values): s is the scope's part
         if t is not False and s is None:
             t = None
         fires = (rid in fired) if fired is not None else t is True
@@ -113,7 +112,7 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
         elif t is None:
             undecided.append(lr)
     if fired is not None:  # durable-rules fired a rule whose scope excludes the reading: it decides, as above
-        for rid in sorted(fired - {rid for rid, _lr, _s in scoped}):
+        for rid in sorted(fired - {rid for rid, _lr, _s, _c in scoped}):
             if kb.rules[rid].rule.status != "deprecated":
                 agree.append(rid)
                 findings.append(_finding(kb.rules[rid], values, facts))
@@ -170,17 +169,20 @@ def _pending_cached(kb, undecided: list[Any], values: dict[str, Any], facts) -> 
     return list(got[0]), list(got[1])  # the lists are the caller's; the frozen items are shared
 
 
-_SCOPE_CACHE: dict[int, tuple[Any, dict[tuple[Any, Any], list[tuple[str, Any, Any]]]]] = {}
+_SCOPE_CACHE: dict[int, tuple[Any, dict[tuple[Any, Any], list[tuple[str, Any, Any, Any]]], dict[str, Any]]] = {}
 
 
-def rules_in_scope(kb, bms: Any, chemistry: Any) -> list[tuple[str, Any, Any]]:
-    """(id, rule, scope truth) of every rule that runs (not deprecated) and whose scope is not false for this
-    family and chemistry (None: not known), in KB order; worked out once per KB and pair. A scope reads only the
-    reading's bms and chemistry (engine.evaluate.scope_truth), so the rules it rules out need no look."""
+def rules_in_scope(kb, bms: Any, chemistry: Any) -> list[tuple[str, Any, Any, Any]]:
+    """(id, rule, scope truth, condition) of every rule that runs (not deprecated) and whose scope is not false
+    for this family and chemistry (None: not known), in KB order; worked out once per KB and pair. A scope reads
+    only the reading's bms and chemistry (engine.evaluate.scope_truth), so the rules it rules out need no look.
+    condition(values) is the rule's condition compiled once per KB (engine.compiled): truth(tree, values)."""
+    from engine.compiled import compile_truth
+
     hit = _SCOPE_CACHE.get(id(kb))
     if hit is None or hit[0] is not kb:
         _SCOPE_CACHE.clear()
-        hit = _SCOPE_CACHE[id(kb)] = (kb, {})
+        hit = _SCOPE_CACHE[id(kb)] = (kb, {}, {})
     key: tuple[Any, Any] | None = (bms, chemistry)
     try:
         got = hit[1].get(key)  # type: ignore[arg-type]
@@ -194,7 +196,10 @@ def rules_in_scope(kb, bms: Any, chemistry: Any) -> list[tuple[str, Any, Any]]:
                 continue
             s, _ = scope_truth(lr.rule.scope, values)
             if s is not False:
-                got.append((rid, lr, s))
+                condition = hit[2].get(rid)
+                if condition is None:
+                    condition = hit[2][rid] = compile_truth(lr.tree)
+                got.append((rid, lr, s, condition))
         if key is not None and len(hit[1]) < 256:
             hit[1][key] = got
     return got

@@ -1,7 +1,8 @@
 """What check() remembers between readings (the fleet and the live view check many a second), tested against
 working it out afresh on every reading of the reasoning example sets and on copies of them with other values and
 another family:
-- the rules whose scope admits a family and chemistry (engine.check.rules_in_scope) decide as rule_truth does;
+- the rules whose scope admits a family and chemistry (engine.check.rules_in_scope), with their conditions
+  compiled to closures (engine.compiled), decide as rule_truth and the tree walker do;
 - what was not checked and the ranked questions, remembered by what they depend on (_pending_cached)."""
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def test_rules_in_scope_decide_every_rule_as_rule_truth_does(kb):
     excluded = 0
     for r in _readings():
         values = values_for(r, kb)
-        scoped = {rid: s for rid, _lr, s in rules_in_scope(kb, values.get("bms"), values.get("chemistry"))}
+        scoped = {rid: (s, c) for rid, _lr, s, c in rules_in_scope(kb, values.get("bms"), values.get("chemistry"))}
         for rid, lr in kb.rules.items():
             if lr.rule.status == "deprecated":
                 assert rid not in scoped
@@ -101,7 +102,9 @@ def test_rules_in_scope_decide_every_rule_as_rule_truth_does(kb):
                 assert expected is False, (rid, r.given())
                 excluded += 1
                 continue
-            t = truth(lr.tree, values)
-            got = False if t is False else (None if t is None or scoped[rid] is None else True)
+            s, condition = scoped[rid]
+            assert condition(values) == truth(lr.tree, values), (rid, r.given())  # compiled = the tree walker
+            t = condition(values)
+            got = False if t is False else (None if t is None or s is None else True)
             assert got == expected, (rid, r.given())
     assert excluded  # family-scoped rules were left out for other families

@@ -1,0 +1,95 @@
+"""Condition trees made into Python closures once per KB: exactly engine.evaluate.truth (three-valued, Kleene),
+without walking the tree and testing node types on every reading. check() runs every rule on every reading (the
+fleet service does it a thousand times a second); the tree walker stays the reference (tests compare the two on
+every rule and every example reading) and the source of every explanation.
+
+Built from the parsed tree (kb.expr nodes), never from text: no eval.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from engine.evaluate import _MISSING, Truth, _compare, _DivZero, _num, operand_value
+from kb.expr import And, Cmp, Lit, Node, Ref
+
+Compiled = Callable[[Mapping[str, Any]], Truth]
+
+_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+        ">=": operator.ge}
+
+
+def compile_truth(tree: Node) -> Compiled:
+    """A function of the values with the same result as engine.evaluate.truth(tree, values)."""
+    if isinstance(tree, Cmp):
+        return _compile_cmp(tree)
+    items = tuple(compile_truth(i) for i in tree.items)
+    if isinstance(tree, And):
+        def all_of(values: Mapping[str, Any]) -> Truth:
+            result: Truth = True
+            for item in items:
+                t = item(values)
+                if t is False:
+                    return False
+                if t is None:
+                    result = None
+            return result
+        return all_of
+
+    def any_of(values: Mapping[str, Any]) -> Truth:
+        result: Truth = False
+        for item in items:
+            t = item(values)
+            if t is True:
+                return True
+            if t is None:
+                result = None
+        return result
+    return any_of
+
+
+def _compile_cmp(c: Cmp) -> Compiled:
+    field, op, rhs = c.field, c.op, c.rhs
+    py = _OPS[op]
+    # A missing field (absent or None) is unknown, as engine.evaluate._get has it. Two floats compare as Python
+    # compares them (what _compare does for them after _num); anything else goes through _compare itself.
+    if isinstance(rhs, Lit):
+        b = _num(rhs.value)
+
+        def with_literal(values: Mapping[str, Any]) -> Truth:
+            a = values.get(field)
+            if a is None:
+                return None
+            if a.__class__ is float and b.__class__ is float:
+                return py(a, b)
+            return _compare(op, a, b)
+        return with_literal
+    if isinstance(rhs, Ref):
+        other = rhs.field
+
+        def with_field(values: Mapping[str, Any]) -> Truth:
+            a = values.get(field)
+            if a is None:
+                return None
+            b2 = values.get(other)
+            if b2 is None:
+                return None
+            if a.__class__ is float and b2.__class__ is float:
+                return py(a, b2)
+            return _compare(op, a, b2)
+        return with_field
+
+    def with_arithmetic(values: Mapping[str, Any]) -> Truth:
+        a = values.get(field)
+        if a is None:
+            return None
+        try:
+            b3 = operand_value(rhs, values)
+        except _DivZero:
+            return None
+        if b3 is _MISSING:
+            return None
+        return _compare(op, a, b3)
+    return with_arithmetic
