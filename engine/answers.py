@@ -131,7 +131,7 @@ def ranked(data, text: str, facts: dict[str, Any], intent: str) -> list[Match]:
     cards = data.cards
     if not cards:
         return []
-    prefixes = _alternatives(tuple(e for c in cards.values() for e in [*c.need, *c.any]))
+    prefixes = _alternatives(tuple(e for c in cards.values() for e in [*c.need, *c.any, *c.none]))
     words = Words(text, prefixes)
     facts = with_flags(facts)
     fams = list(facts.get("families") or ([facts["bms"]] if facts.get("bms") else []))
@@ -147,7 +147,7 @@ def ranked(data, text: str, facts: dict[str, Any], intent: str) -> list[Match]:
             continue
         if "compare" in c.intents and intent != "compare" and not c.need:
             continue
-        if not all(words.has(e) for e in c.need):
+        if not all(words.has(e) for e in c.need) or any(words.has(e) for e in c.none):
             continue
         if c.only_if is not None and _truth(c.only_if, facts) is not True:
             continue

@@ -165,6 +165,9 @@ class Dialogue:
         facts = derived_facts(facts)
         if intent == "followup":
             intent = classify(combined, facts) if combined != text else "what"
+            if intent == "select" and self.last_card == "select" and not any(k in new for k in _NEEDS):
+                intent = classify(text, facts)  # "ok how do i keep it from dying" after a pick: about the pick
+                intent = "what" if intent in ("followup", "select") else intent
         if combined != text and self.last_intent in ("compare", "select", "ok_for") and \
                 intent in ("what", "symptom", "followup") and any(k in new for k in _NEEDS):
             intent = self.last_intent  # "20s 80a, for deliveries" after "jk or ant?": the same question, now ranked
@@ -182,7 +185,8 @@ class Dialogue:
         if new.get("bms") and identity.get("bms") and new["bms"] != identity["bms"]:
             identity.pop("board_max_series", None)
         follow = bool(self.thread) and not _NEW_TOPIC.match(text.lower()) and (
-            intent == "followup" or (bool(_REFERS_BACK.search(text.lower())) and not new.get("families")) or self.pending == "select" or (not _own_topic(text) and bool(new)) or
+            intent == "followup" or (bool(_REFERS_BACK.search(text.lower())) and not new.get("families")) or
+            (not _own_topic(text) and bool(_BACK_REF.search(text.lower())) and not new.get("families")) or self.pending == "select" or (not _own_topic(text) and bool(new)) or
             (self.last_card == "select" and any(k in new for k in _NEEDS) and not new.get("families")))
         if not follow and self.thread and self.last_card in self.data.cards and not _NEW_TOPIC.match(text.lower()):
             keys = [k for k in new if k not in ("families", "family_count")]
@@ -227,7 +231,7 @@ class Dialogue:
             if r is not None:
                 return r
         if facts.get("bms") and _RATING_Q.search(text) and not facts.get("continuous") and intent != "select" and \
-                not re.search(r"regen|brak|charg", combined.lower()):
+                not re.search(r"regen|brak|charg|balanc|bleed|shuttl", combined.lower()):
             r = self._family_rating(facts)
             if r is not None:
                 return r
@@ -235,6 +239,8 @@ class Dialogue:
             r = self._family_series(facts)
             if r is not None:
                 return r
+        if intent == "select" and not _CHOOSE.search(combined.lower()) and not any(k in facts for k in _NEEDS):
+            intent = "what"  # "which one should be higher": a which-question that is not about buying a BMS
         if intent == "select" and not facts.get("series") and not facts.get("continuous"):
             topical = cards.best(self.data, combined, facts, "select")  # "which bms has the best balancing"
             if topical is not None and "select" in topical.card.intents and topical.score >= 4 and \
@@ -268,8 +274,13 @@ class Dialogue:
                              if x.card.id == self.last_card), None)
                 if last is not None and cards.answers_with(last, facts, keys):
                     m = last
+        if own and m is not None and self.last_card in self.data.cards and m.card.id != self.last_card and \
+                _BACK_REF.search(text.lower()):  # "anything to check before i ride it": "it" is the thread's topic
+            mc = next((x for x in cards.ranked(self.data, combined, facts, intent) if x.card.id == self.last_card), None)
+            if mc is not None and mc.score >= m.score:
+                m = mc
         if m is not None and m.card.id == self.last_card and combined != text and not self._new and \
-                "symptom" in m.card.intents:
+                "symptom" in m.card.intents and _TRIED.search(text.lower()):
             r = self._symptom(combined, facts)  # "ok did that, now what": walk the diagnosis instead of repeating
             if r is not None:
                 return r
@@ -524,6 +535,8 @@ class Dialogue:
                 cites += p.citations if p else []
             lines.append("Avoid: " + "; ".join(bits) + ".")
         self.last_card = "select"
+        if not self.facts.get("bms"):  # "ok how do i keep it from dying": "it" is the board just picked
+            self.facts["bms"] = top.family
         return self._out("\n\n".join(lines), cites)
 
     def _compare(self, text: str, facts: dict[str, Any]) -> dict[str, Any]:
@@ -859,6 +872,11 @@ _NEW_TOPIC = re.compile(r"^\s*(different|new|another|other|unrelated|separate)\s
                         r"^\s*(btw|by the way|also unrelated|question)\b")
 
 
+_CHOOSE = re.compile(r"\b(bms|board|one) (?:for|to (?:buy|get|use|choose|pick))|\b(which|what|best|recommend\w*|good|cheap\w*|"
+                     r"right) (?:smart )?(bms|board)s?\b|\b(pick|choose|buy|get|recommend|suggest)\b|\bbms setup|\bwhat setup")
+_TRIED = re.compile(r"\b(did that|done that|tried (?:that|it|this)|still|didn'?t (?:work|help|fix)|no (?:change|luck)|now what|"
+                    r"what else|what next|next step|anything else|same (?:thing|problem)|not fixed)\b")
+_BACK_REF = re.compile(r"\b(it|that|this|them|those)\b")
 _REFERS_BACK = re.compile(r"\b(which one|which of (?:them|the two|those)|that one|the other one|either of|both of them|"
                           r"of the two)\b")
 _BALANCE_TOPIC = re.compile(r"\b(balanc\w*|equaliz\w*|bleed|shuttl\w*|trigger)\b")

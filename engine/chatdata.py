@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FORMAT = 3  # bump when the snapshot's shape changes
+FORMAT = 4  # bump when the snapshot's shape changes
 
 
 @dataclass
@@ -35,6 +35,7 @@ class Card:
     all_families: bool = False
     need: list[str] = field(default_factory=list)
     any: list[str] = field(default_factory=list)
+    none: list[str] = field(default_factory=list)
     only_if: str | None = None
     weight: float = 0
     why: str = ""

@@ -3,7 +3,7 @@
 A card is matched on the rider's words (`need`: every entry must match; `any`: each entry that matches adds a point;
 an entry is word prefixes joined by `|`, a space inside a prefix means a phrase) and on facts (`families`, `only_if`).
 Its `answers` are variants tried in order: the first whose `when` holds (a condition in the ordinary condition
-language over the chat's facts) and whose `{placeholders}` are all known is said. The text starts with the number,
+language over the chat's facts) and whose `{placeholders}` are all known is said (`none`: the card is out when any of its entries matches). The text starts with the number,
 the verdict or the action; `why` follows; every number in the text is listed in `numbers` with whose it is
 (`basis: handbook` for the handbook's, `ours` for our own judgement or arithmetic).
 """
@@ -52,6 +52,7 @@ class Card(Strict):
     all_families: bool = False  # compare cards: every family listed must be named
     need: list[str] = Field(default_factory=list)
     any: list[str] = Field(default_factory=list)
+    none: list[str] = Field(default_factory=list)  # a match of any entry rules the card out ("regen" for charger current)
     only_if: str | None = None
     weight: float = 0  # added to the score: cards that need particular facts outrank cards that match words only
     answers: list[Variant] = Field(min_length=1)
@@ -97,7 +98,7 @@ def _check_answers(kb, problems: list[Problem]) -> None:
             for fam in c.families:
                 if fam not in FAMILIES:
                     problems.append(Problem(doc.path, *doc.pos(base + ("families",), True), f"unknown family '{fam}'"))
-            for entry in [*c.need, *c.any]:
+            for entry in [*c.need, *c.any, *c.none]:
                 for alt in entry.split("|"):
                     if not _PATTERN_WORD.match(alt):
                         problems.append(Problem(doc.path, *doc.pos(base, False), f"pattern '{alt}': lower-case words only"))
