@@ -57,12 +57,19 @@ def _compile_cmp(c: Cmp) -> Compiled:
     # compares them (what _compare does for them after _num); anything else goes through _compare itself.
     if isinstance(rhs, Lit):
         b = _num(rhs.value)
+        number = b.__class__ is float
+        equality = op in ("==", "!=")
 
         def with_literal(values: Mapping[str, Any]) -> Truth:
             a = values.get(field)
             if a is None:
                 return None
-            if a.__class__ is float and b.__class__ is float:
+            cls = a.__class__
+            if number and cls is float:
+                return py(a, b)
+            if number and cls is int:  # _num makes an int a float (bool is not int here: exact class)
+                return py(float(a), b)
+            if equality and cls is b.__class__:  # "jk" == "jk", True == False: _compare does just this
                 return py(a, b)
             return _compare(op, a, b)
         return with_literal

@@ -7,6 +7,7 @@ report it; drivers whose source uses another convention convert at their boundar
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -99,6 +100,7 @@ def _first_word_match(text: str, words: tuple[tuple[str, str], ...]) -> str | No
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # field names repeat on every reading (the fleet validates ~1,000 a second)
 def _key(k: str) -> str:
     return re.sub(r"[\s\-]+", "_", str(k).strip().lower())
 
