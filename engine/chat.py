@@ -858,7 +858,8 @@ class Dialogue:
 _WH_START = re.compile(r"\s*(is|are|can|could|does|do|did|what|whats|what's|how|why|which|when|where|should|will|would)\b")
 _NEEDS = ("series", "continuous", "peak", "regen_limit", "space", "uptime", "budget", "full_protection", "integration")
 _NOMINAL = {36.0: 10, 48.0: 13, 52.0: 14, 60.0: 16, 72.0: 20}  # ours: nominal Li-ion pack voltages riders quote
-_RATING_Q = re.compile(r"\b(how much current|how many amps|max(?:imum)? (?:continuous )?current|current rating|amp rating|"
+_RATING_Q = re.compile(r"\b(how much current|how many amps|max(?:imum)? (?:continuous )?current|max(?:imum)? continuous|"
+                       r"continuous rating|rated current|amp limit|max amps|current rating|amp rating|"
                        r"rated for|continuous current of|current of an? |how many a |"
                        r"how much can (?:it|a|an|the|my)\b[^?.]{0,20}\b(?:take|handle|do)|amps can|how many a\b)")
 _SERIES_Q = re.compile(r"\b(max(?:imum)? series|how many (?:series|cells in series|s\b)|series (?:limit|max|ceiling)|"
