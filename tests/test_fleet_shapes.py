@@ -8,6 +8,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 from fleet_support import Observer, Sender, fleet_kb, wait_for
@@ -99,6 +100,35 @@ def publish_serialbattery(s: Sender, topic: str, m: dict) -> None:
             "cells": [{"voltage": v} for v in m["cells"]]}
     body.update({f"temperature_{i}": v for i, v in enumerate(m["temperatures"], 1)})
     s.send(topic, body)
+
+
+def test_a_batmon_poll_that_sends_every_value_again_is_checked_without_the_debounce(broker, tmp_path):
+    """The debounce waits for a split reading's last value. A pack that has sent its values once is complete as soon
+    as a poll has sent every one of them again: checked at once. A lone value still waits for the debounce."""
+    svc = _service(broker, tmp_path, {"timing": {"debounce": 1.5, "min_interval": 0}, "packs": {
+        "quick": {"shape": "batmon", "topic": "quick", "current_sign": "discharge", **SETTINGS_A}}})
+    obs = Observer(broker.port, "bmsdoc/quick/findings")
+    s = Sender(broker.port)
+
+    def regen_finding() -> bool:
+        return any(f["rule"] == "fet.charge-off-with-regen" for f in obs.json("bmsdoc/quick/findings") or [])
+
+    try:
+        publish_batmon(s, "quick", {**MEASURED_A, "charge_fet": True})
+        wait_for(lambda: obs.json("bmsdoc/quick/findings") is not None, 10, "the first check, after the debounce")
+        assert not regen_finding()
+        t0 = time.monotonic()
+        publish_batmon(s, "quick", MEASURED_A)  # the next poll: every value again, the charge FET now off
+        wait_for(regen_finding, 5, "the regen finding")
+        assert time.monotonic() - t0 < 1.0  # not 1.5 s after the last value
+        t1 = time.monotonic()
+        s.send("quick/switch/charge", "ON")  # one value alone: the rest of the poll may still be coming
+        wait_for(lambda: not regen_finding(), 10, "the finding cleared")
+        assert time.monotonic() - t1 >= 1.2
+    finally:
+        s.close()
+        obs.close()
+        svc.stop()
 
 
 @pytest.mark.parametrize("settings,measured", [(SETTINGS_A, MEASURED_A), (SETTINGS_B, MEASURED_B)],

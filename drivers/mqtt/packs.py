@@ -2,8 +2,9 @@
 
 A whole reading (bmsdoc, serialbattery) replaces the pack's values and is due at once; split topics (batmon-ha,
 ESPHome) update one value each and the pack is due after `debounce` seconds of quiet (at most 4 x debounce after
-the first unchecked message, for a source that never pauses). Either way a pack is checked at most once per
-`min_interval`: messages arriving sooner are coalesced into the next check.
+the first unchecked message, for a source that never pauses), or at once when every value the pack has ever sent
+has come again since its last check (batmon-ha sends all of them on every poll: the reading is complete). Either
+way a pack is checked at most once per `min_interval`: messages arriving sooner are coalesced into the next check.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class PackState:
     seen_wall: float = 0.0  # wall time of the latest sign of life (own message or another worker's check)
     last_check: float = -1e9
     due: float | None = None
+    queued: float | None = None  # the time of its earliest entry in the worker's heap of due packs
+    fresh: set[Any] = field(default_factory=set)  # split: the values that came since the last check
+    known: set[Any] = field(default_factory=set)  # split: every value the pack has sent
     # published state
     status: str | None = None
     active: dict[str, tuple[str, float]] = field(default_factory=dict)  # rule -> (severity, since)
@@ -73,15 +77,26 @@ class PackState:
         fields = check_settings("settings", {k: v for k, v in data.items() if k != "current_sign"})
         self.retained = fields | ({"current_sign": sign} if sign else {})
 
-    def touched(self, now: float, timing: Timing, *, whole: bool) -> None:
+    def touched(self, now: float, timing: Timing, *, slot: Any = None) -> None:
+        """A message came: a whole reading (slot None) or one value of a split one (its slot)."""
         self.last_msg = now
         if self.first_pending is None:
             self.first_pending = now
-        if whole:
+        if slot is None:
             ready = now
         else:
-            ready = min(now + timing.debounce, self.first_pending + 4 * timing.debounce)
+            self.fresh.add(slot)
+            if self.known and self.fresh >= self.known:
+                ready = now  # every value came again: the reading is complete
+            else:
+                ready = min(now + timing.debounce, self.first_pending + 4 * timing.debounce)
         self.due = max(ready, self.last_check + timing.min_interval)
+
+    def checked_values(self) -> None:
+        """The pack is being checked: what came since is known, and nothing is fresh any more."""
+        if self.fresh:
+            self.known |= self.fresh
+            self.fresh = set()
 
     def measured(self) -> tuple[dict[str, Any], list[str]]:
         """The pack's measured fields from its latest messages (reading names and sign), plus notes."""

@@ -362,7 +362,14 @@ class FleetService:
         while self._heap and self._heap[0][0] <= now and time.monotonic() - now < CHECK_BUDGET:
             due, _n, name = heapq.heappop(self._heap)
             ps = self.packs.get(name)
-            if ps is None or ps.due is None or ps.due > due:
+            if ps is None:
+                continue
+            if ps.queued == due:
+                ps.queued = None
+            if ps.due is None:
+                continue
+            if ps.due > due:  # more messages came since: it is due later now
+                self._schedule(ps)
                 continue
             try:
                 self._check(ps)
@@ -370,9 +377,14 @@ class FleetService:
                 log.exception("unexpected error while checking pack %s", name)
 
     def _schedule(self, ps: PackState) -> None:
-        if ps.due is not None:
-            self._n += 1
-            heapq.heappush(self._heap, (ps.due, self._n, ps.name))
+        """Put the pack in the heap for its due time, unless it is there already for a time no later: then that
+        entry, when it comes, puts it back for the later time (a split pack's 20 messages per reading make one
+        entry, not 20)."""
+        if ps.due is None or ps.queued is not None and ps.queued <= ps.due:
+            return
+        self._n += 1
+        ps.queued = ps.due
+        heapq.heappush(self._heap, (ps.due, self._n, ps.name))
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
@@ -477,14 +489,16 @@ class FleetService:
         ps.last_seq = seq if seq is not None else ps.last_seq
         ps.last_time = when if when is not None else ps.last_time
         ps.whole = fields
-        self._touched(ps, mono, wall, whole=True)
+        self._touched(ps, mono, wall)
 
-    def _touched(self, ps: PackState, mono: float, wall: float, *, whole: bool) -> None:
+    def _touched(self, ps: PackState, mono: float, wall: float, *, slot: Any = None) -> None:
         ps.received = wall
         ps.seen_wall = wall
-        ps.touched(mono, self.timing, whole=whole)
-        if whole and ps.due is not None and ps.due <= time.monotonic() and self._waiting < BACKLOG:
-            self._check(ps)  # a whole reading within the rate limit is checked at once, before the next overwrites it
+        ps.touched(mono, self.timing, slot=slot)
+        if ps.due is not None and ps.due <= time.monotonic() and self._waiting < BACKLOG:
+            # a whole reading (or a split one whose every value came again) within the rate limit is checked at
+            # once, before the next overwrites it
+            self._check(ps)
         else:
             self._schedule(ps)
 
@@ -503,7 +517,7 @@ class FleetService:
         if name is not None:
             ps = self._pack(name)
             ps.whole = shapes.serialbattery(payload)
-            self._touched(ps, mono, wall, whole=True)
+            self._touched(ps, mono, wall)
             return
         if len(parts) < 2:
             return
@@ -515,7 +529,7 @@ class FleetService:
                 return
             slot, value = got
             ps.split[slot] = value
-            self._touched(ps, mono, wall, whole=False)
+            self._touched(ps, mono, wall, slot=slot)
             return
         name = self._routes.get(("esphome", parts[0]))
         if name is not None:
@@ -524,8 +538,9 @@ class FleetService:
                 return
             if len(parts) != 4 or parts[3] != "state" or parts[1] not in shapes.ESPHOME_DOMAINS:
                 return
-            ps.states[(parts[1], parts[2])] = shapes.text(payload)
-            self._touched(ps, mono, wall, whole=False)
+            key = (parts[1], parts[2])
+            ps.states[key] = shapes.text(payload)
+            self._touched(ps, mono, wall, slot=key)
 
     def _worker(self, wid: str, payload: bytes) -> None:
         """A worker's announcement (every ANNOUNCE s, and at once when `bmsdoc/status` went offline); empty or
@@ -632,6 +647,7 @@ class FleetService:
 
         mono = time.monotonic()
         ps.due, ps.first_pending, ps.last_check = None, None, mono
+        ps.checked_values()
         if ps.shape != "bmsdoc" and not self.owns(ps.name):
             return
         fields, notes = self._fields(ps)
