@@ -29,6 +29,7 @@ from typing import Any
 from engine import answers as cards
 from engine import chatdata
 from engine.intent import classify
+from engine.text import spell_out
 from engine.understand import MAX_TEXT, family_names, reading_of, understand
 from kb.errors import UserError
 
@@ -146,6 +147,8 @@ class Dialogue:
         text = (text or "").strip()
         if not text:
             return {**self._out(HELP, []), "intent": "none", "facts": {}}
+        if not looks_like_reading(text):
+            text = spell_out(text)  # "wat", "wich", "shud", "r": shorthand too short to be caught as typos
         if looks_like_reading(text):
             r = self._pasted(text)
             if r is not None:

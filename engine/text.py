@@ -22,3 +22,22 @@ def stem(w: str) -> str:
 
 def tokens(text: str) -> list[str]:
     return [stem(t) for t in TOKEN.findall(text.lower()) if t not in STOP]
+
+
+# Rider shorthand too short for typo correction (which needs 4+ letters), spelled out before the chat reads a turn.
+SHORTHAND = {
+    "wat": "what", "wot": "what", "wht": "what", "wut": "what", "wats": "whats", "wich": "which", "wic": "which",
+    "whch": "which", "hw": "how", "shud": "should", "shld": "should", "shoud": "should", "cud": "could",
+    "wud": "would", "r": "are", "u": "you", "ur": "your", "n": "and", "abt": "about", "tho": "though",
+    "thru": "through", "pls": "please", "plz": "please", "b4": "before", "bc": "because", "cuz": "because",
+    "coz": "because", "ppl": "people", "smth": "something", "sth": "something", "dis": "this", "da": "the",
+    "batt": "battery", "bat": "battery", "cont": "continuous", "contin": "continuous", "continous": "continuous",
+    "continious": "continuous", "ya": "yes", "yh": "yes", "nah": "no",
+}
+_SHORT = re.compile(r"(?<![\w.'/-])(" + "|".join(re.escape(k) for k in sorted(SHORTHAND, key=len, reverse=True)) +
+                    r")(?![\w'/-])", re.I)
+
+
+def spell_out(text: str) -> str:
+    """'wat gauge r the jk busbars' -> 'what gauge are the jk busbars' (whole words only; numbers untouched)."""
+    return _SHORT.sub(lambda m: SHORTHAND[m.group(1).lower()], text)

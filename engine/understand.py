@@ -165,6 +165,22 @@ def find_families(low: str, names: dict[str, str]) -> list[str]:
     return list(dict.fromkeys(f for _, f in found))
 
 
+_INDEXED_CELL = re.compile(r"\bcell\s?#?(\d{1,2})\s?(?:is|at|reads|reading|shows|showing|=|:)?\s?(-?\d+(?:[.,]\d+)?)\s?v(?:olts?)?\b")
+
+
+def _indexed_cells(low: str, facts: dict[str, Any]) -> str:
+    """'cell 5 at 0.00v and cell 6 at 7.6v': the sense-lead features of named cells; the text without them (they are
+    neither the pack's voltage nor its delta)."""
+    cells = {int(m.group(1)): _num(m.group(2)) for m in _INDEXED_CELL.finditer(low)}
+    if not cells:
+        return low
+    if any(v < 0 for v in cells.values()):
+        facts["negative_cells"] = sum(v < 0 for v in cells.values())
+    if any(abs(v) < 0.3 and any(cells.get(i + d, 0) > 5.0 for d in (-1, 1)) for i, v in cells.items()):
+        facts["zero_beside_double"] = True
+    return _INDEXED_CELL.sub(" ", low)
+
+
 def understand(text: str, names: dict[str, str] | None = None) -> dict[str, Any]:
     """Every fact the text states (see the module docstring). Unknown things are simply absent."""
     low = " " + (text or "")[:MAX_TEXT].lower().replace("’", "'") + " "
@@ -175,6 +191,7 @@ def understand(text: str, names: dict[str, str] | None = None) -> dict[str, Any]
         facts["families"] = fams
         facts["bms"] = fams[0]
     _series(low, facts, names or family_names())
+    low = _indexed_cells(low, facts)
     _quantities(low, facts)
     _states(low, facts)
     _goals(low, facts)
