@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 import paho.mqtt.client as mqtt  # noqa: E402
 from mosquitto_broker import Mosquitto  # noqa: E402
 
+from drivers.mqtt.client import no_delay  # noqa: E402
+
 SERIES = 13
 
 
@@ -63,6 +65,7 @@ class Meter:
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-meter-{os.getpid()}",
                              protocol=mqtt.MQTTv5)
         self.c.on_message = self._on
+        self.c.on_socket_open = no_delay  # as bmsdoc's own clients (drivers.mqtt.client)
         self.c.connect("127.0.0.1", port)
         self.c.subscribe([("bmsdoc/+/findings", 0), ("bmsdoc/workers/#", 0)])
         self.workers: dict[str, dict] = {}
@@ -148,6 +151,7 @@ def run(label: str, broker: Mosquitto, tmp: Path, *, packs: int, workers: int, d
     procs = start_workers(workers, broker.url, cfg, tmp, group)
     meter = Meter(broker.port)
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{group}", protocol=mqtt.MQTTv5)
+    pub.on_socket_open = no_delay
     pub.max_queued_messages_set(0)
     pub.max_inflight_messages_set(1000)
     pub.connect("127.0.0.1", broker.port)

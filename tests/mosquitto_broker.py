@@ -36,7 +36,7 @@ class Mosquitto:
                 subprocess.run([shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd", "-b", str(pw), user,
                                 password], check=True, capture_output=True)
             auth = ["allow_anonymous false", f"password_file {pw}"]
-        lines = [f"listener {self.port} 127.0.0.1", *auth, "max_queued_messages 100000",
+        lines = [f"listener {self.port} 127.0.0.1", *auth, "max_queued_messages 100000", "set_tcp_nodelay true",
                  f"log_dest file {self.dir / 'mosquitto.log'}", "log_type error", "log_type warning"]
         if os.geteuid() == 0:  # as root Mosquitto drops to user "mosquitto", which cannot write the test's directory
             lines.append("user root")
