@@ -244,7 +244,7 @@ class Dialogue:
                 return r
         if intent == "select" and not _CHOOSE.search(combined.lower()) and not any(k in facts for k in _NEEDS):
             intent = "what"  # "which one should be higher": a which-question that is not about buying a BMS
-        if intent == "select" and not facts.get("series") and not facts.get("continuous"):
+        if intent == "select" and not (facts.get("series") and facts.get("continuous")):
             topical = cards.best(self.data, combined, facts, "select")  # "which bms has the best balancing"
             if topical is not None and "select" in topical.card.intents and topical.score >= 4 and \
                     topical.card.need:
@@ -384,7 +384,7 @@ class Dialogue:
                                  f"board). {_cites_md(cites)}", cites)
             if cont and top and cont >= 0.9 * top and fid != "charge-only":  # at the label: no headroom
                 cites += ["3", "22"]
-                return self._out(f"Only just: {cont:g} A is at the ~{top:g} A {card.name} carries, with no headroom; "
+                return self._out(f"Only just: {cont:g} A is within but at the ~{top:g} A {card.name} carries, with no headroom; "
                                  f"builders oversize protection (200 A-class boards even on 70 A packs) so the BMS never "
                                  f"has to trip, so pick a bigger board if you can. {_cites_md(cites)}", cites)
             caveat = self._family_caveat(facts, str(fid))
@@ -602,6 +602,12 @@ class Dialogue:
                     continue
                 lines.append(f"**{self.data.family[fid].name}**: {_balance_words(b)} {_cites_md(b.citations)}")
                 cites += b.citations
+        elif _RATING_TOPIC.search(low):
+            for fid in fams:
+                r = self._family_rating({"bms": fid})
+                if r is not None:
+                    lines.append(r["answer"])
+                    cites += r["citations"]
         elif _SIZE_TOPIC.search(low):
             rank = {"compact": 0, "standard": 1, "large": 2}
             order = sorted(fams, key=lambda f: rank.get(getattr(self.data.family[f], "footprint", None) or "standard", 1))
@@ -884,6 +890,7 @@ _BACK_REF = re.compile(r"\b(it|that|this|them|those)\b")
 _REFERS_BACK = re.compile(r"\b(which one|which of (?:them|the two|those)|that one|the other one|either of|both of them|"
                           r"of the two)\b")
 _BALANCE_TOPIC = re.compile(r"\b(balanc\w*|equaliz\w*|bleed|shuttl\w*|trigger)\b")
+_RATING_TOPIC = re.compile(r"\b(peak|surge|amps?|current rating|rated|rating|continuous|how much current)\b")
 _SIZE_TOPIC = re.compile(r"\b(compact|smaller|small|slim\w*|size|footprint|fits?|tight|cramped|narrow|bigger|room)\b")
 _SIZE_WORDS = re.compile(r"compact|footprint|slim|tight deck|cramped|mm wide")
 

@@ -12,6 +12,9 @@ from typing import Any
 
 _COMPARE = re.compile(r"\b(vs\.?|versus|or|compared? (?:to|with)|better than|difference between|which is better|"
                       r"better|instead of|over)\b")
+_VS_GENERIC = re.compile(r"\b(vs\.?|versus|compared (?:to|with)|or|instead of)\b[^.?!]{0,25}\b(normal|regular|full|proper|"
+                         r"standard|usual|ordinary|full-protection|discharge fets?)\b[^.?!]{0,12}\b(bms|board|one)\b|"
+                         r"\b(normal|regular|full|proper|standard)\s(?:smart\s)?(bms|board)\b[^.?!]{0,20}\b(vs\.?|versus|or)\b")
 _SELECT = re.compile(r"\b(which|best|recommend\w*|suggest\w*|choose|pick|should i (?:buy|get|use|go with)|"
                      r"need an?|looking for an?|want an?|shopping for)\b[^.?!]{0,40}\b(bms|board|one|family)\b|"
                      r"\bwhat (?:bms|board|smart bms|kind of bms|brand)\b|\bwhat'?s the (?:best |right )?(?:bms|board)\b|"
@@ -39,6 +42,8 @@ def classify(text: str, facts: dict[str, Any], has_context: bool = False) -> str
     fams = facts.get("families") or []
     if len(fams) >= 2 and _COMPARE.search(low):
         return "compare"
+    if fams and _VS_GENERIC.search(low):
+        return "compare"  # "charge-only bms vs a normal smart bms": one family against the usual kind
     if _SELECT.search(low) and not re.search(r"\bbypass\w*|\bdefeat\w*|\bjump(?:er)? (?:out|the)\b|"
                                              r"\bwhich (?:cell|fet|setting|value|lead|wire|pin)\b|"
                                              r"\bdo i (?:even |really )?need\b", low):
