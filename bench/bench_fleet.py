@@ -24,10 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -56,20 +56,51 @@ def reading(i: int, k: int) -> dict:
             "charge_fet": (i + k) % 30 != 0, "discharge_fet": True}
 
 
+class Net:
+    """The load generator's and the meter's clients driven by this one thread through paho's event-loop API, as the
+    worker drives its own: no second thread competes for the interpreter, and the meter reads a findings message as
+    soon as it arrives (a thread would wait for the GIL)."""
+
+    def __init__(self, *clients: mqtt.Client) -> None:
+        self.clients = clients
+
+    def run_until(self, deadline: float) -> None:
+        while True:
+            timeout = deadline - time.monotonic()
+            socks = {c.socket(): c for c in self.clients if c.socket() is not None}
+            if not socks:
+                time.sleep(max(0.0, timeout))
+                return
+            r, w, _ = select.select(list(socks), [s for s, c in socks.items() if c.want_write()], [],
+                                    max(0.0, timeout))
+            for sock in r:
+                socks[sock].loop_read()
+            for sock in w:
+                socks[sock].loop_write()
+            for c in self.clients:
+                c.loop_misc()
+            if timeout <= 0:
+                return
+
+
+def client(name: str, port: int) -> mqtt.Client:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{name}-{os.getpid()}", protocol=mqtt.MQTTv5)
+    c.on_socket_open = no_delay  # as bmsdoc's own clients (drivers.mqtt.client)
+    c.max_queued_messages_set(0)
+    c.max_inflight_messages_set(1000)
+    c.connect("127.0.0.1", port)
+    return c
+
+
 class Meter:
     def __init__(self, port: int) -> None:
         self.sent: dict[str, float] = {}
         self.lat: list[float] = []
         self.findings = 0
-        self.lock = threading.Lock()
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-meter-{os.getpid()}",
-                             protocol=mqtt.MQTTv5)
+        self.c = client("meter", port)
         self.c.on_message = self._on
-        self.c.on_socket_open = no_delay  # as bmsdoc's own clients (drivers.mqtt.client)
-        self.c.connect("127.0.0.1", port)
         self.c.subscribe([("bmsdoc/+/findings", 0), ("bmsdoc/workers/#", 0)])
         self.workers: dict[str, dict] = {}
-        self.c.loop_start()
         self.recording = False
 
     def _on(self, c, u, m) -> None:
@@ -81,15 +112,25 @@ class Meter:
             return
         pack = m.topic.split("/")[1]
         now = time.monotonic()
-        with self.lock:
-            t = self.sent.pop(pack, None)
-            if t is not None and self.recording:
-                self.lat.append(now - t)
-                self.findings += 1
+        t = self.sent.pop(pack, None)
+        if t is not None and self.recording:
+            self.lat.append(now - t)
+            self.findings += 1
 
-    def close(self) -> None:
-        self.c.disconnect()
-        self.c.loop_stop()
+
+def payloads(i: int, k: int, split: bool, when: float) -> tuple[str, list[tuple[str, bytes, int]]]:
+    """Pack i's k-th reading as it is published: (pack, [(topic, payload, qos)])."""
+    r = reading(i, k)
+    if not split:  # as `bmsdoc watch --mqtt` sends it (QoS 1)
+        body = {"seq": k + 1, "time": when, "reading": r}
+        return f"p{i}", [(f"bmsdoc/p{i}/reading", json.dumps(body).encode(), 1)]
+    a = f"bat{i}"  # as batmon-ha sends it (QoS 0, one value per topic)
+    msgs = [(f"{a}/soc/total_voltage", f"{r['pack_voltage']:.2f}"), (f"{a}/soc/current", f"{-r['current']:.2f}"),
+            (f"{a}/soc/soc_percent", "60")]
+    msgs += [(f"{a}/cell_voltages/{c}", f"{v:.3f}") for c, v in enumerate(r["cells"], 1)]
+    msgs += [(f"{a}/temperatures/{c}", f"{v:.1f}") for c, v in enumerate(r["temperatures"], 1)]
+    msgs += [(f"{a}/switch/charge", "ON" if r["charge_fet"] else "OFF"), (f"{a}/switch/discharge", "ON")]
+    return f"b{i}", [(t, p.encode(), 0) for t, p in msgs]
 
 
 def proc_cpu(pid: int) -> float:
@@ -150,15 +191,15 @@ def run(label: str, broker: Mosquitto, tmp: Path, *, packs: int, workers: int, d
     cfg.write_text(json.dumps(body))
     procs = start_workers(workers, broker.url, cfg, tmp, group)
     meter = Meter(broker.port)
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{group}", protocol=mqtt.MQTTv5)
-    pub.on_socket_open = no_delay
-    pub.max_queued_messages_set(0)
-    pub.max_inflight_messages_set(1000)
-    pub.connect("127.0.0.1", broker.port)
-    pub.loop_start()
-    time.sleep(4.0)  # the workers load the knowledge base and announce themselves
-    sent = 0
+    pub = client(f"pub-{group}", broker.port)
+    net = Net(pub, meter.c)
     warm = 5.0
+    # every message of the run made beforehand (1,000 remote packs do their own JSON, not this machine's cores)
+    t_end = warm + duration
+    wall0 = time.time() + 4.0
+    plan = [[payloads(i, k, split, wall0 + k + i / packs) for i in range(packs)] for k in range(int(t_end) + 1)]
+    net.run_until(time.monotonic() + 4.0)  # the workers load the knowledge base and announce themselves
+    sent = 0
     t0 = time.monotonic()
     cpu0: dict[int, float] = {}
     k = 0
@@ -173,42 +214,25 @@ def run(label: str, broker: Mosquitto, tmp: Path, *, packs: int, workers: int, d
             own0 = proc_cpu(os.getpid())
             broker0 = proc_cpu(broker.proc.pid)
         for i in range(packs):  # spread the packs evenly over the second
-            due = t0 + k + i / packs
-            delay = due - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            r = reading(i, k)
-            if split:
-                a = f"bat{i}"
-                msgs = [(f"{a}/soc/total_voltage", f"{r['pack_voltage']:.2f}"), (f"{a}/soc/current", f"{-r['current']:.2f}"),
-                        (f"{a}/soc/soc_percent", "60")]
-                msgs += [(f"{a}/cell_voltages/{c}", f"{v:.3f}") for c, v in enumerate(r["cells"], 1)]
-                msgs += [(f"{a}/temperatures/{c}", f"{v:.1f}") for c, v in enumerate(r["temperatures"], 1)]
-                msgs += [(f"{a}/switch/charge", "ON" if r["charge_fet"] else "OFF"), (f"{a}/switch/discharge", "ON")]
-                for topic, payload in msgs:
-                    pub.publish(topic, payload, qos=0)
-                pack = f"b{i}"
-            else:
-                pack = f"p{i}"
-                pub.publish(f"bmsdoc/{pack}/reading", json.dumps({"seq": k + 1, "time": time.time(), "reading": r}),
-                            qos=1)
-            with meter.lock:
-                meter.sent[pack] = time.monotonic()
+            net.run_until(t0 + k + i / packs)
+            pack, msgs = plan[k][i]
+            for topic, payload, qos in msgs:
+                pub.publish(topic, payload, qos=qos)
+            meter.sent[pack] = time.monotonic()
             if meter.recording:
                 sent += 1
         k += 1
     window = time.monotonic() - tw
     own = (proc_cpu(os.getpid()) - own0) / window * 100
     broker_cpu = (proc_cpu(broker.proc.pid) - broker0) / window * 100
-    time.sleep(5.5)  # one more announcement of each worker carries its own counters
+    net.run_until(time.monotonic() + 5.5)  # one more announcement of each worker carries its own counters
     cpu = {p.pid: (proc_cpu(p.pid) - cpu0[p.pid]) / window * 100 for p in procs}
     mem = {p.pid: proc_mem(p.pid) for p in procs}
-    time.sleep(1.0)
+    net.run_until(time.monotonic() + 1.0)
     meter.recording = False
     stop_workers(procs)
-    pub.disconnect()
-    pub.loop_stop()
-    meter.close()
+    for c in (pub, meter.c):
+        c.disconnect()
     return {"label": label, "packs": packs, "workers": workers, "readings": sent, "findings": meter.findings,
             "p50_ms": pct(meter.lat, 0.5), "p95_ms": pct(meter.lat, 0.95), "max_ms": pct(meter.lat, 1.0),
             "cpu": [round(c, 1) for c in cpu.values()], "bench_cpu": round(own, 1), "broker_cpu": round(broker_cpu, 1), "rss_mb": [round(m[0], 1) for m in mem.values()],

@@ -710,8 +710,8 @@ class FleetService:
             del self.stats.latencies[:5_000]
         if self.store is not None:  # the JSON just published, not serialised again
             base = f"bmsdoc/{ps.name}"
-            self.store.overview(ps.name, status, ps.seen_wall, now, ps.published[f"{base}/findings"].decode(),
-                                ps.published[f"{base}/questions"].decode())
+            self.store.overview(ps.name, status, ps.seen_wall, now, ps.published[f"{base}/findings"],
+                                ps.published[f"{base}/questions"])
         if self.on_change is not None:
             self.on_change(ps.name, ps)
 

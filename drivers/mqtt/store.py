@@ -15,6 +15,7 @@ finding is cleared by rule in SQL, not by a row id one process remembers.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import time
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS fleet_packs (
     checked REAL, findings TEXT, questions TEXT);
 """
 SOURCE_PREFIX = "fleet:"
+FLUSH_ROWS = 200  # overview rows per flush call (~5 ms)
 
 
 def _open(path: Path, create: bool) -> sqlite3.Connection:
@@ -63,7 +65,9 @@ def _dumps(data: Any) -> str:
 
 
 def _text(data: Any) -> str | None:
-    return data if data is None or isinstance(data, str) else _dumps(data)
+    if data is None or isinstance(data, str):
+        return data
+    return data.decode() if isinstance(data, bytes) else _dumps(data)
 
 
 class FleetStore:
@@ -76,7 +80,9 @@ class FleetStore:
         self._sessions: dict[str, tuple[int, float]] = {}
         self._seq: dict[str, int] = {}
         self._dirty: dict[str, tuple] = {}
+        self._written: dict[str, tuple[Any, Any]] = {}  # pack -> the findings and questions bytes last written
         self._last_flush = time.monotonic()
+        self.flushing = False  # part of the dirty rows written: the rest goes in the next calls
 
     # -------------------------------------------------------------------------------- writing
 
@@ -135,23 +141,35 @@ class FleetStore:
                              (sid, when - t0, kind, detail))
 
     def overview(self, pack: str, status: str, last_seen: float, checked: float | None,
-                 findings: list[dict[str, Any]] | str | None, questions: list[Any] | str | None) -> None:
-        """Findings and questions as lists, or as the JSON text already made of them (what was published)."""
+                 findings: list[dict[str, Any]] | bytes | None, questions: list[Any] | bytes | None) -> None:
+        """Findings and questions as lists, or as the JSON already made of them (what was published, UTF-8): then
+        the same bytes object as last written is not written again (only the times are), so a thousand packs whose
+        findings stand still cost a few small updates a second, not megabytes."""
         self._dirty[pack] = (status, last_seen, checked, findings, questions)
 
     def flush(self, force: bool = False) -> None:
-        if not self._dirty or not force and time.monotonic() - self._last_flush < 1.0:
+        """Write the overview rows changed since the last flush, once a second; FLUSH_ROWS at a time (the caller
+        calls again at once while `flushing`), so a large fleet's flush never holds the worker for long."""
+        if not self._dirty or not force and not self.flushing and time.monotonic() - self._last_flush < 1.0:
             return
+        batch = list(self._dirty.items()) if force else list(itertools.islice(self._dirty.items(), FLUSH_ROWS))
         rows = []
-        for pack, (status, seen, checked, findings, questions) in self._dirty.items():
+        for pack, (status, seen, checked, findings, questions) in batch:
             self.session(pack)
-            rows.append((status, seen, checked, _text(findings), _text(questions), pack))
+            last = self._written.get(pack, (None, None))
+            if isinstance(findings, bytes) or isinstance(questions, bytes):
+                self._written[pack] = (findings, questions)
+            rows.append((status, seen, checked, None if findings is last[0] else _text(findings),
+                         None if questions is last[1] else _text(questions), pack))
         with _tx(self.con):
             self.con.executemany("UPDATE fleet_packs SET status = ?, last_seen = ?, checked = COALESCE(?, checked), "
                                  "findings = COALESCE(?, findings), questions = COALESCE(?, questions) "
                                  "WHERE pack = ?", rows)
-        self._dirty.clear()
-        self._last_flush = time.monotonic()
+        for pack, _row in batch:
+            del self._dirty[pack]
+        self.flushing = bool(self._dirty)
+        if not self.flushing:
+            self._last_flush = time.monotonic()
 
     def close(self) -> None:
         if self.con is None:
