@@ -149,8 +149,8 @@ def _pending_cached(kb, undecided: list[Any], values: dict[str, Any], facts) -> 
     readings with the same key get the same questions (the fleet and the live view check many a second)."""
     from engine.facts import ASSUMED
 
-    key = (tuple(lr.rule.id for lr in undecided),
-           tuple((k, f.provenance, f.value if f.provenance == ASSUMED else f.value is None) for k, f in facts.items()),
+    key = (tuple([lr.rule.id for lr in undecided]),
+           tuple([(k, f.provenance, f.value if f.provenance == ASSUMED else f.value is None) for k, f in facts.items()]),
            bool(facts["chemistry_ambiguous"].value) if "chemistry_ambiguous" in facts else None)
     hit = _PENDING_CACHE.get(id(kb))
     if hit is None or hit[0] is not kb:

@@ -49,6 +49,7 @@ class PackState:
     published_from: dict[str, Any] = field(default_factory=dict)  # topic -> the object that payload was made from
     questions_from: tuple[Any, ...] = ()  # the report's Question objects `questions` was made from
     attrs_key: str = ""
+    attrs_from: tuple[Any, ...] = ((), ())  # the findings and questions lists the attributes were made from
     last_key: dict[str, Any] | None = None  # the last checked reading's fields (before validation), reading, report
     last_reading: Any = None
     last_report: Any = None

@@ -744,14 +744,18 @@ class FleetService:
         status = "stale" if ps.stale else (ps.status or status_of(ps.findings))
         self._pub(f"{base}/findings", ps.findings, ps, force, qos=1)
         self._pub(f"{base}/questions", ps.questions, ps, force)
-        attrs = {"findings": [f["title"] for f in ps.findings], "rules": [f["rule"] for f in ps.findings],
-                 "questions": [q.get("ask") for q in ps.questions if isinstance(q, dict)], "worker": self.worker_id}
-        key = repr(attrs)  # only compared: the same order every time
         now = time.time()
         every = min(ATTRIBUTES_EVERY, self.timing.stale_after / 3)  # another worker must see it before "stale"
-        if force or key != ps.attrs_key or now - ps.attrs_at >= every:  # "checked" ages in between
-            ps.attrs_key, ps.attrs_at = key, now
-            self._pub(f"{base}/attributes", {**attrs, "checked": iso(now)}, ps)
+        made_from = (ps.findings, ps.questions)
+        if force or now - ps.attrs_at >= every or any(a is not b for a, b in zip(made_from, ps.attrs_from)):
+            attrs = {"findings": [f["title"] for f in ps.findings], "rules": [f["rule"] for f in ps.findings],
+                     "questions": [q.get("ask") for q in ps.questions if isinstance(q, dict)],
+                     "worker": self.worker_id}
+            key = repr(attrs)  # only compared: the same order every time
+            ps.attrs_from = made_from
+            if force or key != ps.attrs_key or now - ps.attrs_at >= every:  # "checked" ages in between
+                ps.attrs_key, ps.attrs_at = key, now
+                self._pub(f"{base}/attributes", {**attrs, "checked": iso(now)}, ps)
         self._pub(f"{base}/status", status.encode(), ps, force)
 
     def _publish_state(self, ps: PackState, now: float) -> None:
