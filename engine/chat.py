@@ -94,6 +94,8 @@ def derived_facts(facts: dict[str, Any]) -> dict[str, Any]:
         others = [x for x in f["families"] if x != "daly"]
         if "daly" in f["families"] and len(others) == 1 and others[0] in ("jk", "ant", "jbd"):
             f["other_family"] = others[0]  # "ant vs daly": the card names the board to prefer
+    if not f.get("series"):
+        _series_from_voltage(f)
     if f.get("series"):
         f["pack_at_415"] = round(f["series"] * 4.15, 1)
         f["pack_at_29"] = round(f["series"] * 2.9, 1)
@@ -107,6 +109,23 @@ def derived_facts(facts: dict[str, Any]) -> dict[str, Any]:
     if "regen_limit" in f:
         f.setdefault("regen", f["regen_limit"])
     return f
+
+
+def _series_from_voltage(f: dict[str, Any]) -> None:
+    """A charger's end voltage or the voltage a pack is named by gives its series (ours: 4.2 V per Li-ion cell at
+    full, 3.65 V LiFePO4; the nominal voltages riders quote)."""
+    per_cell = 3.65 if f.get("chemistry") == "lifepo4" else 4.2
+    for key in ("charger_voltage", "pack_label_voltage"):
+        v = f.get(key)
+        if not v:
+            continue
+        n = v / per_cell
+        if abs(n - round(n)) < 0.02 and 6 <= round(n) <= 32:
+            f["series"], f["series_from"] = int(round(n)), f"{v:g} V at {per_cell:g} V per cell"
+            return
+        if key == "pack_label_voltage" and v in _NOMINAL:
+            f["series"], f["series_from"] = _NOMINAL[v], f"{v:g} V nominal"
+            return
 
 
 class Dialogue:
@@ -171,6 +190,8 @@ class Dialogue:
             if intent == "select" and self.last_card == "select" and not any(k in new for k in _NEEDS):
                 intent = classify(text, facts)  # "ok how do i keep it from dying" after a pick: about the pick
                 intent = "what" if intent in ("followup", "select") else intent
+        if combined != text and new.get("families") and _SWAP.search(text.lower()):
+            intent = "ok_for"  # "should i just swap to a daly instead": the new family against the thread's pack
         if combined != text and self.last_intent in ("compare", "select", "ok_for") and \
                 intent in ("what", "symptom", "followup") and any(k in new for k in _NEEDS):
             intent = self.last_intent  # "20s 80a, for deliveries" after "jk or ant?": the same question, now ranked
@@ -198,6 +219,14 @@ class Dialogue:
                 last = next((x for x in cards.ranked(self.data, " ".join(self.thread[-2:] + [text]), merged, intent)
                              if x.card.id == self.last_card), None)
                 follow = last is not None and cards.answers_with(last, merged, keys)
+        if not follow and self.thread and not _NEW_TOPIC.match(text.lower()):
+            keys = [k for k in new if k not in ("families", "family_count")]
+            if keys and not new.get("families"):  # "pack reads 56v" after "jk wont wake": a fact the thread's card needs
+                merged = derived_facts({**self.facts, **new})
+                mc = cards.best(self.data, " ".join(self.thread[-2:] + [text]), merged, intent)
+                alone = cards.best(self.data, text, derived_facts({**identity, **new}), intent)
+                follow = mc is not None and bool(mc.card.only_if) and any(k in mc.card.only_if for k in keys) and \
+                    (alone is None or mc.score > alone.score)
         if not follow and self.thread:
             alone = cards.best(self.data, text, derived_facts({**identity, **new}), intent)
             if alone is None and (not _own_topic(text) or new):
@@ -268,6 +297,12 @@ class Dialogue:
             if m is not None and m.score < cards.MIN_SCORE + 2:
                 m = None
         own = m is not None  # the turn names its own topic ("ant app wont pair" after a temperature question)
+        if own and combined != text:
+            new_keys = [k for k in self._new if k not in ("families", "family_count")]
+            mc = cards.best(self.data, combined, facts, intent)
+            if mc is not None and mc.card.id != m.card.id and mc.score > m.score and mc.card.only_if and \
+                    any(k in mc.card.only_if for k in new_keys):
+                m = mc  # "pack reads 56v" after "jk wont wake": the thread's card that this very fact now decides
         if m is None:
             m = cards.best(self.data, combined, facts, intent)
         if combined != text and self.last_card in self.data.cards and (m is None or m.card.id != self.last_card):
@@ -363,7 +398,7 @@ class Dialogue:
                 cites += alt[1]
             self.last_card = "ok-for"
             return self._out(f"{lines[0]} {_cites_md(cites)}" + ("\n\n" + " ".join(lines[1:]) if lines[1:] else ""), cites)
-        m = cards.best(self.data, text, facts, "ok_for")
+        m = None if _SWAP.search(self.thread[-1].lower() if self.thread else "") else cards.best(self.data, text, facts, "ok_for")
         if m is not None:
             return self._card(m, facts)
         if series or cont:
@@ -378,10 +413,14 @@ class Dialogue:
                 cites += card.rating.citations
             self.last_card = "ok-for"
             if cont and comfort and cont > comfort and fid != "charge-only":  # the label is not what it carries
-                return self._out(f"Yes on its label: for {card.name}, {', and '.join(bits)}{assumed}; but "
-                                 f"{card.rating.comfort_note or 'it carries less in practice'}, so at {cont:g} A give "
-                                 f"it airflow and monthly thermal checks, or choose more headroom (a bigger or a second "
-                                 f"board). {_cites_md(cites)}", cites)
+                # the handbook's own field figure (JK tripped near 60 A) turns the verdict; our derating only warns
+                lead = "Not really: on its label" if getattr(card.rating, "comfort_basis", "ours") == "handbook" \
+                    else "Yes on its label:"
+                return self._out(f"{lead} {', and '.join(bits)}{assumed}, but "
+                                 f"{card.rating.comfort_note or 'it carries less in practice'}, so {cont:g} A is past "
+                                 f"the ~{comfort:g} A it carries in practice; if you use it, give it airflow and monthly "
+                                 f"thermal checks, or choose more headroom (a bigger or a second board). "
+                                 f"{_cites_md(cites)}", cites)
             if cont and top and cont >= 0.9 * top and fid != "charge-only":  # at the label: no headroom
                 cites += ["3", "22"]
                 return self._out(f"Only just: {cont:g} A is within but at the ~{top:g} A {card.name} carries, with no headroom; "
@@ -396,7 +435,10 @@ class Dialogue:
                 tail = f" Watch one thing: {caveat[1]} {_cites_md(caveat[2])}"
                 cites += caveat[2]
             return self._out(f"Yes: for {card.name}, {', and '.join(bits)}{assumed}. {_cites_md(cites)}{tail}", cites)
-        return None
+        self.last_card = "ok-for"
+        q = "How many cells in series (or what does the charger end at), and what continuous current do you need?"
+        cites = list(card.citations[:3])
+        return self._out(f"That depends on the pack: {card.summary} {_cites_md(cites)}", cites, follow_up=q)
 
     def _family_caveat(self, facts: dict[str, Any], fid: str) -> tuple[str, str, list[str]] | None:
         """The advisor's first pitfall for this family and these needs (verdict, text, citations), if any."""
@@ -887,6 +929,8 @@ _CHOOSE = re.compile(r"\b(bms|board|one) (?:for|to (?:buy|get|use|choose|pick))|
 _TRIED = re.compile(r"\b(did that|done that|tried (?:that|it|this)|still|didn'?t (?:work|help|fix)|no (?:change|luck)|now what|"
                     r"what else|what next|next step|anything else|same (?:thing|problem)|not fixed)\b")
 _BACK_REF = re.compile(r"\b(it|that|this|them|those)\b")
+_SWAP = re.compile(r"\b(swap|switch|change|move|go|goes|going|replace it|use|get|try)\b[^.?!]{0,25}\b(instead|rather)\b|"
+                   r"\b(swap|switch|change|move|upgrade|downgrade)(?:ing)? (?:it )?(?:to|for) (?:a |an |the )?\w+|\binstead\?")
 _REFERS_BACK = re.compile(r"\b(which one|which of (?:them|the two|those)|that one|the other one|either of|both of them|"
                           r"of the two)\b")
 _BALANCE_TOPIC = re.compile(r"\b(balanc\w*|equaliz\w*|bleed|shuttl\w*|trigger)\b")

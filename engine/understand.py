@@ -139,6 +139,9 @@ def family_names(kb_aliases: Mapping[str, Iterable[str]] | None = None) -> dict[
     return out
 
 
+_NEGATED = re.compile(r"\b(not|isn'?t|wasn'?t|no|never|instead of|rather than|other than|except|besides)\s+(?:an?\s+|the\s+|my\s+)?$")
+
+
 def find_families(low: str, names: dict[str, str]) -> list[str]:
     words = _WORD.findall(low)
     found: list[tuple[int, str]] = []
@@ -162,7 +165,8 @@ def find_families(low: str, names: dict[str, str]) -> list[str]:
             found.append((pos, fid))
         pos += len(w)
     found.sort()
-    return list(dict.fromkeys(f for _, f in found))
+    kept = [(p, f) for p, f in found if not _NEGATED.search(low[max(0, p - 16):p])]  # "its not a daly, its a jikong"
+    return list(dict.fromkeys(f for _, f in kept))
 
 
 _INDEXED_CELL = re.compile(r"\bcell\s?#?(\d{1,2})\s?(?:is|at|reads|reading|shows|showing|=|:)?\s?(-?\d+(?:[.,]\d+)?)\s?v(?:olts?)?\b")
@@ -181,6 +185,23 @@ def _indexed_cells(low: str, facts: dict[str, Any]) -> str:
     return _INDEXED_CELL.sub(" ", low)
 
 
+_LABEL_V = re.compile(r"(?<![\d.])(\d{2,3}(?:[.,]\d)?)\s?v(?:olts?)?\s?(?:li-?ion\s|[a-z]{2,8}\s)?(?:pack|battery|batt|scooter|system|build|"
+                      r"ebike|e-bike|bike|setup|charger kind|charger type|class)\b")
+
+
+def _label_voltage(low: str, facts: dict[str, Any]) -> None:
+    """'my 84v jk pack': the pack's name (its full-charge or nominal voltage), not a reading of it."""
+    m = _LABEL_V.search(low)
+    if m is None or re.search(r"\b(reads?|reading|at|sitting|sits|shows?|measur\w*|dropped to|down to)\s*$", low[:m.start()]):
+        return
+    v = _num(m.group(1))
+    facts["pack_label_voltage"] = v
+    if facts.get("pack_voltage") == v:
+        del facts["pack_voltage"]
+    if facts.get("charger_voltage") == v and re.search(r"charger (?:kind|type)|class", m.group(0)):
+        del facts["charger_voltage"]  # "its the 84v charger kind": the pack's class, not a charger on the bench
+
+
 def understand(text: str, names: dict[str, str] | None = None) -> dict[str, Any]:
     """Every fact the text states (see the module docstring). Unknown things are simply absent."""
     low = " " + (text or "")[:MAX_TEXT].lower().replace("’", "'") + " "
@@ -193,6 +214,7 @@ def understand(text: str, names: dict[str, str] | None = None) -> dict[str, Any]
     _series(low, facts, names or family_names())
     low = _indexed_cells(low, facts)
     _quantities(low, facts)
+    _label_voltage(low, facts)
     _states(low, facts)
     _goals(low, facts)
     return facts

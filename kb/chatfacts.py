@@ -27,6 +27,7 @@ CHAT_FACTS: dict[str, FieldSpec] = {f.name: f for f in [
     _F("other_family", "enum", doc="the family compared with a Daly", group="chat", values=("jk", "ant", "jbd")),
     _F("series_over_board", "bool", doc="the pack has more series than the board", group="chat"),
     _F("charger_series", "int", doc="the series count a charger is built for", group="chat"),
+    _F("pack_label_voltage", "number", "V", "the voltage a pack is named by ('my 84v pack'): full-charge or nominal", group="chat"),
     _F("board_from_series", "int", doc="the series of the board being replaced ('from a 10s board to a 14s one')", group="chat"),
     _F("pack_at_415", "number", "V", "the series count times the 4.15 V longevity ceiling", group="chat"),
     _F("pack_at_29", "number", "V", "the series count times the 2.9 V per cell an ANT commuter stops at", group="chat"),
