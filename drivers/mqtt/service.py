@@ -5,8 +5,9 @@
     ...
     svc.stop()
 
-One thread does everything: it runs paho's network loop itself (`Client.loop`, reconnecting with backoff), takes
-the messages that loop read, checks packs when they are due, publishes and writes the store. No second thread
+One thread does everything: it drives paho through its event-loop API (select on the socket, `loop_read`,
+`loop_write`, `loop_misc`; reconnecting with backoff), takes the messages read, checks packs when they are due,
+publishes and writes the store. No second thread
 competes for the interpreter: with paho's own network thread (loop_start) the two threads handed the GIL back and
 forth on every message and every publish, which cost more CPU than the checks.
 
@@ -213,7 +214,7 @@ class FleetService:
         from paho.mqtt.subscribeoptions import SubscribeOptions
 
         q1 = SubscribeOptions(qos=1)
-        # Telemetry at QoS 1 only when the broker keeps this worker's session (--session-expiry): without a session
+        # Telemetry at QoS 1 only when the broker keeps this worker's session (session_expiry > 0): without a session
         # a reading the broker has not delivered when the connection drops is gone at either QoS, and QoS 0 spares
         # an acknowledgement per reading (a packet, a system call and paho's bookkeeping).
         tq = q1 if self.session_expiry else SubscribeOptions(qos=0)
