@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from engine.evaluate import TEMPLATE_FIELD
+from engine.text import COMMON
 
 _WORD = re.compile(r"[a-z0-9%]+(?:[.'-][a-z0-9]+){0,4}")
 MIN_SCORE = 2.0
@@ -38,12 +39,13 @@ class Words:
         low = (text or "")[:4000].lower().replace("’", "'")
         fixed = []
         for w in _WORD.findall(low):
-            if len(w) >= 4 and w.isalpha() and not _starts_any(w, prefixes):
+            if len(w) >= 4 and w.isalpha() and w not in COMMON and not _starts_any(w, prefixes):
                 fixed.append(_fix(w, prefixes) or w)
             else:
                 fixed.append(w)
+        parts = [p for w in fixed if "-" in w for p in w.split("-") if p]  # "over-temp" is also "temp"
         self.words = fixed
-        self.starts = {w[:k] for w in fixed for k in range(1, min(len(w), 24) + 1)}  # every word prefix
+        self.starts = {w[:k] for w in fixed + parts for k in range(1, min(len(w), 24) + 1)}  # every word prefix
         self.spaced = " " + " ".join(fixed) + " " + low + " "
         self._seen: dict[str, bool] = {}
 

@@ -196,6 +196,9 @@ class Dialogue:
                 intent in ("what", "symptom", "followup") and any(k in new for k in _NEEDS):
             intent = self.last_intent  # "20s 80a, for deliveries" after "jk or ant?": the same question, now ranked
         r = self._answer(text, combined, facts, intent)
+        if self._new.get("phase_current") and self._new.get("battery_limit") and "phase" not in r["answer"].lower():
+            r["answer"] += (f"\n\nJudge the BMS by battery current ({self._new['battery_limit']:g} A here), not the "
+                            f"{self._new['phase_current']:g} A phase current: only battery current flows through it.")
         self.last_intent = intent
         r["intent"] = intent
         r["facts"] = {k: v for k, v in facts.items() if k != "families" or len(v) > 1}
@@ -297,7 +300,7 @@ class Dialogue:
             if m is not None and m.score < cards.MIN_SCORE + 2:
                 m = None
         own = m is not None  # the turn names its own topic ("ant app wont pair" after a temperature question)
-        if own and combined != text:
+        if m is not None and combined != text:
             new_keys = [k for k in self._new if k not in ("families", "family_count")]
             mc = cards.best(self.data, combined, facts, intent)
             if mc is not None and mc.card.id != m.card.id and mc.score > m.score and mc.card.only_if and \
@@ -307,16 +310,13 @@ class Dialogue:
             m = cards.best(self.data, combined, facts, intent)
         if combined != text and self.last_card in self.data.cards and (m is None or m.card.id != self.last_card):
             keys = [k for k in self._new if k not in ("families", "family_count")]
-            if keys and not (own and set(keys) <= {"bms"}):  # a new family with its own topic is a new question  # "i charge to 4.2" after "daly not balancing": the fact answers the last card's own condition
+            if keys and not (own and set(keys) <= {"bms"}) and not (
+                    own and m is not None and m.score >= 8 and cards.answers_with(m, facts, keys)):
+                # a new family with its own topic is a new question; so is a strong card of its own that the fact decides  # "i charge to 4.2" after "daly not balancing": the fact answers the last card's own condition
                 last = next((x for x in cards.ranked(self.data, combined, facts, intent)
                              if x.card.id == self.last_card), None)
                 if last is not None and cards.answers_with(last, facts, keys):
                     m = last
-        if own and m is not None and self.last_card in self.data.cards and m.card.id != self.last_card and \
-                _BACK_REF.search(text.lower()):  # "anything to check before i ride it": "it" is the thread's topic
-            mc = next((x for x in cards.ranked(self.data, combined, facts, intent) if x.card.id == self.last_card), None)
-            if mc is not None and mc.score >= m.score:
-                m = mc
         if m is not None and m.card.id == self.last_card and combined != text and not self._new and \
                 "symptom" in m.card.intents and _TRIED.search(text.lower()):
             r = self._symptom(combined, facts)  # "ok did that, now what": walk the diagnosis instead of repeating
@@ -414,8 +414,8 @@ class Dialogue:
             self.last_card = "ok-for"
             if cont and comfort and cont > comfort and fid != "charge-only":  # the label is not what it carries
                 # the handbook's own field figure (JK tripped near 60 A) turns the verdict; our derating only warns
-                lead = "Not really: on its label" if getattr(card.rating, "comfort_basis", "ours") == "handbook" \
-                    else "Yes on its label:"
+                lead = "Not really: on its label" if getattr(card.rating, "comfort_basis", "ours") == "handbook" or \
+                    (top is not None and cont >= 0.75 * top) else "Yes on its label:"
                 return self._out(f"{lead} {', and '.join(bits)}{assumed}, but "
                                  f"{card.rating.comfort_note or 'it carries less in practice'}, so {cont:g} A is past "
                                  f"the ~{comfort:g} A it carries in practice; if you use it, give it airflow and monthly "
@@ -601,7 +601,8 @@ class Dialogue:
                     cites = list(why.citations) if why else []
                     for b in rs[1:]:
                         p = b.pitfalls[0] if b.pitfalls else None
-                        lines.append(f"**{b.name}** ({b.verdict})" + (f": {p.text} {_cites_md(p.citations)}" if p else "."))
+                        lines.append(f"Against it, **{b.name}** ({b.verdict})" +
+                                     (f": {p.text} {_cites_md(p.citations)}" if p else "."))
                         cites += p.citations if p else []
                     return self._out("\n\n".join(lines), cites)
         by_topic = self._topic_compare(self.thread[-1] if self.thread else text, fams)  # the topic of this turn

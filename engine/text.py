@@ -8,6 +8,16 @@ import re
 STOP = frozenset("""a an the my is it its it's i im i'm me when while of on in at to and or but with after
 before does doesnt doesn't not no do did was were be been has have had this that there from for by up so
 just very too keeps keep get gets got what why how out scooter ebike e-bike bike""".split())
+# Everyday words a typo fixer must leave alone ("doing" is not "dying", "going" not "gauge").
+COMMON = frozenset("""about above after again against also always another anything around asked asking because been
+before being below between both bought building came cannot could doing does done down during each either else
+enough even ever every everything first from getting give given going gone good great have having here however into
+just keep kind know last least left less like little long looking made make many maybe mean might more most much
+must need never next nothing now often once only other over people pretty probably quite rather really right said
+same says seems should since some something still such sure take taking than that their them then there these
+they thing things think this those though through today tomorrow tonight trying under until using very want wanted
+wants week weeks well went were what when where whether which while will with without work working works would
+yesterday your""".split())
 TOKEN = re.compile(r"[a-z0-9]+(?:[.'-][a-z0-9]+)*")  # separators between runs: linear on any input
 
 

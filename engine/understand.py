@@ -46,13 +46,15 @@ _CUR_ROLES: list[tuple[str, tuple[str, ...]]] = [
     ("charge_ocp", ("charge ocp", "charging ocp", "charge over current", "charge overcurrent", "charge current protection",
                     "charge limit", "charge protection", "charge current limit", "chg ocp", "ocp charge", "charge oc")),
     ("discharge_ocp", ("discharge ocp", "discharge over current", "discharge overcurrent", "discharge limit",
-                       "discharge protection", "dsg ocp", "discharge oc", "ocp")),
+                       "discharge protection", "dsg ocp", "discharge oc", "ocp", "trips at", "tripping at", "tripped at",
+                       "trip at", "trips around", "tripping around", "tripped around", "cuts out at", "cuts out around",
+                       "cutting out at", "cutting out around", "cut out at", "shuts off at", "shuts down at")),
     ("regen_limit", ("regen", "braking", "brake", "brak", "battery regen", "max regen")),
     ("phase_current", ("phase", "motor current", "motor amps")),
     ("peak", ("peak", "burst", "surge", "max draw", "spikes")),
     ("charge_current", ("charger", "charging at", "charge at", "charge current")),
     ("battery_limit", ("battery current", "battery max", "batt max", "battery limit", "batt current", "battery amps",
-                       "batt", "battery")),
+                       "batt", "battery", "ask for", "asked for", "asking for", "ask it for", "demand", "demanded")),
     ("continuous", ("continuous", "cont", "constant", "sustained", "pull", "draw", "needs", "need")),
 ]
 _V_ROLES: list[tuple[str, tuple[str, ...]]] = [
