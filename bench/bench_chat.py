@@ -44,7 +44,7 @@ def judge(turn: dict, r: dict) -> tuple[bool | None, bool | None, list[str]]:
                 content = False
                 why.append(f"has /{p}/")
     cite = None
-    if "cite" in turn:
+    if turn.get("cite"):  # an empty list: the handbook has nothing to cite (a "no figure" answer)
         cite = bool(set(r["citations"]) & {str(c) for c in turn["cite"]})
         if not cite:
             why.append(f"cites {r['citations']} not any of {turn['cite']}")
