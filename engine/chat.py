@@ -266,7 +266,8 @@ class Dialogue:
             if r is not None:
                 return r
         if facts.get("bms") and _RATING_Q.search(text) and not facts.get("continuous") and intent != "select" and \
-                not re.search(r"regen|brak|charg|balanc|bleed|shuttl", combined.lower()):
+                not re.search(r"regen|brak|charg|balanc|bleed|shuttl|asleep|sleep|standby|idle|parasitic|drain|draws? when",
+                              combined.lower()):
             r = self._family_rating(facts)
             if r is not None:
                 return r
@@ -324,6 +325,8 @@ class Dialogue:
                 return r
         if m is not None:
             return self._card(m, facts)
+        if intent == "ok_for" and not facts.get("bms") and facts.get("series") and facts.get("continuous"):
+            return self._select(facts)  # "cheapest bms thats ok for a 13s 40a commuter": no family named, so rank
         measured = any(k in facts for k in ("cells", "cell_voltage", "cell_delta", "mos_temp", "temp_max", "soc",
                                             "charge_fet", "discharge_fet", "pack_voltage"))
         if measured:  # the rider gave values: the rules speak to them more precisely than a flow's first question
@@ -921,7 +924,7 @@ _DOMAIN = re.compile(r"\b(bms|balanc\w*|cells?|fets?|mosfets?|mos|regen|charg\w*
                      r"firmware|display|telemetry|delta|series|\d+s)\b")
 _OWN = re.compile(r"\b(bms|board|pack|battery|cell|cells|fet|regen|balanc\w*|charg\w*|soc|controller|vesc|esc|"
                   r"scooter|wake|trip\w*|cut\w*|hot|heat|smell\w*|jk|ant|jbd|daly|llt|jikong)\b")
-_NEW_TOPIC = re.compile(r"^\s*(different|new|another|other|unrelated|separate)\s(issue|question|problem|thing|topic)\b|"
+_NEW_TOPIC = re.compile(r"^\s*(different|diff|new|another|other|unrelated|separate|next)\s(issue|question|problem|thing|topic|q)\b|"
                         r"^\s*(btw|by the way|also unrelated|question)\b")
 
 

@@ -16,7 +16,7 @@ _VS_GENERIC = re.compile(r"\b(vs\.?|versus|compared (?:to|with)|or|instead of)\b
                          r"standard|usual|ordinary|full-protection|discharge fets?)\b[^.?!]{0,12}\b(bms|board|one)\b|"
                          r"\b(normal|regular|full|proper|standard)\s(?:smart\s)?(bms|board)\b[^.?!]{0,20}\b(vs\.?|versus|or)\b")
 _SELECT = re.compile(r"\b(which|best|recommend\w*|suggest\w*|choose|pick|should i (?:buy|get|use|go with)|"
-                     r"need an?|looking for an?|want an?|shopping for)\b[^.?!]{0,40}\b(bms|board|one|family)\b|"
+                     r"need an?|looking for an?|want an?|want the|need the|shopping for)\b[^.?!]{0,40}\b(bms|board|one|family)\b|"
                      r"\bwhat (?:bms|board|smart bms|kind of bms|brand)\b|\bwhat'?s the (?:best |right )?(?:bms|board)\b|"
                      r"\bwhats a good (?:bms|board)\b|\b(?:cheapest|cheap|budget|smallest|best|good) (?:smart )?(?:bms|board)s? "
                      r"(?:that|which|to|for|i can)\b|"

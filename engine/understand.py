@@ -476,7 +476,8 @@ def _goals(low: str, facts: dict[str, Any]) -> None:
     if re.search(r"\bno room (?:for|to fit) (?:the |a |any )?(?:discharge )?(?:fets?|mosfets?|a fet board)\b", low) \
             or re.search(r"\bno space for (?:discharge )?fets\b", low):
         facts["space"] = "none"
-    elif re.search(r"\b(cramped|no room|limited space|not much space|not much room)\b", low) or (
+    elif re.search(r"\b(cramped|no room|limited space|not much space|not much room|side[- ]?mount\w*|"
+                   r"(?:next to|beside|alongside) the (?:controller|esc|vesc))\b", low) or (
             re.search(r"\b(tiny|small|tight|narrow|slim|thin|skinny|little|compact)\b", low)
             and re.search(r"\b(deck|space|room|fit|enclosure|housing|battery box|frame)\b", low)):
         facts["space"] = "cramped"
