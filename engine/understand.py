@@ -265,6 +265,9 @@ def _series(low: str, facts: dict[str, Any], names: dict[str, str]) -> None:
             any(fam in before[-8:] for fam in names if len(fam) >= 2 and before.rstrip().endswith(fam))
         is_board = is_board or after.lstrip().startswith(tuple(n for n in names if len(n) >= 2))
         is_pack = after.lstrip().startswith(pack_words + ("harness", "stack", "setup")) or before.rstrip().endswith(("my", "on a", "on my", "for a", "for my", "its", "it's", "is"))
+        named = after.lstrip().startswith(tuple(n for n in names if len(n) >= 2) + ("bms", "board"))
+        if named and len(found) > 1 and not after.lstrip().startswith(pack_words):
+            is_pack = False  # "my 30s ant onto a 22s harness": a number that names a board is the board's
         if is_board and not is_pack and len(found) > 1:
             facts.setdefault("board_max_series", n)
         elif "series" not in facts:
