@@ -259,6 +259,11 @@ class Dialogue:
             r = self._topic_compare(text, facts["families"])  # "which one is more compact" after "jk vs ant"
             if r is not None:
                 return r
+            if any(k in self._new for k in _NEEDS) and not (facts.get("series") and facts.get("continuous")):
+                m = next((x for x in cards.ranked(self.data, combined, facts, "compare")
+                          if "compare" in x.card.intents and x.card.all_families), None)
+                if m is not None:  # "which one if uptime is the priority": the comparison, now with that need
+                    return self._card(m, facts)
         if self.last_card == "select" and combined != text and any(k in self._new for k in _NEEDS):
             intent = "select"  # "deck is really cramped though" after a ranking: rank again with it
         elif self.last_card == "select" and combined != text and self._new.get("families"):
