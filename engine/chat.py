@@ -213,7 +213,8 @@ class Dialogue:
             identity.pop("board_max_series", None)
         follow = bool(self.thread) and not _NEW_TOPIC.match(text.lower()) and (
             intent == "followup" or (bool(_REFERS_BACK.search(text.lower())) and not new.get("families")) or
-            (not _own_topic(text) and bool(_BACK_REF.search(text.lower())) and not new.get("families")) or self.pending == "select" or (not _own_topic(text) and bool(new)) or
+            ((not _own_topic(text) or len(text.split()) <= 6) and bool(_BACK_REF.search(text.lower())) and
+             not new.get("families")) or self.pending == "select" or (not _own_topic(text) and bool(new)) or
             (self.last_card == "select" and any(k in new for k in _NEEDS) and not new.get("families")))
         if not follow and self.thread and self.last_card in self.data.cards and not _NEW_TOPIC.match(text.lower()):
             keys = [k for k in new if k not in ("families", "family_count")]
@@ -348,7 +349,8 @@ class Dialogue:
                 return r
         said = [x for x in (self.data.families.get(self._new.get("bms") or "", {}).get("name") if self._new.get("bms") else None,
                             f"{self._new['series']} S" if self._new.get("series") else None) if x]
-        if said and "?" not in text and len(text.split()) <= 8 and not _WH_START.match(text.lower()):  # "i have a jk on a 16s": context, not a question
+        if said and "?" not in text and len(text.split()) <= 8 and not _WH_START.match(text.lower()) and \
+                intent != "symptom":  # "i have a jk on a 16s": context, not a question
             ask = "What is it doing, or what do you want to set or check?"
             return self._out(f"Noted: {', '.join(said)}. {ask}", [], follow_up=ask)
         return self._retrieve(combined)
