@@ -201,6 +201,7 @@ class Dialogue:
                             f"{self._new['phase_current']:g} A phase current: only battery current flows through it.")
         self.last_intent = intent
         r["intent"] = intent
+        r["card"] = self.last_card if self.last_card in self.data.cards else None  # which answer card spoke (maintainers)
         r["facts"] = {k: v for k, v in facts.items() if k != "families" or len(v) > 1}
         return r
 
