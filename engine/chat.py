@@ -332,7 +332,8 @@ class Dialogue:
                 return r
         if m is not None:
             return self._card(m, facts)
-        if intent == "ok_for" and not facts.get("bms") and facts.get("series") and facts.get("continuous"):
+        if intent == "ok_for" and not facts.get("bms") and (
+                (facts.get("series") and facts.get("continuous")) or re.search(r"\b(bms|board)\b", combined.lower())):
             return self._select(facts)  # "cheapest bms thats ok for a 13s 40a commuter": no family named, so rank
         measured = any(k in facts for k in ("cells", "cell_voltage", "cell_delta", "mos_temp", "temp_max", "soc",
                                             "charge_fet", "discharge_fet", "pack_voltage"))
