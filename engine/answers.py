@@ -203,6 +203,15 @@ def say(match: Match, facts: dict[str, Any]) -> tuple[str, list[str]] | None:
     return None
 
 
+def gated_by(match: Match | None, keys) -> bool:
+    """Whether the card's own `only_if` reads one of `keys` (a fact the rider just gave that made the card eligible)."""
+    if match is None or match.card.only_if is None:
+        return False
+    from kb.expr import fields_of
+
+    return bool(set(fields_of(_tree(match.card.only_if))) & set(keys))
+
+
 def answers_with(match: Match, facts: dict[str, Any], keys) -> bool:
     """Whether the variant `say` would pick is conditioned on one of `keys` (a fact the last turn just gave)."""
     flagged = with_flags(facts)

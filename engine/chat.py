@@ -210,6 +210,7 @@ class Dialogue:
     def _context(self, text: str, new: dict[str, Any], intent: str) -> tuple[dict[str, Any], str]:
         """The facts and the text to answer with: the thread's when this turn follows on, a fresh thread otherwise."""
         identity = {k: v for k, v in self.facts.items() if k in IDENTITY}
+        alone: Any = _UNSET  # the best card for this turn on its own, ranked once when first needed
         if new.get("bms") and identity.get("bms") and new["bms"] != identity["bms"]:
             identity.pop("board_max_series", None)
         follow = bool(self.thread) and not _NEW_TOPIC.match(text.lower()) and (
@@ -230,10 +231,10 @@ class Dialogue:
                 merged = derived_facts({**self.facts, **new})
                 mc = cards.best(self.data, " ".join(self.thread[-2:] + [text]), merged, intent)
                 alone = cards.best(self.data, text, derived_facts({**identity, **new}), intent)
-                follow = mc is not None and bool(mc.card.only_if) and any(k in mc.card.only_if for k in keys) and \
-                    (alone is None or mc.score > alone.score)
+                follow = mc is not None and cards.gated_by(mc, keys) and (alone is None or mc.score > alone.score)
         if not follow and self.thread:
-            alone = cards.best(self.data, text, derived_facts({**identity, **new}), intent)
+            if alone is _UNSET:
+                alone = cards.best(self.data, text, derived_facts({**identity, **new}), intent)
             if alone is None and (not _own_topic(text) or new):
                 follow = True
         if follow:
@@ -311,8 +312,7 @@ class Dialogue:
         if m is not None and combined != text:
             new_keys = [k for k in self._new if k not in ("families", "family_count")]
             mc = cards.best(self.data, combined, facts, intent)
-            if mc is not None and mc.card.id != m.card.id and mc.score > m.score and mc.card.only_if and \
-                    any(k in mc.card.only_if for k in new_keys):
+            if mc is not None and mc.card.id != m.card.id and mc.score > m.score and cards.gated_by(mc, new_keys):
                 m = mc  # "pack reads 56v" after "jk wont wake": the thread's card that this very fact now decides
         if m is None:
             m = cards.best(self.data, combined, facts, intent)
@@ -937,6 +937,7 @@ _NEW_TOPIC = re.compile(r"^\s*(different|diff|new|another|other|unrelated|separa
                         r"^\s*(btw|by the way|also unrelated|question)\b")
 
 
+_UNSET = object()
 _CHOOSE = re.compile(r"\b(bms|board|one) (?:for|to (?:buy|get|use|choose|pick))|\b(which|what|best|recommend\w*|good|cheap\w*|"
                      r"right) (?:smart )?(bms|board)s?\b|\b(pick|choose|buy|get|recommend|suggest)\b|\bbms setup|\bwhat setup")
 _TRIED = re.compile(r"\b(did that|done that|tried (?:that|it|this)|still|didn'?t (?:work|help|fix)|no (?:change|luck)|now what|"

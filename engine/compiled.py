@@ -25,29 +25,22 @@ def compile_truth(tree: Node) -> Compiled:
     """A function of the values with the same result as engine.evaluate.truth(tree, values)."""
     if isinstance(tree, Cmp):
         return _compile_cmp(tree)
-    items = tuple(compile_truth(i) for i in tree.items)
-    if isinstance(tree, And):
-        def all_of(values: Mapping[str, Any]) -> Truth:
-            result: Truth = True
-            for item in items:
-                t = item(values)
-                if t is False:
-                    return False
-                if t is None:
-                    result = None
-            return result
-        return all_of
+    return _kleene(tuple(compile_truth(i) for i in tree.items), stop=not isinstance(tree, And))
 
-    def any_of(values: Mapping[str, Any]) -> Truth:
-        result: Truth = False
+
+def _kleene(items: tuple[Compiled, ...], stop: bool) -> Compiled:
+    """And (stop=False) or Or (stop=True) in three-valued logic: the first item that is `stop` decides; otherwise
+    any unknown item makes the whole unknown, as engine.evaluate.truth has it."""
+    def combined(values: Mapping[str, Any]) -> Truth:
+        result: Truth = not stop
         for item in items:
             t = item(values)
-            if t is True:
-                return True
+            if t is stop:
+                return stop
             if t is None:
                 result = None
         return result
-    return any_of
+    return combined
 
 
 def _compile_cmp(c: Cmp) -> Compiled:
