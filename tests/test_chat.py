@@ -184,8 +184,9 @@ def test_eval_accuracy_by_content(kb):
     from bench.bench_chat import evaluate
 
     res = evaluate(kb=kb)
-    assert res["content"] >= 0.9, "\n".join(res["misses"])
-    assert res["citation"] >= 0.9 and res["grounded"]
+    # every case here was answered right when it was added: a few misses mean an answer that was right went wrong
+    assert res["content"] >= 0.995, "\n".join(res["misses"])
+    assert res["citation"] >= 0.98 and res["grounded"]
 
 
 def test_a_wrong_answer_fails_its_case():

@@ -34,6 +34,16 @@ from engine.understand import understand
     ("no room for fets in my kaabo", {"space": "none"}),
     ("i charge my daly to 90% only", {"partial_charge": True}),
     ("can i see it on my vesc dashboard over can", {"integration": "vesc-can", "controller": "vesc"}),
+    # kinds the fresh rounds taught: negation, nicknames, boards named by series, trips vs demands, labels vs readings
+    ("its not a daly, its a jikong. delta is 30mv", {"families": ["jk"], "bms": "jk", "cell_delta": 0.03}),
+    ("dali wont balance, cells at 4.05v", {"bms": "daly", "cell_voltage": 4.05}),
+    ("clipped my 30s ant onto a 22s harness", {"board_max_series": 30, "series": 22}),
+    ("moving my ant from a 10s board to a 14s one", {"board_max_series": 14, "board_from_series": 10}),
+    ("jk keeps tripping at 60a when i ask for 70a, 20s", {"discharge_ocp": 60, "battery_limit": 70, "series": 20}),
+    ("xiaoxiang app shows cell 5 at 0.00v and cell 6 at 7.6v", {"bms": "jbd", "zero_beside_double": True}),
+    ("my 84v jk pack is totally dead", {"pack_label_voltage": 84}),
+    ("pack reads 56v, its the 84v charger kind", {"pack_voltage": 56, "pack_label_voltage": 84}),
+    ("vsett 20s 7p, want the bms side mounted next to the controller", {"series": 20, "space": "cramped"}),
 ])
 def test_facts_from_rider_prose(text, expect):
     got = understand(text)
@@ -75,3 +85,29 @@ def test_adversarial_input_is_read_in_bounded_time():
         understand(blob)
         classify(blob, {})
         assert time.perf_counter() - t < 2.0, blob[:20]
+
+
+@pytest.mark.parametrize("text, absent", [
+    ("xiaoxiang app shows cell 5 at 0.00v and cell 6 at 7.6v", ("pack_voltage", "cell_delta")),  # cells, not the pack
+    ("my 84v jk pack is totally dead", ("pack_voltage",)),  # the pack's name, not a reading
+    ("pack reads 56v, its the 84v charger kind", ("charger_voltage",)),
+    ("its not a daly, its a jikong", ("families_daly",)),
+])
+def test_what_riders_did_not_say_is_not_read(text, absent):
+    got = understand(text)
+    for k in absent:
+        if k == "families_daly":
+            assert "daly" not in got.get("families", []), got
+        else:
+            assert k not in got, (k, got)
+
+
+def test_rider_shorthand_is_spelled_out_and_everyday_words_stay():
+    from engine.text import spell_out
+    from engine.answers import Words
+
+    assert spell_out("wat gauge r the jk busbars, wich bms shud i get") == \
+        "what gauge are the jk busbars, which bms should i get"
+    assert spell_out("n/a w/ 4.1v") == "n/a w/ 4.1v"  # inside other tokens and numbers: untouched
+    # "doing" once became "dying" (a prefix of a failure card): common words are never typo-fixed
+    assert "doing" in Words("doing regen tests tomorrow", ("dying", "regen")).words
