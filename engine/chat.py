@@ -166,8 +166,8 @@ class Dialogue:
         text = (text or "").strip()
         if not text:
             return {**self._out(HELP, []), "intent": "none", "facts": {}}
-        if not looks_like_reading(text):
-            text = spell_out(text)  # "wat", "wich", "shud", "r": shorthand too short to be caught as typos
+        if not looks_like_reading(text):  # prose is read up to MAX_TEXT (as understand does); readings go whole
+            text = spell_out(text[:MAX_TEXT])  # "wat", "wich", "shud", "r": shorthand too short to be typos
         if looks_like_reading(text):
             r = self._pasted(text)
             if r is not None:
