@@ -103,8 +103,8 @@ def test_what_riders_did_not_say_is_not_read(text, absent):
 
 
 def test_rider_shorthand_is_spelled_out_and_everyday_words_stay():
-    from engine.text import spell_out
     from engine.answers import Words
+    from engine.text import spell_out
 
     assert spell_out("wat gauge r the jk busbars, wich bms shud i get") == \
         "what gauge are the jk busbars, which bms should i get"
