@@ -18,6 +18,8 @@ import math
 import re
 from typing import Any
 
+from engine.reading import MAX_LIST
+
 SHAPES = ("bmsdoc", "batmon", "esphome", "serialbattery")
 CURRENT_SIGNS = ("charge", "discharge")  # which direction a positive current means in the source
 MAX_PAYLOAD = 256 * 1024
@@ -119,10 +121,11 @@ def batmon(parts: list[str], payload: bytes) -> tuple[str, Any] | None:
     if group == "soc" and key in _BATMON_SOC:
         field = _BATMON_SOC[key]
         return ("raw_current" if field == "current" else field), number(payload)
-    if group == "cell_voltages" and key.isdigit():
-        return f"cell:{int(key)}", number(payload)
-    if group == "temperatures" and key.isdigit():
-        return f"temp:{int(key)}", number(payload)
+    if group in ("cell_voltages", "temperatures") and key.isascii() and key.isdigit():
+        # bounded: the pack lists every cell up to the highest one it has seen (cell 10**11 hung the worker)
+        if len(key) > 4 or int(key) > MAX_LIST:
+            raise Malformed(f"{group}/{key[:20]}: no pack has more than {MAX_LIST}")
+        return ("cell:" if group == "cell_voltages" else "temp:") + str(int(key)), number(payload)
     if group == "switch" and key in _BATMON_SWITCH:
         return _BATMON_SWITCH[key], switch(payload)
     return None

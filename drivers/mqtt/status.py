@@ -42,8 +42,10 @@ def from_store(path: str | None) -> list[dict[str, Any]]:
             for p in store.packs(path)]
 
 
-def from_broker(broker: Broker, *, wait: float = 1.0, quiet: float = 0.3) -> list[dict[str, Any]]:
-    """The retained results on the broker: wait up to `wait` s, ending early after `quiet` s without news."""
+def retained(broker: Broker, pack: str | None = None, *, wait: float = 1.0,
+             quiet: float = 0.3) -> dict[str, dict[str, Any]]:
+    """The retained results on the broker, pack -> {"status", "findings", "questions", "attributes"} (of one pack,
+    or of all): wait up to `wait` s, ending early after `quiet` s without news."""
     import os
 
     from drivers.mqtt.client import connect, make_client
@@ -52,10 +54,11 @@ def from_broker(broker: Broker, *, wait: float = 1.0, quiet: float = 0.3) -> lis
     last = [time.monotonic()]
     ready = threading.Event()
     c = make_client(broker, f"bmsdoc-status-{os.getpid()}")
+    level = "+" if pack is None else pack
 
     def on_connect(client, userdata, flags, rc, props=None):
-        client.subscribe([("bmsdoc/+/status", 1), ("bmsdoc/+/findings", 1), ("bmsdoc/+/questions", 1),
-                          ("bmsdoc/+/attributes", 1)])
+        client.subscribe([(f"bmsdoc/{level}/status", 1), (f"bmsdoc/{level}/findings", 1),
+                          (f"bmsdoc/{level}/questions", 1), (f"bmsdoc/{level}/attributes", 1)])
         ready.set()
 
     def on_message(client, userdata, msg):
@@ -82,15 +85,39 @@ def from_broker(broker: Broker, *, wait: float = 1.0, quiet: float = 0.3) -> lis
     finally:
         c.disconnect()
         c.loop_stop()
+    return {name: d for name, d in got.items() if "status" in d}
+
+
+def _lists(d: dict[str, Any]) -> tuple[list[Any], list[Any], float | None]:
+    attrs = d.get("attributes") if isinstance(d.get("attributes"), dict) else {}
+    findings = d.get("findings") if isinstance(d.get("findings"), list) else []
+    questions = d.get("questions") if isinstance(d.get("questions"), list) else []
+    return findings, questions, _unix(attrs.get("checked"))
+
+
+def from_broker(broker: Broker, *, wait: float = 1.0, quiet: float = 0.3) -> list[dict[str, Any]]:
+    """Every pack's row from the retained results on the broker."""
     rows = []
-    for pack, d in got.items():
-        if "status" not in d:
-            continue
-        attrs = d.get("attributes") if isinstance(d.get("attributes"), dict) else {}
-        findings = d.get("findings") if isinstance(d.get("findings"), list) else []
-        questions = d.get("questions") if isinstance(d.get("questions"), list) else []
-        rows.append(_row(pack, str(d["status"]), findings, questions, _unix(attrs.get("checked")), None))
+    for pack, d in retained(broker, wait=wait, quiet=quiet).items():
+        findings, questions, checked = _lists(d)
+        rows.append(_row(pack, str(d["status"]), findings, questions, checked, None))
     return rows
+
+
+def pack_from_broker(broker: Broker, pack: str) -> dict[str, Any] | None:
+    """One pack's retained results, shaped as drivers.mqtt.store.packs() gives them (no session: the broker keeps
+    no history), or None when the broker has none for it."""
+    from drivers.mqtt.config import valid_pack_name
+
+    if not valid_pack_name(pack):
+        return None
+    d = retained(broker, pack).get(pack)
+    if d is None:
+        return None
+    findings, questions, checked = _lists(d)
+    return {"pack": pack, "session": None, "status": str(d["status"]), "last_seen": None, "checked": checked,
+            "findings": [f for f in findings if isinstance(f, dict)], "questions": questions,
+            "worst": findings[0] if findings and isinstance(findings[0], dict) else None}
 
 
 def sort_rows(rows: list[dict[str, Any]], key: str = "status") -> list[dict[str, Any]]:
@@ -103,7 +130,9 @@ def sort_rows(rows: list[dict[str, Any]], key: str = "status") -> list[dict[str,
         return sorted(rows, key=lambda r: (-(now - (r["checked"] or 0)), r["pack"]))
     if key == "since":  # the oldest finding first
         return sorted(rows, key=lambda r: (_unix((r["worst"] or {}).get("since")) or now + 1, r["pack"]))
-    return sorted(rows, key=lambda r: (ORDER.get(r["status"], 9), r["pack"]))
+    # worst first: by status, then by the worst finding (a stale pack last seen critical before one seen ok)
+    return sorted(rows, key=lambda r: (ORDER.get(r["status"], 9), ORDER.get((r["worst"] or {}).get("severity"), 4),
+                                       r["pack"]))
 
 
 def age(seconds: float | None) -> str:

@@ -15,7 +15,7 @@ def _seconds(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
     if not 0 < v <= 10 ** 7:
-        raise argparse.ArgumentTypeError(f"{text} is out of range (0..10000000 s)")
+        raise argparse.ArgumentTypeError(f"{text} is out of range (more than 0, at most 10000000 s)")
     return v
 
 
@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from drivers.mqtt import config as fleet_config
 
     cfg = fleet_config.load(args.config)
+    _stop_on_sigterm()
     if args.workers > 1:
         return _spawn(args)
     import faulthandler
@@ -123,6 +124,18 @@ def run(args: argparse.Namespace) -> int:
           f"{s['malformed']} malformed, {s['duplicates']} duplicates, {s['out_of_order']} out of order, "
           f"{s['disconnects']} broker drops", file=sys.stderr)
     return 0
+
+
+def _stop_on_sigterm() -> None:
+    """`kill PID`, `systemctl stop` and `docker stop` send SIGTERM: stop as Ctrl-C does (say goodbye on the broker,
+    write the store, end the sessions; the workers of --workers N stop with their parent), not die mid-write."""
+    import signal
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second one ends it at once
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _spawn(args: argparse.Namespace) -> int:
@@ -184,17 +197,34 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _pack_detail(args: argparse.Namespace) -> int:
+    """One pack: from the broker's retained results with --broker (its history too when this machine's store has
+    it), else from the store."""
     from datetime import datetime
 
-    from drivers.mqtt import store
+    from drivers import record
+    from drivers.mqtt import status, store
     from kb.errors import UserError
     from tui.cli import emit_json
 
-    rows = {p["pack"]: p for p in store.packs(args.db)}
-    if args.pack not in rows:
-        raise UserError(f"no fleet pack '{args.pack}' (bmsdoc fleet --status lists them)")
-    p = rows[args.pack]
-    h = store.history(args.pack, args.db)
+    h: dict[str, Any] | None = None
+    if args.broker:
+        broker = broker_from(args, args.broker)
+        p = status.pack_from_broker(broker, args.pack)
+        if p is None:
+            raise UserError(f"the broker at {broker.describe()} has no results for pack '{args.pack}' "
+                            "(bmsdoc fleet --status --broker URL lists the packs it has)")
+        try:
+            h = store.history(args.pack, args.db)
+            p["session"] = h["session"]
+        except UserError:
+            h = None  # the service records on the machine it runs on
+    else:
+        rows = {p["pack"]: p for p in store.packs(args.db)}
+        if args.pack not in rows:
+            raise UserError(f"no fleet pack '{args.pack}' in {args.db or record.default_path()} "
+                            f"(bmsdoc fleet --status lists them; --broker URL reads the broker's results)")
+        p = rows[args.pack]
+        h = store.history(args.pack, args.db)
     if args.json:
         emit_json({**p, "history": h})
         return 0
@@ -202,13 +232,18 @@ def _pack_detail(args: argparse.Namespace) -> int:
     def at(t: Any) -> str:
         return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S") if t else "-"
 
-    print(f"{args.pack}: {p['status']} (checked {at(p['checked'])} UTC; history: bmsdoc history {p['session']})")
+    where = f"history: bmsdoc history {p['session']}" if p["session"] is not None else \
+        f"no history in {args.db or record.default_path()}: give the service's --db, or look where it runs"
+    checked = f"checked {at(p['checked'])} UTC" if p["checked"] else "not checked yet"
+    print(f"{args.pack}: {p['status']} ({checked}; {where})")
     for f in p["findings"]:
-        print(f"  {f['severity'].upper():<8} {f['rule']}: {f['message']} [{', '.join(f['citations'])}] "
-              f"since {f.get('since', '?')}")
+        print(f"  {str(f.get('severity', '?')).upper():<8} {f.get('rule')}: {f.get('message')} "
+              f"[{', '.join(map(str, f.get('citations') or []))}] since {f.get('since', '?')}")
     for q in p["questions"][:5]:
         if isinstance(q, dict):
             print(f"  ? {q.get('ask')}")
+    if h is None:
+        return 0
     for f in h["findings"]:
         end = f"cleared {at(f['cleared'])}" if f["cleared"] else "still active"
         print(f"  [{at(f['time'])}] {f['severity'] or '?':<8} {f['rule']} ({end})")

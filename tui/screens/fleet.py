@@ -150,7 +150,8 @@ class FleetScreen(Screen):
             out.append(f"{self.opened}: no recorded data", style="dim")
         else:
             out.append(f"{d['pack']}: {d['status']}", style=STATUS_STYLE.get(d["status"], "bold"))
-            out.append(f"  (checked {_at(d['checked'])} UTC; bmsdoc history {d['session']})\n")
+            checked = f"checked {_at(d['checked'])} UTC" if d["checked"] else "not checked yet"
+            out.append(f"  ({checked}; bmsdoc history {d['session']})\n")
             for f in d["findings"]:
                 out.append(f"{f['severity'].upper():<8} ", style=STATUS_STYLE.get(f["severity"], ""))
                 out.append(f"{f['rule']}: {f['message']} [{', '.join(f['citations'])}] since {f.get('since')}\n")

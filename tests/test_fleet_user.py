@@ -1,0 +1,166 @@
+"""Fleet mode as a shop owner tries it, through a real Mosquitto: a stray batmon-ha topic, one pack's results from
+the broker, stopping the service the way systemd and docker do (SIGTERM), and the order of `--status`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+from fleet_support import Observer, Sender, fleet_kb, wait_for
+from mosquitto_broker import Mosquitto
+
+from drivers.mqtt import config as fleet_config
+from drivers.mqtt.service import FleetService
+from drivers.mqtt.url import parse_url
+
+pytestmark = pytest.mark.slow  # a real Mosquitto broker
+
+KB, KB_DIR = fleet_kb()
+BAD = {"bms": "jk", "series": 13, "chemistry": "li-ion", "state": "riding", "regen_limit": 25, "charge_fet": False,
+       "discharge_fet": True, "current": -8.0, "cells": [3.9] * 13, "pack_voltage": 50.7}
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    b = Mosquitto(tmp_path_factory.mktemp("mosquitto")).start()
+    yield b
+    b.stop()
+
+
+def _bmsdoc(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def _one_line_error(out: subprocess.CompletedProcess, message: str) -> None:
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_a_stray_batmon_cell_number_is_malformed_not_a_hung_worker(broker, tmp_path):
+    # `{alias}/cell_voltages/100000000000` made the pack list "no value yet for cell 1, 2, ..." up to it: the
+    # worker ran at 100 % CPU and grew by gigabytes, and no pack was checked any more
+    cfg = {"timing": {"debounce": 0.1, "min_interval": 0},
+           "packs": {"rack": {"shape": "batmon", "topic": "rack_bms", "current_sign": "discharge", "bms": "jk",
+                              "series": 4}}}
+    svc = FleetService(parse_url(broker.url), fleet_config.parse(cfg), kb=KB, store_path=str(tmp_path / "f.sqlite"),
+                       group="stray", worker_id="stray")
+    svc.start()
+    s = Sender(broker.port)
+    obs = Observer(broker.port, "bmsdoc/+/findings")
+    try:
+        for topic in ("rack_bms/cell_voltages/100000000000", "rack_bms/temperatures/99999", "rack_bms/cell_voltages/"
+                      + "9" * 5000):
+            s.send(topic, "3.3")
+        s.send("rack_bms/cell_voltages/\N{SUPERSCRIPT THREE}", "3.3")  # a digit to str.isdigit, not to int()
+        wait_for(lambda: svc.stats.malformed >= 3, 5, "the stray cell numbers counted as malformed")
+        for i, v in enumerate([3.31, 3.30, 3.32, 3.31], 1):
+            s.send(f"rack_bms/cell_voltages/{i}", str(v))
+        s.send("bmsdoc/next/reading", BAD)
+        assert wait_for(lambda: obs.json("bmsdoc/next/findings"), 5, "the next pack still checked")
+        assert wait_for(lambda: obs.json("bmsdoc/rack/findings") is not None, 5, "the batmon pack checked")
+        fields, _notes = svc.packs["rack"].measured()
+        assert fields["cells"] == [3.31, 3.30, 3.32, 3.31]
+        assert svc._thread.is_alive()
+    finally:
+        s.close()
+        obs.close()
+        svc.stop()
+
+
+def _recorded(db, pack: str) -> bool:
+    from drivers.mqtt import store
+    from kb.errors import UserError
+
+    try:
+        return bool(store.history(pack, db)["findings"])
+    except UserError:
+        return False
+
+
+def test_one_packs_results_from_the_broker(broker, tmp_path):
+    # `--status --pack NAME --broker URL` read the local store only: "no fleet pack" for a pack the broker has
+    db = tmp_path / "service.sqlite"
+    svc = FleetService(parse_url(broker.url), fleet_config.parse({"timing": {"min_interval": 0}}), kb=KB,
+                       store_path=str(db), group="detail", worker_id="detail")
+    svc.start()
+    s = Sender(broker.port)
+    obs = Observer(broker.port, "bmsdoc/scooter-7/findings")
+    try:
+        s.send("bmsdoc/scooter-7/reading", BAD)
+        wait_for(lambda: obs.json("bmsdoc/scooter-7/findings"), 5, "scooter-7 checked")
+        elsewhere = _bmsdoc("fleet", "--status", "--pack", "scooter-7", "--broker", broker.url,
+                            "--db", str(tmp_path / "not-here.sqlite"))
+        assert elsewhere.returncode == 0, elsewhere.stderr
+        first = elsewhere.stdout.splitlines()[0]
+        assert first.startswith("scooter-7: critical (checked ") and "no history in" in first
+        assert "fet.charge-off-with-regen" in elsewhere.stdout
+        wait_for(lambda: _recorded(db, "scooter-7"), 5, "the transition recorded")
+        here = _bmsdoc("fleet", "--status", "--pack", "scooter-7", "--broker", broker.url, "--db", str(db), "--json")
+        assert here.returncode == 0, here.stderr
+        got = json.loads(here.stdout)
+        assert got["status"] == "critical" and got["session"] and got["history"]["findings"]
+        _one_line_error(_bmsdoc("fleet", "--status", "--pack", "nope", "--broker", "mqtt://u:hunter2@127.0.0.1:"
+                                f"{broker.port}"), "has no results for pack 'nope'")
+        assert "hunter2" not in _bmsdoc("fleet", "--status", "--pack", "nope", "--broker",
+                                        f"mqtt://u:hunter2@127.0.0.1:{broker.port}").stderr
+        _one_line_error(_bmsdoc("fleet", "--status", "--pack", "a/#", "--broker", broker.url), "has no results")
+    finally:
+        s.close()
+        obs.close()
+        svc.stop()
+
+
+def test_sigterm_stops_the_service_as_ctrl_c_does(broker, tmp_path):
+    # `kill PID` / `systemctl stop` / `docker stop`: the service died mid-run, its worker entry stayed retained
+    # "online", the store's last second was not written and every session stayed "(interrupted)"
+    db = tmp_path / "term.sqlite"
+    kb = ["--kb", KB_DIR] if KB_DIR else []
+    p = subprocess.Popen([sys.executable, "-m", "tui.cli", "fleet", "--broker", broker.url, "--db", str(db),
+                          "--group", "term", "--worker-id", "term-1", *kb],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    obs = Observer(broker.port, "bmsdoc/workers/term/+", "bmsdoc/termpack/findings")
+    s = Sender(broker.port)
+    try:
+        wait_for(lambda: obs.text("bmsdoc/workers/term/term-1"), 30, "the worker announced")
+        s.send("bmsdoc/termpack/reading", BAD)
+        wait_for(lambda: obs.json("bmsdoc/termpack/findings"), 10, "termpack checked")
+        p.send_signal(signal.SIGTERM)
+        err = p.communicate(timeout=15)[1]
+        assert p.returncode == 0, err
+        assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("1 packs, ")
+        assert wait_for(lambda: obs.text("bmsdoc/workers/term/term-1") == "", 5, "the worker entry cleared")
+        hist = _bmsdoc("history", "--db", str(db))
+        assert "fleet:termpack" in hist.stdout and "interrupted" not in hist.stdout, hist.stdout
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+        s.close()
+        obs.close()
+
+
+def test_status_worst_first_puts_a_silent_critical_pack_before_a_silent_healthy_one(broker):
+    s = Sender(broker.port)
+    try:  # what a service leaves retained when both packs have gone quiet
+        critical = {"rule": "fet.charge-off-with-regen", "severity": "critical", "title": "Charge FET off",
+                    "since": "2026-12-01T10:00:00+00:00"}
+        for pack, findings in (("aaa-fine", []), ("zzz-was-critical", [critical])):
+            s.send(f"bmsdoc/{pack}/findings", findings, retain=True)
+            s.send(f"bmsdoc/{pack}/status", "stale", retain=True)
+        out = _bmsdoc("fleet", "--status", "--broker", broker.url, "--json")
+        assert out.returncode == 0, out.stderr
+        order = [r["pack"] for r in json.loads(out.stdout) if r["pack"] in ("aaa-fine", "zzz-was-critical")]
+        assert order == ["zzz-was-critical", "aaa-fine"]
+    finally:
+        for pack in ("aaa-fine", "zzz-was-critical"):
+            for kind in ("findings", "status"):
+                s.send(f"bmsdoc/{pack}/{kind}", b"", retain=True)
+        s.close()
+
+
+def test_a_zero_duration_says_what_is_allowed():
+    out = _bmsdoc("fleet", "--broker", "mqtt://127.0.0.1:1", "--duration", "0")
+    assert out.returncode == 2 and "more than 0" in out.stderr and "Traceback" not in out.stderr
