@@ -164,3 +164,24 @@ def test_status_worst_first_puts_a_silent_critical_pack_before_a_silent_healthy_
 def test_a_zero_duration_says_what_is_allowed():
     out = _bmsdoc("fleet", "--broker", "mqtt://127.0.0.1:1", "--duration", "0")
     assert out.returncode == 2 and "more than 0" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_wrong_credentials_are_an_error_for_status_and_watch_too(tmp_path):
+    # the service refused them, but `fleet --status` printed "no packs yet" (exit 0) and `watch --mqtt` ran the whole
+    # session and ended with "N readings did not reach the broker" (exit 0)
+    import os
+
+    b = Mosquitto(tmp_path / "auth", persistence=False, users={"shop": "right"}).start()
+    try:
+        wrong = f"mqtt://shop:hunter2@127.0.0.1:{b.port}"
+        for argv in (["fleet", "--status", "--broker", wrong],
+                     ["watch", "--demo", "--fast", "--duration", "1", "--mqtt", wrong, "--pack", "p1"]):
+            out = _bmsdoc(*argv)
+            _one_line_error(out, "refused the connection (Not authorized: check the user name and password)")
+            assert "hunter2" not in out.stderr
+        env = {**os.environ, "BMSDOC_MQTT_USERNAME": "shop", "BMSDOC_MQTT_PASSWORD": "right"}
+        ok = subprocess.run([sys.executable, "-m", "tui.cli", "watch", "--demo", "--fast", "--duration", "1", "--mqtt",
+                             b.url, "--pack", "p1"], capture_output=True, text=True, timeout=60, env=env)
+        assert ok.returncode == 0 and "did not reach the broker" not in ok.stdout + ok.stderr, ok.stderr
+    finally:
+        b.stop()

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from typing import Any
 
-from drivers.mqtt.client import connect, make_client
+from drivers.mqtt.client import connect, make_client, reason_text
 from drivers.mqtt.config import valid_pack_name
 from drivers.mqtt.url import Broker
 from kb.errors import UserError
@@ -30,8 +31,26 @@ class ReadingPublisher:
             raise UserError(f"--pack '{pack}' cannot be an MQTT topic level (no / + # or surrounding spaces)")
         self.topic = f"bmsdoc/{pack}/reading"
         self.client = make_client(broker, f"bmsdoc-watch-{pack[:40]}-{os.getpid()}")
+        answered = threading.Event()
+        refused: list[str] = []
+
+        def on_connect(client, userdata, flags, rc, props=None):
+            if getattr(rc, "is_failure", False):
+                refused.append(reason_text(rc))
+            answered.set()
+
+        self.client.on_connect = on_connect
         connect(self.client, broker, keepalive=10)
         self.client.loop_start()
+        # the broker's answer before the first reading: refused credentials are a one-line error at the start, not
+        # "N readings did not reach the broker" at the end
+        if not answered.wait(timeout) or refused:
+            self.client.disconnect()
+            self.client.loop_stop()
+            from drivers.mqtt.status import refusal
+
+            raise UserError(refusal(broker, refused[0]) if refused else
+                            f"the broker at {broker.describe()} did not answer within {timeout:g} s")
         self._infos: list[Any] = []
         self.sent = 0
         self._last = 0.0

@@ -48,15 +48,20 @@ def retained(broker: Broker, pack: str | None = None, *, wait: float = 1.0,
     or of all): wait up to `wait` s, ending early after `quiet` s without news."""
     import os
 
-    from drivers.mqtt.client import connect, make_client
+    from drivers.mqtt.client import connect, make_client, reason_text
 
     got: dict[str, dict[str, Any]] = {}
     last = [time.monotonic()]
     ready = threading.Event()
+    refused: list[str] = []
     c = make_client(broker, f"bmsdoc-status-{os.getpid()}")
     level = "+" if pack is None else pack
 
     def on_connect(client, userdata, flags, rc, props=None):
+        if getattr(rc, "is_failure", False):  # wrong credentials: an error, not "no packs yet"
+            refused.append(reason_text(rc))
+            ready.set()
+            return
         client.subscribe([(f"bmsdoc/{level}/status", 1), (f"bmsdoc/{level}/findings", 1),
                           (f"bmsdoc/{level}/questions", 1), (f"bmsdoc/{level}/attributes", 1)])
         ready.set()
@@ -78,6 +83,8 @@ def retained(broker: Broker, pack: str | None = None, *, wait: float = 1.0,
     try:
         if not ready.wait(5):
             raise UserError(f"the broker at {broker.describe()} did not answer")
+        if refused:
+            raise UserError(refusal(broker, refused[0]))
         start = time.monotonic()
         last[0] = start
         while time.monotonic() - start < wait and time.monotonic() - last[0] < quiet:
@@ -86,6 +93,11 @@ def retained(broker: Broker, pack: str | None = None, *, wait: float = 1.0,
         c.disconnect()
         c.loop_stop()
     return {name: d for name, d in got.items() if "status" in d}
+
+
+def refusal(broker: Broker, reason: str) -> str:
+    """The one-line error for a CONNACK that refuses (the words the fleet service uses)."""
+    return f"the broker at {broker.describe()} refused the connection ({reason}: check the user name and password)"
 
 
 def _lists(d: dict[str, Any]) -> tuple[list[Any], list[Any], float | None]:
