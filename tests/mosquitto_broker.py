@@ -19,7 +19,9 @@ def free_port() -> int:
 
 
 class Mosquitto:
-    def __init__(self, workdir: Path, *, persistence: bool = True, users: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path, *, persistence: bool = True, users: dict[str, str] | None = None,
+                 tls: tuple[Path, Path, Path] | None = None) -> None:
+        """tls: (CA certificate, server certificate, server key) for a TLS-only listener (see self_signed)."""
         exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
         if exe is None:
             raise RuntimeError("mosquitto is not installed (apt-get install -y mosquitto; .ci/run does it)")
@@ -36,7 +38,8 @@ class Mosquitto:
                 subprocess.run([shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd", "-b", str(pw), user,
                                 password], check=True, capture_output=True)
             auth = ["allow_anonymous false", f"password_file {pw}"]
-        lines = [f"listener {self.port} 127.0.0.1", *auth, "max_queued_messages 100000", "set_tcp_nodelay true",
+        certs = [f"cafile {tls[0]}", f"certfile {tls[1]}", f"keyfile {tls[2]}"] if tls else []
+        lines = [f"listener {self.port} 127.0.0.1", *certs, *auth, "max_queued_messages 100000", "set_tcp_nodelay true",
                  f"log_dest file {self.dir / 'mosquitto.log'}", "log_type error", "log_type warning"]
         if os.geteuid() == 0:  # as root Mosquitto drops to user "mosquitto", which cannot write the test's directory
             lines.append("user root")
@@ -79,3 +82,22 @@ class Mosquitto:
         self.stop(kill=kill)
         time.sleep(down)
         self.start()
+
+
+def self_signed(workdir: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 / localhost, made with the openssl command."""
+    exe = shutil.which("openssl")
+    if exe is None:
+        raise RuntimeError("openssl is not installed")
+    d = Path(workdir)
+    d.mkdir(parents=True, exist_ok=True)
+    ca, ca_key, crt, key, csr, ext = (d / n for n in ("ca.crt", "ca.key", "server.crt", "server.key", "server.csr",
+                                                        "ext.cnf"))
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for argv in (["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+                  "-subj", "/CN=bmsdoc test CA"],
+                 ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost"],
+                 ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", crt, "-days",
+                  "2", "-extfile", ext]):
+        subprocess.run([exe, *map(str, argv)], check=True, capture_output=True)
+    return ca, crt, key

@@ -185,3 +185,30 @@ def test_wrong_credentials_are_an_error_for_status_and_watch_too(tmp_path):
         assert ok.returncode == 0 and "did not reach the broker" not in ok.stdout + ok.stderr, ok.stderr
     finally:
         b.stop()
+
+
+def test_watch_takes_the_broker_options_of_fleet(tmp_path):
+    # `watch --mqtt` had no --credentials, --ca-file or --insecure: a broker with a private CA was out of its reach
+    import shutil
+
+    from mosquitto_broker import self_signed
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    ca, crt, key = self_signed(tmp_path / "certs")
+    b = Mosquitto(tmp_path / "tls", persistence=False, users={"shop": "right"}, tls=(ca, crt, key)).start()
+    creds = tmp_path / "mqtt.yaml"
+    creds.write_text("username: shop\npassword: right\n")
+    url = f"mqtts://127.0.0.1:{b.port}"
+    try:
+        ride = _bmsdoc("watch", "--demo", "--fast", "--duration", "2", "--mqtt", url, "--ca-file", str(ca),
+                       "--credentials", str(creds), "--pack", "tls-pack")
+        assert ride.returncode == 0 and "did not reach the broker" not in ride.stderr, ride.stderr
+        _one_line_error(_bmsdoc("watch", "--demo", "--fast", "--duration", "1", "--mqtt", url, "--credentials",
+                                str(creds)), "CERTIFICATE_VERIFY_FAILED")
+        _one_line_error(_bmsdoc("watch", "--demo", "--fast", "--duration", "1", "--ca-file", str(ca)),
+                        "--ca-file is a broker option for --mqtt; give --mqtt URL too")
+        got = _bmsdoc("fleet", "--status", "--broker", url, "--ca-file", str(ca), "--credentials", str(creds))
+        assert got.returncode == 0, got.stderr  # the service is not running: nothing retained, but connected
+    finally:
+        b.stop()

@@ -81,6 +81,9 @@ def register(sub) -> None:
                                                  "(mqtt://HOST[:PORT]; for bmsdoc fleet)")
     p.add_argument("--pack", metavar="NAME", help="--mqtt: the pack's name in the topic (default: the address, or "
                                                   "demo-SCENARIO)")
+    from tui.commands.fleet import add_broker_options
+
+    add_broker_options(p)  # --credentials, --tls, --ca-file, --insecure: the same broker options as bmsdoc fleet
     p.add_argument("--kb", metavar="DIR", help=argparse.SUPPRESS)  # another content root (tests, reviews)
     p.set_defaults(func=run)
 
@@ -141,14 +144,17 @@ def _mqtt_publisher(args: argparse.Namespace) -> Any:
     from kb.errors import UserError
 
     if args.mqtt is None:
-        if args.pack:
-            raise UserError("--pack names the pack for --mqtt; give --mqtt URL too")
+        given = [o for o, v in (("--pack", args.pack), ("--credentials", args.credentials), ("--tls", args.tls),
+                                ("--ca-file", args.ca_file), ("--insecure", args.insecure)) if v]
+        if given:
+            raise UserError(f"{given[0]} " + ("names the pack" if given[0] == "--pack" else "is a broker option")
+                            + " for --mqtt; give --mqtt URL too")
         return None
     from drivers.mqtt.publisher import ReadingPublisher, pack_name
-    from drivers.mqtt.url import parse_url
+    from tui.commands.fleet import broker_from
 
     name = args.pack or pack_name(f"demo-{args.demo}" if args.demo else args.address)
-    return ReadingPublisher(parse_url(args.mqtt), name)
+    return ReadingPublisher(broker_from(args, args.mqtt), name)
 
 
 class _Printer:
