@@ -212,3 +212,19 @@ def test_watch_takes_the_broker_options_of_fleet(tmp_path):
         assert got.returncode == 0, got.stderr  # the service is not running: nothing retained, but connected
     finally:
         b.stop()
+
+
+@pytest.mark.parametrize("yaml_text,where,message", [
+    ("# the shop\npacks:\n  scooter-7: {series: 13}\n  rental-12: {series: 13, regne_limit: 30}\n", ":4:3:",
+     "pack 'rental-12': invalid reading: unknown field 'regne_limit'"),
+    ("packs:\n  a: {shape: batmon}\n  b:\n    shape: batmon\n    topic: a\n", ":3:3:",
+     "packs 'a' and 'b' read the same batmon topic 'a'"),
+    ("timing:\n  debounce: 0.1\n  stale_after: 0\n", ":3:3:", "timing.stale_after"),
+    ("defaults: {chemistry: lipo}\n", ":1:1:", "defaults: invalid reading: unknown chemistry 'lipo'"),
+])
+def test_a_fleet_yaml_mistake_names_its_line(tmp_path, yaml_text, where, message):
+    # only YAML syntax errors had FILE:LINE:COL; a mistake in pack 40 of a fleet file said just "FILE: pack ..."
+    cfg = tmp_path / "fleet.yaml"
+    cfg.write_text(yaml_text)
+    out = _bmsdoc("fleet", "--broker", "mqtt://127.0.0.1:1", "--config", str(cfg))
+    _one_line_error(out, f"{cfg}{where} {message}")

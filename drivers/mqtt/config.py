@@ -93,7 +93,32 @@ def load(path: str | Path | None) -> FleetConfig:
         at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         raise UserError(f"{p}{at}: not valid YAML ({getattr(e, 'problem', None) or str(e).splitlines()[0]})") \
             from None
-    return parse(data or {}, str(p))
+    return parse(data or {}, str(p), text)
+
+
+def _locator(where: str, text: str | None):
+    """at(*keys) -> "FILE:LINE:COL" of the deepest of those mapping keys found in the YAML text (else FILE). For
+    errors only: the text is composed again on the first call (a large fleet file is not parsed twice to load)."""
+
+    def at(*keys: Any) -> str:
+        if text is None:
+            return where
+        from ruamel.yaml import YAML
+        from ruamel.yaml.nodes import MappingNode
+
+        n, mark = YAML(typ="safe", pure=True).compose(text), None
+        for key in keys:
+            if not isinstance(n, MappingNode):
+                break
+            for k, v in n.value:
+                if str(k.value) == str(key):
+                    n, mark = v, k.start_mark
+                    break
+            else:
+                break
+        return f"{where}:{mark.line + 1}:{mark.column + 1}" if mark is not None else where
+
+    return at
 
 
 def _seconds(where: str, v: Any, lo: float, hi: float) -> float:
@@ -102,65 +127,82 @@ def _seconds(where: str, v: Any, lo: float, hi: float) -> float:
     return float(v)
 
 
-def parse(data: Any, where: str = "fleet config") -> FleetConfig:
+def parse(data: Any, where: str = "fleet config", text: str | None = None) -> FleetConfig:
+    """The fleet config from loaded YAML; `text`, the YAML it came from, puts the line and column in errors."""
+    at = _locator(where, text)
     if not isinstance(data, dict):
         raise UserError(f"{where}: expected a mapping with timing:, defaults: and packs:")
-    unknown = set(data) - {"timing", "defaults", "packs"}
+    unknown = sorted(map(str, set(data) - {"timing", "defaults", "packs"}))
     if unknown:
-        raise UserError(f"{where}: unknown key '{sorted(map(str, unknown))[0]}' (known: timing, defaults, packs)")
+        raise UserError(f"{at(unknown[0])}: unknown key '{unknown[0]}' (known: timing, defaults, packs)")
     t = data.get("timing") or {}
     if not isinstance(t, dict):
-        raise UserError(f"{where}: timing: must be a mapping")
-    bad = set(t) - {"debounce", "min_interval", "stale_after"}
+        raise UserError(f"{at('timing')}: timing: must be a mapping")
+    bad = sorted(map(str, set(t) - {"debounce", "min_interval", "stale_after"}))
     if bad:
-        raise UserError(f"{where}: timing: unknown key '{sorted(map(str, bad))[0]}' "
+        raise UserError(f"{at('timing', bad[0])}: timing: unknown key '{bad[0]}' "
                         f"(known: debounce, min_interval, stale_after)")
     d = Timing()
-    timing = Timing(
-        debounce=_seconds(f"{where}: timing.debounce", t.get("debounce", d.debounce), 0, 60),
-        min_interval=_seconds(f"{where}: timing.min_interval", t.get("min_interval", d.min_interval), 0, 3600),
-        stale_after=_seconds(f"{where}: timing.stale_after", t.get("stale_after", d.stale_after), 1, 86400 * 30))
+    limits = {"debounce": (d.debounce, 0, 60), "min_interval": (d.min_interval, 0, 3600),
+              "stale_after": (d.stale_after, 1, 86400 * 30)}
+    seconds = {}
+    for key, (default, lo, hi) in limits.items():
+        try:
+            seconds[key] = _seconds(f"timing.{key}", t.get(key, default), lo, hi)
+        except UserError as e:
+            raise UserError(f"{at('timing', key)}: {e}") from None
+    timing = Timing(**seconds)
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict):
-        raise UserError(f"{where}: defaults: must be a mapping of reading fields")
-    defaults = check_settings(f"{where}: defaults", dict(defaults))
+        raise UserError(f"{at('defaults')}: defaults: must be a mapping of reading fields")
+    try:
+        defaults = check_settings("defaults", dict(defaults))
+    except UserError as e:
+        raise UserError(f"{at('defaults')}: {e}") from None
     packs_in = data.get("packs") or {}
     if not isinstance(packs_in, dict):
-        raise UserError(f"{where}: packs: must be a mapping of pack name -> settings")
+        raise UserError(f"{at('packs')}: packs: must be a mapping of pack name -> settings")
     packs: dict[str, PackConfig] = {}
     seen_sources: dict[tuple[str, str], str] = {}
     for name, body in packs_in.items():
         name = str(name)
-        if not valid_pack_name(name):
-            raise UserError(f"{where}: pack name '{name}' cannot be an MQTT topic level (no / + # or spaces around)")
-        body = body or {}
-        if not isinstance(body, dict):
-            raise UserError(f"{where}: pack '{name}': expected a mapping of settings")
-        shape = str(body.get("shape", "bmsdoc"))
-        if shape not in SHAPES:
-            raise UserError(f"{where}: pack '{name}': unknown shape '{shape}' (known: {', '.join(SHAPES)})")
-        sign = body.get("current_sign")
-        if sign is not None and sign not in CURRENT_SIGNS:
-            raise UserError(f"{where}: pack '{name}': current_sign is 'charge' (+ = charging) or 'discharge' "
-                            f"(+ = discharging), not {sign!r}")
-        topic = str(body.get("topic") or "")
-        if topic and (shape != "serialbattery" and not valid_pack_name(topic) or any(c in topic for c in "+#")):
-            raise UserError(f"{where}: pack '{name}': topic '{topic}' cannot hold + or #"
-                            + ("" if shape == "serialbattery" else " or /"))
-        if shape == "serialbattery" and not topic:
-            raise UserError(f"{where}: pack '{name}': a serialbattery pack needs its topic: (the MQTT topic "
-                            f"dbus-serialbattery publishes its JSON on)")
-        extra = body.get("settings") or {}
-        if not isinstance(extra, dict):
-            raise UserError(f"{where}: pack '{name}': settings: must be a mapping")
-        fields = {k: v for k, v in body.items() if k not in PACK_KEYS}
-        fields.update(extra)
-        settings = check_settings(f"{where}: pack '{name}'", fields)
-        pc = PackConfig(name, shape, topic, sign, settings)
-        key = (shape, pc.source)
-        if shape != "bmsdoc" and key in seen_sources:
-            raise UserError(f"{where}: packs '{seen_sources[key]}' and '{name}' read the same {shape} topic "
-                            f"'{pc.source}'")
+        try:
+            pc = _pack(name, body)
+            key = (pc.shape, pc.source)
+            if pc.shape != "bmsdoc" and key in seen_sources:
+                raise UserError(f"packs '{seen_sources[key]}' and '{name}' read the same {pc.shape} topic "
+                                f"'{pc.source}'")
+        except UserError as e:
+            raise UserError(f"{at('packs', name)}: {e}") from None
         seen_sources[key] = name
         packs[name] = pc
     return FleetConfig(timing, defaults, packs)
+
+
+def _pack(name: str, body: Any) -> PackConfig:
+    if not valid_pack_name(name):
+        raise UserError(f"pack name '{name}' cannot be an MQTT topic level (no / + # or spaces around)")
+    body = body or {}
+    if not isinstance(body, dict):
+        raise UserError(f"pack '{name}': expected a mapping of settings")
+    shape = str(body.get("shape", "bmsdoc"))
+    if shape not in SHAPES:
+        raise UserError(f"pack '{name}': unknown shape '{shape}' (known: {', '.join(SHAPES)})")
+    sign = body.get("current_sign")
+    if sign is not None and sign not in CURRENT_SIGNS:
+        raise UserError(f"pack '{name}': current_sign is 'charge' (+ = charging) or 'discharge' "
+                        f"(+ = discharging), not {sign!r}")
+    topic = str(body.get("topic") or "")
+    if topic and (shape != "serialbattery" and not valid_pack_name(topic) or any(c in topic for c in "+#")):
+        raise UserError(f"pack '{name}': topic '{topic}' cannot hold + or #"
+                        + ("" if shape == "serialbattery" else " or /"))
+    if shape == "serialbattery" and not topic:
+        raise UserError(f"pack '{name}': a serialbattery pack needs its topic: (the MQTT topic "
+                        f"dbus-serialbattery publishes its JSON on)")
+    extra = body.get("settings") or {}
+    if not isinstance(extra, dict):
+        raise UserError(f"pack '{name}': settings: must be a mapping")
+    fields = {k: v for k, v in body.items() if k not in PACK_KEYS}
+    fields.update(extra)
+    settings = check_settings(f"pack '{name}'", fields)
+    return PackConfig(name, shape, topic, sign, settings)
