@@ -161,9 +161,14 @@ def test_status_worst_first_puts_a_silent_critical_pack_before_a_silent_healthy_
         s.close()
 
 
-def test_a_zero_duration_says_what_is_allowed():
-    out = _bmsdoc("fleet", "--broker", "mqtt://127.0.0.1:1", "--duration", "0")
-    assert out.returncode == 2 and "more than 0" in out.stderr and "Traceback" not in out.stderr
+@pytest.mark.parametrize("argv,message", [
+    (["--duration", "0"], "0 is out of range (more than 0"),  # said "(0..10000000 s)"
+    (["--json"], "--json goes with --status"),  # --json and --sort were ignored by the service
+    (["--sort", "age"], "--sort goes with --status"),
+])
+def test_service_options_that_do_not_apply_say_so(argv, message):
+    out = _bmsdoc("fleet", "--broker", "mqtt://127.0.0.1:1", *argv)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
 
 
 def test_wrong_credentials_are_an_error_for_status_and_watch_too(tmp_path):

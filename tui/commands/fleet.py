@@ -63,7 +63,7 @@ def register(sub) -> None:
     p.add_argument("--status", action="store_true",
                    help="list the packs (from the broker's retained results with --broker, else from --db)")
     p.add_argument("--pack", metavar="NAME", help="with --status: one pack's findings, questions and history")
-    p.add_argument("--sort", choices=("status", "pack", "age", "since"), default="status",
+    p.add_argument("--sort", choices=("status", "pack", "age", "since"),
                    help="--status order: worst first (default), by name, longest unchecked, oldest finding")
     p.add_argument("--group", default="bmsdoc", metavar="NAME",
                    help="workers with the same group share the packs (MQTT 5 shared subscription; default bmsdoc)")
@@ -87,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
         return _status(args)
     if args.pack:
         raise UserError("--pack goes with --status (the service takes its packs from the broker and --config)")
+    if args.sort or args.json:
+        raise UserError(f"{'--sort' if args.sort else '--json'} goes with --status (the service prints a summary "
+                        f"when it stops)")
     if not args.broker:
         raise UserError("give the broker: bmsdoc fleet --broker mqtt://HOST[:PORT] (or --status to list the packs)")
     broker = broker_from(args, args.broker)
@@ -176,7 +179,7 @@ def _status(args: argparse.Namespace) -> int:
     if args.pack:
         return _pack_detail(args)
     rows = status.from_broker(broker_from(args, args.broker)) if args.broker else status.from_store(args.db)
-    rows = status.sort_rows(rows, args.sort)
+    rows = status.sort_rows(rows, args.sort or "status")
     if args.json:
         emit_json(rows)
         return 0
