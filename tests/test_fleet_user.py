@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from fleet_support import Observer, Sender, fleet_kb, wait_for
@@ -233,3 +234,27 @@ def test_a_fleet_yaml_mistake_names_its_line(tmp_path, yaml_text, where, message
     cfg.write_text(yaml_text)
     out = _bmsdoc("fleet", "--broker", "mqtt://127.0.0.1:1", "--config", str(cfg))
     _one_line_error(out, f"{cfg}{where} {message}")
+
+
+def test_a_reading_from_the_far_future_does_not_shut_out_the_pack(broker, tmp_path):
+    # readings are ordered by their `time`: one stamped years ahead (a sender with a wrong clock, or garbage like
+    # 1e400) had every later reading of that pack dropped as "older", silently and for good
+    svc = FleetService(parse_url(broker.url), fleet_config.parse({"timing": {"min_interval": 0}}), kb=KB,
+                       store_path=str(tmp_path / "f.sqlite"), group="future", worker_id="future")
+    svc.start()
+    s = Sender(broker.port)
+    obs = Observer(broker.port, "bmsdoc/clock/findings")
+    good = {**BAD, "charge_fet": True}
+    try:
+        now = time.time()
+        s.send("bmsdoc/clock/reading", {"seq": 1, "time": now + 10 * 365 * 86400, "reading": good})
+        s.send("bmsdoc/clock/reading", b'{"seq": 2, "time": 1e400, "reading": {}}')
+        wait_for(lambda: svc.stats.malformed >= 2, 5, "both counted as malformed")
+        s.send("bmsdoc/clock/reading", {"seq": 3, "time": now, "reading": BAD})
+        assert "fet.charge-off-with-regen" in {f["rule"] for f in wait_for(
+            lambda: obs.json("bmsdoc/clock/findings"), 5, "the pack's reading of now checked")}
+        assert svc.stats.out_of_order == 0
+    finally:
+        s.close()
+        obs.close()
+        svc.stop()

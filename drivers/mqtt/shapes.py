@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from typing import Any
 
 from engine.reading import MAX_LIST
@@ -23,6 +24,7 @@ from engine.reading import MAX_LIST
 SHAPES = ("bmsdoc", "batmon", "esphome", "serialbattery")
 CURRENT_SIGNS = ("charge", "discharge")  # which direction a positive current means in the source
 MAX_PAYLOAD = 256 * 1024
+MAX_AHEAD = 3600.0  # how far a reading's `time` may be ahead of this clock (seconds)
 
 
 class Malformed(ValueError):
@@ -94,6 +96,10 @@ def bmsdoc_reading(payload: bytes) -> tuple[dict[str, Any], int | None, float | 
             raise Malformed("'seq' must be an integer")
         if when is not None and (isinstance(when, bool) or not isinstance(when, (int, float))):
             raise Malformed("'time' must be a number (seconds since 1970)")
+        if when is not None and not when <= time.time() + MAX_AHEAD:  # also inf (1e400) and nan
+            # readings are ordered by it: one from the far future would have every later one dropped as older
+            raise Malformed(f"'time' is {(when - time.time()) / 3600:.1f} h ahead of this machine's clock "
+                            f"(is the sender's clock right?)")
         return dict(data["reading"]), seq, (float(when) if when is not None else None)
     return data, None, None
 
