@@ -258,3 +258,28 @@ def test_a_reading_from_the_far_future_does_not_shut_out_the_pack(broker, tmp_pa
         s.close()
         obs.close()
         svc.stop()
+
+
+def test_status_survives_garbage_retained_by_someone_else(broker):
+    # anyone can retain on bmsdoc/+/...: a 'checked' of 1e400 (inf) was an OverflowError and citations that are no
+    # list a TypeError ("internal error, not your fault") in `--status --pack`
+    s = Sender(broker.port)
+    junk = [("bmsdoc/junk-a/status", "x" * 300),
+            ("bmsdoc/junk-a/findings", b'[1, "a", {"severity": 5, "citations": 7}]'),
+            ("bmsdoc/junk-a/questions", b'{"a": 1}'), ("bmsdoc/junk-a/attributes", b'{"checked": "not a time"}'),
+            ("bmsdoc/junk-b/status", b"ok"), ("bmsdoc/junk-b/attributes", b'{"checked": 1e400}'),
+            ("bmsdoc/junk-b/findings", b'[{"rule": "r", "severity": "critical", "since": "+999999-01-01"}]'),
+            ("bmsdoc/junk-c/status", b"\xff\xfe")]
+    try:
+        for topic, payload in junk:
+            s.send(topic, payload, retain=True)
+        for argv in ([], ["--sort", "since"], ["--sort", "age"], ["--json"], ["--pack", "junk-a"],
+                     ["--pack", "junk-b"]):
+            out = _bmsdoc("fleet", "--status", "--broker", broker.url, *argv)
+            assert out.returncode == 0 and not out.stderr, (argv, out.stderr)
+        table = _bmsdoc("fleet", "--status", "--broker", broker.url).stdout
+        assert "x" * 10 not in table and "junk-b " in table  # a status too long for its column is cut
+    finally:
+        for topic, _payload in junk:
+            s.send(topic, b"", retain=True)
+        s.close()

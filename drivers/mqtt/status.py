@@ -17,14 +17,17 @@ SORTS = ("status", "pack", "age", "since")
 
 
 def _unix(text: Any) -> float | None:
-    if isinstance(text, (int, float)):
-        return float(text)
-    if isinstance(text, str):
+    """Unix seconds from a number or an ISO time; None for anything else, or outside years 1970-5138 (what any
+    retained message may hold: 1e400 is inf to JSON, and printing it as a date raised OverflowError)."""
+    t: float | None = None
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        t = float(text)
+    elif isinstance(text, str):
         try:
-            return datetime.fromisoformat(text).timestamp()
-        except ValueError:
+            t = datetime.fromisoformat(text).timestamp()
+        except (ValueError, OverflowError):
             return None
-    return None
+    return t if t is not None and 0 <= t < 1e11 else None
 
 
 def _row(pack: str, status: str, findings: list[Any], questions: list[Any], checked: float | None,

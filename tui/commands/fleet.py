@@ -195,7 +195,7 @@ def _status(args: argparse.Namespace) -> int:
         held = status.age(None if since is None else now - since)
         title = f"{w.get('rule')}: {w.get('title')}" if w else "-"
         more = f" (+{r['findings'] - 1} more)" if r["findings"] > 1 else ""
-        print(f"{r['pack'][:24]:<24} {r['status']:<9} {checked:>8} {held:>8}  {title}{more}")
+        print(f"{r['pack'][:24]:<24} {r['status'][:9]:<9} {checked:>8} {held:>8}  {title}{more}")
     return 0
 
 
@@ -238,10 +238,11 @@ def _pack_detail(args: argparse.Namespace) -> int:
     where = f"history: bmsdoc history {p['session']}" if p["session"] is not None else \
         f"no history in {args.db or record.default_path()}: give the service's --db, or look where it runs"
     checked = f"checked {at(p['checked'])} UTC" if p["checked"] else "not checked yet"
-    print(f"{args.pack}: {p['status']} ({checked}; {where})")
+    print(f"{args.pack}: {p['status'][:40]} ({checked}; {where})")
     for f in p["findings"]:
+        cites = f.get("citations") if isinstance(f.get("citations"), list) else []
         print(f"  {str(f.get('severity', '?')).upper():<8} {f.get('rule')}: {f.get('message')} "
-              f"[{', '.join(map(str, f.get('citations') or []))}] since {f.get('since', '?')}")
+              f"[{', '.join(map(str, cites))}] since {f.get('since', '?')}")
     for q in p["questions"][:5]:
         if isinstance(q, dict):
             print(f"  ? {q.get('ask')}")
