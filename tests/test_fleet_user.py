@@ -189,6 +189,9 @@ def test_wrong_credentials_are_an_error_for_status_and_watch_too(tmp_path):
         ok = subprocess.run([sys.executable, "-m", "tui.cli", "watch", "--demo", "--fast", "--duration", "1", "--mqtt",
                              b.url, "--pack", "p1"], capture_output=True, text=True, timeout=60, env=env)
         assert ok.returncode == 0 and "did not reach the broker" not in ok.stdout + ok.stderr, ok.stderr
+        # and it says where the readings go (it said nothing about the broker at all)
+        assert f"publishing every reading to bmsdoc/p1/reading on mqtt://shop@127.0.0.1:{b.port}" in ok.stderr
+        assert "10 readings published to bmsdoc/p1/reading" in ok.stderr
     finally:
         b.stop()
 

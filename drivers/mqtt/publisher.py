@@ -30,6 +30,7 @@ class ReadingPublisher:
         if not valid_pack_name(pack):
             raise UserError(f"--pack '{pack}' cannot be an MQTT topic level (no / + # or surrounding spaces)")
         self.topic = f"bmsdoc/{pack}/reading"
+        self.broker = broker
         self.client = make_client(broker, f"bmsdoc-watch-{pack[:40]}-{os.getpid()}")
         answered = threading.Event()
         refused: list[str] = []

@@ -127,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("aiobmsble").setLevel(logging.CRITICAL)
     logging.getLogger("bleak_retry_connector").setLevel(logging.CRITICAL)
     args.publisher = _mqtt_publisher(args)
+    if args.publisher is not None:  # on stderr: --json keeps stdout to the readings
+        print(f"publishing every reading to {args.publisher.topic} on {args.publisher.broker.describe()}",
+              file=sys.stderr, flush=True)
     try:
         return asyncio.run(_watch(source, args, kb))
     except KeyboardInterrupt:
@@ -137,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
             left = args.publisher.close()
             if left:
                 print(f"{left} readings did not reach the broker before the end", file=sys.stderr)
+            else:
+                print(f"{args.publisher.sent} readings published to {args.publisher.topic}", file=sys.stderr)
 
 
 def _mqtt_publisher(args: argparse.Namespace) -> Any:
