@@ -128,6 +128,8 @@ def test_sigterm_stops_the_service_as_ctrl_c_does(broker, tmp_path):
         wait_for(lambda: obs.text("bmsdoc/workers/term/term-1"), 30, "the worker announced")
         s.send("bmsdoc/termpack/reading", BAD)
         wait_for(lambda: obs.json("bmsdoc/termpack/findings"), 10, "termpack checked")
+        running = _bmsdoc("fleet", "--status", "--broker", broker.url)
+        assert "termpack" in running.stdout and "no fleet service is running" not in running.stdout
         p.send_signal(signal.SIGTERM)
         err = p.communicate(timeout=15)[1]
         assert p.returncode == 0, err
@@ -135,6 +137,10 @@ def test_sigterm_stops_the_service_as_ctrl_c_does(broker, tmp_path):
         assert wait_for(lambda: obs.text("bmsdoc/workers/term/term-1") == "", 5, "the worker entry cleared")
         hist = _bmsdoc("history", "--db", str(db))
         assert "fleet:termpack" in hist.stdout and "interrupted" not in hist.stdout, hist.stdout
+        # --status said nothing about the service being gone: the results looked current
+        for argv in ([], ["--pack", "termpack"]):
+            left = _bmsdoc("fleet", "--status", "--broker", broker.url, *argv)
+            assert "termpack" in left.stdout and "no fleet service is running on this broker" in left.stdout
     finally:
         if p.poll() is None:
             p.kill()

@@ -45,13 +45,15 @@ def from_store(path: str | None) -> list[dict[str, Any]]:
             for p in store.packs(path)]
 
 
-def retained(broker: Broker, pack: str | None = None, *, wait: float = 1.0,
-             quiet: float = 0.3) -> dict[str, dict[str, Any]]:
+def retained(broker: Broker, pack: str | None = None, *, wait: float = 1.0, quiet: float = 0.3,
+             service: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """The retained results on the broker, pack -> {"status", "findings", "questions", "attributes"} (of one pack,
-    or of all): wait up to `wait` s, ending early after `quiet` s without news."""
+    or of all): wait up to `wait` s, ending early after `quiet` s without news. `service` gets "availability":
+    the retained `bmsdoc/status` (online, or offline when the last worker is gone), if any."""
     import os
 
     from drivers.mqtt.client import connect, make_client, reason_text
+    from drivers.mqtt.discovery import AVAILABILITY
 
     got: dict[str, dict[str, Any]] = {}
     last = [time.monotonic()]
@@ -66,10 +68,14 @@ def retained(broker: Broker, pack: str | None = None, *, wait: float = 1.0,
             ready.set()
             return
         client.subscribe([(f"bmsdoc/{level}/status", 1), (f"bmsdoc/{level}/findings", 1),
-                          (f"bmsdoc/{level}/questions", 1), (f"bmsdoc/{level}/attributes", 1)])
+                          (f"bmsdoc/{level}/questions", 1), (f"bmsdoc/{level}/attributes", 1), (AVAILABILITY, 1)])
         ready.set()
 
     def on_message(client, userdata, msg):
+        if msg.topic == AVAILABILITY:
+            if service is not None:
+                service["availability"] = msg.payload.decode(errors="replace")[:20]
+            return
         parts = msg.topic.split("/")
         if len(parts) != 3:
             return
@@ -110,23 +116,24 @@ def _lists(d: dict[str, Any]) -> tuple[list[Any], list[Any], float | None]:
     return findings, questions, _unix(attrs.get("checked"))
 
 
-def from_broker(broker: Broker, *, wait: float = 1.0, quiet: float = 0.3) -> list[dict[str, Any]]:
-    """Every pack's row from the retained results on the broker."""
+def from_broker(broker: Broker, *, wait: float = 1.0, quiet: float = 0.3,
+                service: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every pack's row from the retained results on the broker (`service`: as for retained())."""
     rows = []
-    for pack, d in retained(broker, wait=wait, quiet=quiet).items():
+    for pack, d in retained(broker, wait=wait, quiet=quiet, service=service).items():
         findings, questions, checked = _lists(d)
         rows.append(_row(pack, str(d["status"]), findings, questions, checked, None))
     return rows
 
 
-def pack_from_broker(broker: Broker, pack: str) -> dict[str, Any] | None:
+def pack_from_broker(broker: Broker, pack: str, service: dict[str, str] | None = None) -> dict[str, Any] | None:
     """One pack's retained results, shaped as drivers.mqtt.store.packs() gives them (no session: the broker keeps
     no history), or None when the broker has none for it."""
     from drivers.mqtt.config import valid_pack_name
 
     if not valid_pack_name(pack):
         return None
-    d = retained(broker, pack).get(pack)
+    d = retained(broker, pack, service=service).get(pack)
     if d is None:
         return None
     findings, questions, checked = _lists(d)

@@ -178,7 +178,9 @@ def _status(args: argparse.Namespace) -> int:
 
     if args.pack:
         return _pack_detail(args)
-    rows = status.from_broker(broker_from(args, args.broker)) if args.broker else status.from_store(args.db)
+    service: dict[str, str] = {}
+    rows = status.from_broker(broker_from(args, args.broker), service=service) if args.broker else \
+        status.from_store(args.db)
     rows = status.sort_rows(rows, args.sort or "status")
     if args.json:
         emit_json(rows)
@@ -196,7 +198,14 @@ def _status(args: argparse.Namespace) -> int:
         title = f"{w.get('rule')}: {w.get('title')}" if w else "-"
         more = f" (+{r['findings'] - 1} more)" if r["findings"] > 1 else ""
         print(f"{r['pack'][:24]:<24} {r['status'][:9]:<9} {checked:>8} {held:>8}  {title}{more}")
+    _offline_note(service)
     return 0
+
+
+def _offline_note(service: dict[str, str]) -> None:
+    if service.get("availability") == "offline":  # the last worker's goodbye or last will
+        print("no fleet service is running on this broker (bmsdoc/status is offline): these are the results the "
+              "last one left")
 
 
 def _pack_detail(args: argparse.Namespace) -> int:
@@ -210,9 +219,10 @@ def _pack_detail(args: argparse.Namespace) -> int:
     from tui.cli import emit_json
 
     h: dict[str, Any] | None = None
+    service: dict[str, str] = {}
     if args.broker:
         broker = broker_from(args, args.broker)
-        p = status.pack_from_broker(broker, args.pack)
+        p = status.pack_from_broker(broker, args.pack, service)
         if p is None:
             raise UserError(f"the broker at {broker.describe()} has no results for pack '{args.pack}' "
                             "(bmsdoc fleet --status --broker URL lists the packs it has)")
@@ -239,6 +249,7 @@ def _pack_detail(args: argparse.Namespace) -> int:
         f"no history in {args.db or record.default_path()}: give the service's --db, or look where it runs"
     checked = f"checked {at(p['checked'])} UTC" if p["checked"] else "not checked yet"
     print(f"{args.pack}: {p['status'][:40]} ({checked}; {where})")
+    _offline_note(service)
     for f in p["findings"]:
         cites = f.get("citations") if isinstance(f.get("citations"), list) else []
         print(f"  {str(f.get('severity', '?')).upper():<8} {f.get('rule')}: {f.get('message')} "
