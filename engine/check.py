@@ -100,6 +100,14 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
     undecided: list[Any] = []  # rules neither true nor false: what is missing is worked out when asked
     agree: list[str] = []
     scoped = rules_in_scope(kb, values.get("bms"), values.get("chemistry"))
+    if fired is None:  # the evaluator alone (the fleet, the live view): the loop below without durable's side
+        for _rid, lr, s, condition in scoped:
+            t = condition(values)  # = rule_truth(lr.rule.scope, lr.tree, values): s is the scope's part
+            if t is True and s is not None:
+                findings.append(_finding(lr, values, facts))
+            elif t is not False:  # unknown, or true where the scope is not known
+                undecided.append(lr)
+        scoped = []
     for rid, lr, s, condition in scoped:
         t = condition(values)  # = rule_truth(lr.rule.scope, lr.tree, values): s is the scope's part
         if t is not False and s is None:
@@ -149,8 +157,10 @@ def _pending_cached(kb, undecided: list[Any], values: dict[str, Any], facts) -> 
     readings with the same key get the same questions (the fleet and the live view check many a second)."""
     from engine.facts import ASSUMED
 
-    key = (tuple([lr.rule.id for lr in undecided]),
-           tuple([(k, f.provenance, f.value if f.provenance == ASSUMED else f.value is None) for k, f in facts.items()]),
+    fs = facts.values()
+    # the undecided rules by identity (the KB's rule objects live as long as this cache's entry for it)
+    key = (tuple(map(id, undecided)), tuple(facts), tuple([f.provenance for f in fs]),
+           tuple([(k, f.value) for k, f in facts.items() if f.provenance == ASSUMED or f.value is None]),
            bool(facts["chemistry_ambiguous"].value) if "chemistry_ambiguous" in facts else None)
     hit = _PENDING_CACHE.get(id(kb))
     if hit is None or hit[0] is not kb:

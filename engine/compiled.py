@@ -12,8 +12,8 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from engine.evaluate import _MISSING, Truth, _compare, _DivZero, _num, operand_value
-from kb.expr import And, Cmp, Lit, Node, Ref
+from engine.evaluate import _MISSING, Truth, _compare, _DivZero, _num, arith, operand_value
+from kb.expr import And, Arith, Cmp, Lit, Node, Ref
 
 Compiled = Callable[[Mapping[str, Any]], Truth]
 
@@ -81,15 +81,46 @@ def _compile_cmp(c: Cmp) -> Compiled:
             return _compare(op, a, b2)
         return with_field
 
+    operand = _compile_operand(rhs)
+
     def with_arithmetic(values: Mapping[str, Any]) -> Truth:
         a = values.get(field)
         if a is None:
             return None
         try:
-            b3 = operand_value(rhs, values)
+            b3 = operand(values)
         except _DivZero:
             return None
         if b3 is _MISSING:
             return None
+        if a.__class__ is float and b3.__class__ is float:
+            return py(a, b3)
         return _compare(op, a, b3)
     return with_arithmetic
+
+
+def _compile_operand(o: Any) -> Callable[[Mapping[str, Any]], Any]:
+    """A function of the values with the same result as engine.evaluate.operand_value(o, values)."""
+    if isinstance(o, Lit):
+        value = o.value
+        return lambda values: value
+    if isinstance(o, Ref):
+        name = o.field
+
+        def ref(values: Mapping[str, Any]) -> Any:
+            v = values.get(name)
+            return _MISSING if v is None else v
+        return ref
+    if not isinstance(o, Arith):
+        return lambda values: operand_value(o, values)
+    left, right, how = _compile_operand(o.left), _compile_operand(o.right), o.op
+
+    def arithmetic(values: Mapping[str, Any]) -> Any:
+        a = left(values)
+        if a is _MISSING:
+            return _MISSING
+        b = right(values)
+        if b is _MISSING:
+            return _MISSING
+        return arith(how, a, b)
+    return arithmetic

@@ -19,6 +19,8 @@ from kb.errors import UserError
 from kb.fields import CONTROLLERS, FIELDS
 
 RESERVED = frozenset({"id", "sid", "kind"})
+_PLAIN = frozenset({int, float})
+_NUMERIC = frozenset(n for n, f in FIELDS.items() if f.kind in ("number", "int"))
 MAX_LIST = 128  # cells or temperature probes in one reading (the largest boards take 32-48 cells)  # durable-rules uses these as fact identity / our discriminator
 
 FAMILY_ALIASES = {
@@ -103,6 +105,17 @@ def _first_word_match(text: str, words: tuple[tuple[str, str], ...]) -> str | No
 @functools.lru_cache(maxsize=4096)  # field names repeat on every reading (the fleet validates ~1,000 a second)
 def _key(k: str) -> str:
     return re.sub(r"[\s\-]+", "_", str(k).strip().lower())
+
+
+@functools.lru_cache(maxsize=4096)  # the same few keys on every reading; garbage keys are bounded by the cache
+def _field_of(k: str) -> tuple[str, str]:
+    """(canonical field, "") for a key a reading may carry, or ("", the one-line reason it may not)."""
+    if _key(k) in RESERVED:
+        return "", f"'{k}' is a reserved name and cannot be a reading field"
+    name = canonical_field(k)
+    if name is None or FIELDS[name].derived:
+        return "", f"unknown field '{k}'" + _suggest(k)
+    return name, ""
 
 
 def canonical_field(name: str) -> str | None:
@@ -214,16 +227,16 @@ class Reading(BaseModel):
         for k, v in data.items():
             if not isinstance(k, str):
                 raise ValueError(f"field names are text, got {k!r}")
-            if _key(k) in RESERVED:
-                raise ValueError(f"'{k}' is a reserved name and cannot be a reading field")
-            name = canonical_field(k)
-            if name is None or FIELDS[name].derived:
-                raise ValueError(f"unknown field '{k}'" + _suggest(k))
+            name, problem = _field_of(k)
+            if problem:
+                raise ValueError(problem)
             if name in out:
                 raise ValueError(f"'{k}' gives '{name}' a second time")
             if v is None:
                 continue
-            out[name] = _loose(name, v)
+            cls = v.__class__
+            # a plain number for a number field is taken as it is (_loose would return it unchanged)
+            out[name] = v if (cls is float or cls is int) and name in _NUMERIC else _loose(name, v)
         return out
 
     @field_validator("cells", "temperatures")
@@ -235,9 +248,12 @@ class Reading(BaseModel):
             raise ValueError("an empty list is not a reading; leave the field out")
         if len(v) > MAX_LIST:  # no pack has more; it also keeps every derived fact cheap
             raise ValueError(f"{len(v)} values: a reading holds at most {MAX_LIST}")
-        for x in v:
-            _finite(info.field_name, x)
-            _bounded(info.field_name, x)
+        bounds = FIELDS[info.field_name].bounds  # NaN and infinity are refused by allow_inf_nan=False
+        if bounds is not None:
+            lo, hi = bounds
+            for x in v:
+                if not lo <= x <= hi:
+                    _bounded(info.field_name, x)
         return v
 
     @field_validator("pack_voltage", "current", "soc", "mos_temp", "balance_current", "duty", "days_idle",
@@ -262,8 +278,9 @@ class Reading(BaseModel):
             raise UserError(one_line(e)) from None
 
     def given(self) -> dict[str, Any]:
-        """The fields that were given, in vocabulary order."""
-        return {k: v for k, v in self.model_dump().items() if v is not None}
+        """The fields that were given, in vocabulary order (the model's field order); lists are copies. Read off the
+        instance, not through model_dump, which serialises all 80 fields (a sixth of a fleet check)."""
+        return {k: (list(v) if type(v) is list else v) for k, v in self.__dict__.items() if v is not None}
 
     def derived(self) -> dict[str, Any]:
         return derive(self)
@@ -333,6 +350,8 @@ def _loose(name: str, v: Any) -> Any:
         return w
     if kind in ("number", "int") and isinstance(v, str):
         return _number_text(name, v)
+    if kind in ("number", "int") and isinstance(v, bool):
+        raise ValueError(f"'{name}': expected a number, not true/false")
     if kind == "list":
         if isinstance(v, str):
             v = [x for x in re.split(r"[\s,;]+", v.strip().rstrip(".")) if x]
@@ -341,8 +360,11 @@ def _loose(name: str, v: Any) -> Any:
         if not isinstance(v, (list, tuple)):
             raise ValueError(f"'{name}' must be a list")
         items = [_number_text(name, x) if isinstance(x, str) else x for x in v]
-        if name == "cells" and items and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in items) \
-                and all(100 < abs(x) < 10000 or x == 0 for x in items) and any(x > 100 for x in items):
+        classes = {x.__class__ for x in items}
+        if bool in classes:
+            raise ValueError(f"'{name}': expected numbers, not true/false")
+        if name == "cells" and items and classes <= _PLAIN and max(items) > 100 \
+                and all(100 < abs(x) < 10000 or x == 0 for x in items):
             items = [round(x / 1000.0, 4) for x in items]  # millivolts
         return items
     return v

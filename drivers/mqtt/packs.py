@@ -47,12 +47,12 @@ class PackState:
     announced: bool = False
     published: dict[str, bytes] = field(default_factory=dict)  # topic -> payload last published (retained)
     published_from: dict[str, Any] = field(default_factory=dict)  # topic -> the object that payload was made from
-    questions_from: tuple[Any, ...] = ()  # the report's Question objects `questions` was made from
+    questions_from: list[Any] = field(default_factory=list)  # the report's Question objects `questions` came from
     attrs_key: str = ""
     attrs_from: tuple[Any, ...] = ((), ())  # the findings and questions lists the attributes were made from
-    last_key: dict[str, Any] | None = None  # the last checked reading's fields (before validation), reading, report
+    last_key: dict[str, Any] | None = None  # the last checked reading's fields (before validation), reading, and
     last_reading: Any = None
-    last_report: Any = None
+    last_result: tuple[list[Any], list[Any]] | None = None  # its sorted findings and questions (engine objects)
     attrs_at: float = 0.0
     notes: list[str] = field(default_factory=list)
 
