@@ -292,3 +292,32 @@ def test_status_survives_garbage_retained_by_someone_else(broker):
         for topic, _payload in junk:
             s.send(topic, b"", retain=True)
         s.close()
+
+
+def test_status_lists_every_pack_of_a_large_fleet(tmp_path):
+    # --status --broker stopped after 1 s whatever was still coming: 9,400 of 20,000 packs here, and no word of it
+    import paho.mqtt.client as mqtt
+
+    b = Mosquitto(tmp_path / "big", persistence=False).start()
+    n = 12_000
+    try:
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        c.max_inflight_messages_set(1000)
+        c.connect("127.0.0.1", b.port)
+        c.loop_start()
+        finding = json.dumps([{"rule": "balance.spread-load-warning", "severity": "warning", "title": "Large cell "
+                               "spread under load", "message": "With current flowing the cells spread " * 8,
+                               "since": "2026-12-01T10:00:00+00:00", "citations": ["9", "20"]}])
+        for i in range(n):
+            for kind, payload in (("status", "warning"), ("findings", finding), ("questions", "[]"),
+                                  ("attributes", '{"checked": "2026-12-01T18:00:00+00:00"}')):
+                c.publish(f"bmsdoc/rental-{i}/{kind}", payload, qos=0, retain=True)
+        # the broker handles one connection's messages in order: this one acknowledged, all of them are stored
+        c.publish("bmsdoc/marker", b"", qos=1).wait_for_publish(60)
+        c.disconnect()
+        c.loop_stop()
+        out = _bmsdoc("fleet", "--status", "--broker", b.url, "--json", timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert len(json.loads(out.stdout)) == n
+    finally:
+        b.stop()
