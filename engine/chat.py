@@ -939,7 +939,9 @@ _NEW_TOPIC = re.compile(r"^\s*(different|diff|new|another|other|unrelated|separa
 
 _UNSET = object()
 _CHOOSE = re.compile(r"\b(bms|board|one) (?:for|to (?:buy|get|use|choose|pick))|\b(which|what|best|recommend\w*|good|cheap\w*|"
-                     r"right) (?:smart )?(bms|board)s?\b|\b(pick|choose|buy|get|recommend|suggest)\b|\bbms setup|\bwhat setup")
+                     r"right) (?:smart )?(bms|board)s?\b|\b(pick|choose|buy|get|recommend|suggest)\b|\bbms setup|\bwhat setup|"
+                     r"\b(one|a|the|single) (?:bms|board)\b[^.?!]{0,25}\b(handle|enough|cope|manage|do it)\b|"
+                     r"\b(handle|enough|cope|manage)\b[^.?!]{0,30}\b(big|large|high|heavy)\w* (?:pack|build|battery)\b")
 _TRIED = re.compile(r"\b(did that|done that|tried (?:that|it|this)|still|didn'?t (?:work|help|fix)|no (?:change|luck)|now what|"
                     r"what else|what next|next step|anything else|same (?:thing|problem)|not fixed)\b")
 _BACK_REF = re.compile(r"\b(it|that|this|them|those)\b")

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kb.fields import FIELDS, KNOWN_PREFIX
+from kb.fields import FIELDS, KNOWN_PREFIX, LIST_FIELDS
 
 MEASURED, TYPED, INFERRED, ASSUMED = "measured", "typed", "inferred", "assumed"
 
@@ -293,7 +293,7 @@ def assumption_text(name: str, fact: Fact) -> str:
 
 def condition_values(facts: dict[str, Fact], known_flags: Iterable[str] = ()) -> dict[str, Any]:
     """Scalar values for the rule engines, plus KNOWN_PREFIX flags for the fields known()/unknown() test."""
-    values = {k: f.value for k, f in facts.items() if FIELDS[k].kind != "list"}
+    values = {k: f.value for k, f in facts.items() if k not in LIST_FIELDS}
     for name in known_flags:
         f = facts.get(name)
         values[KNOWN_PREFIX + name] = f is not None and f.provenance != ASSUMED

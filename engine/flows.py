@@ -524,13 +524,18 @@ def generic_words(kb) -> frozenset[str]:
     return frozenset(w for w, n in df.items() if n >= need)
 
 
+# Auxiliaries and quantifiers: part of a symptom phrase ("bms will not wake up") but never what picks it ("big
+# pack, will one bms handle it" is a sizing question, not a board that will not wake).
+_FUNCTION = frozenset(tokens("will wont would can cant cannot could should one any all also much many"))
+
+
 def match_symptom(kb, text: str, limit: int = 5) -> list[SymptomMatch]:
     """Flows ranked by word overlap between `text` and their symptom phrases (and titles); best first.
     A phrase counts only when a word other than the generic ones (generic_words) is shared."""
     words = set(tokens(text))
     if not words:
         return []
-    generic = generic_words(kb)
+    generic = generic_words(kb) | _FUNCTION
     out = []
     for f in flows_of(kb).values():
         best, best_phrase = 0.0, ""

@@ -46,7 +46,7 @@ def classify(text: str, facts: dict[str, Any], has_context: bool = False) -> str
         return "compare"  # "charge-only bms vs a normal smart bms": one family against the usual kind
     if _SELECT.search(low) and not re.search(r"\bbypass\w*|\bdefeat\w*|\bjump(?:er)? (?:out|the)\b|"
                                              r"\bwhich (?:cell|fet|setting|value|lead|wire|pin)\b|"
-                                             r"\bdo i (?:even |really )?need\b", low):
+                                             r"(?<!bms )(?<!board )(?<!one )\bdo i (?:even |really )?need\b", low):
         if fams and _OK_FOR.search(low):
             return "ok_for"
         return "select"
@@ -55,6 +55,9 @@ def classify(text: str, facts: dict[str, Any], has_context: bool = False) -> str
         return "followup"
     if _OK_FOR.search(low) and (fams or facts.get("series") or facts.get("continuous")):
         return "ok_for"
+    if _OK_FOR.search(low) and re.search(r"\b(bms|board|boards|one)\b", low) and \
+            re.search(r"\b(pack|build|battery|scooter|ebike|bike)\b", low) and not _SYMPTOM.search(low):
+        return "select"  # "big pack, will one bms handle it": which one depends on the series and the current
     if fams and (facts.get("series") or facts.get("continuous")) and re.search(
             r"\b(want to|going to|gonna|plan(?:ning)? to|thinking of|about to|would like to)\s(use|put|run|fit|get|try)", low):
         return "ok_for"  # "i want to use a daly on my 20s 100a build"
