@@ -321,3 +321,70 @@ def test_status_lists_every_pack_of_a_large_fleet(tmp_path):
         assert len(json.loads(out.stdout)) == n
     finally:
         b.stop()
+
+
+def test_a_silent_pack_stays_stale_through_a_new_worker_and_a_broker_restart(tmp_path):
+    # A worker marks a silent pack stale and stops; the next worker adopts the pack from its retained state; the
+    # broker restarts without persistence and the worker publishes everything again. Home Assistant must still see
+    # "stale" with the old check time, not the pack's last severity "checked" just now.
+    b = Mosquitto(tmp_path / "restart", persistence=False).start()
+    quick = fleet_config.parse({"timing": {"min_interval": 0, "stale_after": 1.0}})
+    first = FleetService(parse_url(b.url), quick, kb=KB, store_path=str(tmp_path / "a.sqlite"), group="silence",
+                         worker_id="first")
+    first.start()
+    s = Sender(b.port)
+    try:
+        s.send("bmsdoc/quiet/reading", BAD)
+        wait_for(lambda: first.packs.get("quiet") and first.packs["quiet"].stale, 10, "the silent pack stale")
+        first.stop()
+        checked_by_first = first.packs["quiet"].checked_wall
+        second = FleetService(parse_url(b.url), quick, kb=KB, store_path=str(tmp_path / "b.sqlite"),
+                              group="silence", worker_id="second")
+        second.start()
+        try:
+            wait_for(lambda: second.packs.get("quiet") and second.packs["quiet"].findings, 5, "the pack adopted")
+            b.restart(down=0.5)
+            wait_for(lambda: second.stats.connects >= 2, 15, "the worker back on the broker")
+            obs = Observer(b.port, "bmsdoc/quiet/status", "bmsdoc/quiet/attributes")
+            assert wait_for(lambda: obs.text("bmsdoc/quiet/status"), 5, "the status again") == "stale"
+            attrs = wait_for(lambda: obs.json("bmsdoc/quiet/attributes"), 5, "the attributes again")
+            from datetime import datetime
+
+            checked = datetime.fromisoformat(attrs["checked"]).timestamp()
+            assert abs(checked - checked_by_first) < 1.5, (attrs["checked"], checked_by_first)
+            obs.close()
+        finally:
+            second.stop()
+    finally:
+        s.close()
+        b.stop()
+
+
+def test_nothing_usable_is_malformed_not_a_healthy_pack(broker, tmp_path):
+    # `{}` as a reading, ESPHome garbage and a settings message that cannot be read were checked as "ok" packs
+    # (Home Assistant: Diagnosis ok, Problem off), left uncounted, or left a phantom pack behind
+    cfg = {"timing": {"debounce": 0.1, "min_interval": 0},
+           "packs": {"garage": {"shape": "esphome", "topic": "jk-bms-garage", "series": 8, "chemistry": "lifepo4"}}}
+    svc = FleetService(parse_url(broker.url), fleet_config.parse(cfg), kb=KB, store_path=str(tmp_path / "f.sqlite"),
+                       group="usable", worker_id="usable")
+    svc.start()
+    s = Sender(broker.port)
+    obs = Observer(broker.port, "bmsdoc/+/status")
+    try:
+        s.send("bmsdoc/empty/reading", {})
+        s.send("bmsdoc/nulls/reading", {"reading": {"cells": None, "current": None}})
+        s.send("jk-bms-garage/sensor/jk-bms_total_voltage/state", "xyz")
+        s.send("jk-bms-garage/binary_sensor/jk-bms_charging/state", "maybe")
+        s.send("bmsdoc/phantom/settings", {"series": "many"})
+        wait_for(lambda: svc.stats.malformed >= 5, 5, "all five counted as malformed")
+        s.send("jk-bms-garage/sensor/jk-bms_total_voltage/state", "nan")  # ESPHome before its first value: no value
+        time.sleep(0.5)
+        assert svc.stats.malformed == 5
+        assert "phantom" not in svc.packs and not svc.packs["garage"].states
+        assert obs.text("bmsdoc/empty/status") is None and obs.text("bmsdoc/garage/status") is None
+        s.send("jk-bms-garage/sensor/jk-bms_total_voltage/state", "26.4")  # a real value is still taken
+        wait_for(lambda: obs.text("bmsdoc/garage/status"), 5, "the garage pack checked")
+    finally:
+        s.close()
+        obs.close()
+        svc.stop()

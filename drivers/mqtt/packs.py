@@ -54,6 +54,7 @@ class PackState:
     last_reading: Any = None
     last_result: tuple[list[Any], list[Any]] | None = None  # its sorted findings and questions (engine objects)
     attrs_at: float = 0.0
+    checked_wall: float | None = None  # Unix time of the latest check (this worker's, or adopted from another's)
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -29,6 +29,7 @@ import gc
 import heapq
 import json
 import logging
+import math
 import os
 import select
 import socket
@@ -510,6 +511,8 @@ class FleetService:
         if not valid_pack_name(name):
             raise shapes.Malformed(f"'{name}' is not a pack name")
         fields, seq, when = shapes.bmsdoc_reading(payload)
+        if not any(v is not None for v in fields.values()):
+            raise shapes.Malformed("a reading with no values")  # it would be checked as a healthy pack ("ok")
         ps = self._pack(name)
         if when is not None and ps.last_time is not None and when <= ps.last_time:
             if when == ps.last_time:
@@ -543,6 +546,8 @@ class FleetService:
         if not valid_pack_name(name):
             raise shapes.Malformed(f"'{name}' is not a pack name")
         data = shapes.settings(payload)
+        if name not in self.packs:  # checked before the pack exists: a malformed message makes no phantom pack
+            PackState(name, PackConfig(name)).set_retained(data)
         ps = self._pack(name)
         ps.set_retained(data)
         if ps.whole is not None or ps.split or ps.states:
@@ -576,7 +581,11 @@ class FleetService:
             if len(parts) != 4 or parts[3] != "state" or parts[1] not in shapes.ESPHOME_DOMAINS:
                 return
             key = (parts[1], parts[2])
-            ps.states[key] = shapes.text(payload)
+            value = shapes.esphome_state(parts[1], payload)  # garbage raises: counted, and the last good value stays
+            if value is None:
+                ps.states.pop(key, None)
+                return
+            ps.states[key] = value
             self._touched(ps, mono, wall, slot=key)
 
     def _worker(self, wid: str, payload: bytes) -> None:
@@ -647,10 +656,18 @@ class FleetService:
         if isinstance(data.get("findings"), list):
             ps.findings = data["findings"]
             ps.status = status_of(ps.findings)
+        if isinstance(data.get("stale"), bool):
+            ps.stale = data["stale"]  # a silent pack stays stale whoever publishes it next (after a restart)
+        checked = data.get("checked")
+        if isinstance(checked, (int, float)) and not isinstance(checked, bool) and math.isfinite(checked) and \
+                checked <= time.time() + 60:
+            ps.checked_wall = max(ps.checked_wall or 0.0, float(checked))
         if isinstance(data.get("seq"), int) and (ps.last_seq is None or data["seq"] > ps.last_seq):
             ps.last_seq = data["seq"]
-        if isinstance(data.get("time"), (int, float)) and (ps.last_time is None or data["time"] > ps.last_time):
-            ps.last_time = float(data["time"])
+        t = data.get("time")
+        if isinstance(t, (int, float)) and not isinstance(t, bool) and t <= time.time() + shapes.MAX_AHEAD and \
+                (ps.last_time is None or t > ps.last_time):  # a far-future time would have every reading dropped
+            ps.last_time = float(t)
 
     # ------------------------------------------------------------------------------ checking
 
@@ -705,6 +722,7 @@ class FleetService:
             ps.last_key, ps.last_reading, ps.last_result = fields, reading, (sorted_findings, questions_asked)
         self.stats.checks += 1
         now = time.time()
+        ps.checked_wall = now
         findings = []
         current: dict[str, tuple[str, float]] = {}
         raised, cleared = [], []
@@ -796,14 +814,15 @@ class FleetService:
             ps.attrs_from = made_from
             if force or key != ps.attrs_key or now - ps.attrs_at >= every:  # "checked" ages in between
                 ps.attrs_key, ps.attrs_at = key, now
-                self._pub(f"{base}/attributes", {**attrs, "checked": iso(now)}, ps, qos=0)
+                # the time of the pack's latest check (sent again after a reconnect, it is not "now")
+                self._pub(f"{base}/attributes", {**attrs, "checked": iso(ps.checked_wall or now)}, ps, qos=0)
         self._pub(f"{base}/status", status.encode(), ps, force, qos=0)
 
     def _publish_state(self, ps: PackState, now: float) -> None:
         self._pub(f"bmsdoc/{ps.name}/state", {
             "decided": now, "worker": self.worker_id, "group": self.group, "seq": ps.last_seq, "time": ps.last_time,
             "active": {r: {"severity": s, "since": t} for r, (s, t) in ps.active.items()},
-            "findings": ps.findings})
+            "findings": ps.findings, "stale": ps.stale, "checked": ps.checked_wall})
 
     def _discovery(self, ps: PackState) -> None:
         ps.announced = True

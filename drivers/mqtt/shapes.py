@@ -151,6 +151,27 @@ ESPHOME_DOMAINS = ("sensor", "binary_sensor", "switch", "number", "text_sensor")
 _FAMILY = re.compile(r"\b(jk|jbd|ant|daly)[-_ ]?bms\b")
 
 
+_NO_VALUE = frozenset({"nan", "-nan", "unknown", "unavailable", "none", ""})
+
+
+def esphome_state(domain: str, payload: bytes) -> str | None:
+    """One ESPHome state as text to keep; None when the entity has no value now ('nan' at boot, 'unavailable');
+    Malformed when a sensor's state is not a number or a switch's not ON/OFF (garbage is counted, not kept)."""
+    s = text(payload)
+    if s.lower() in _NO_VALUE:
+        return None
+    if domain in ("sensor", "number"):
+        try:
+            x = float(s)
+        except ValueError:
+            raise Malformed(f"'{s[:40]}' is not a number") from None
+        if not math.isfinite(x):
+            raise Malformed(f"'{s[:40]}' is not a finite number")
+    elif domain in ("binary_sensor", "switch") and s.lower() not in _ON:
+        raise Malformed(f"'{s[:40]}' is not ON or OFF")
+    return s
+
+
 def esphome_fields(states: dict[tuple[str, str], str]) -> tuple[dict[str, Any], list[str]]:
     """The latest state of every entity of one ESPHome node -> (reading fields, notes), through the same entity
     table and finishing steps as the ESPHome paste parser."""
