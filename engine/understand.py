@@ -113,6 +113,10 @@ def _nearest_role(before: str, after: str, roles: list[tuple[str, tuple[str, ...
             i = before.rfind(w)
             if i >= 0 and (i + len(w), len(w)) > best_pos:  # the nearest, then the longest ("discharge ocp")
                 best, best_pos = role, (i + len(w), len(w))
+    prev = re.search(r"\d+(?:[.,]\d+)?\s?(?:a|amps?)\s+$", before[:best_pos[0] - best_pos[1]]) if best else None
+    if prev is not None and not any(before[:prev.start()].rstrip().endswith(w) for _r, ws in roles for w in ws):
+        best = None  # "150a peak 80a continuous": that "peak" is the 150 A's, said after it (but in "regen 30a
+        # charge ocp 60a" each role comes before its number)
     if best is not None and len(before.rstrip()) - best_pos[0] > 3:  # "... regen ok with 150a charge ocp": the
         for role, words in roles:                                    # words right after the number win
             for w in sorted(words, key=len, reverse=True):
@@ -337,8 +341,13 @@ def _quantities(low: str, facts: dict[str, Any]) -> None:
             continue
         if role is None:
             role = "continuous"
-        if role == "continuous" and "continuous" in facts:
-            role = "peak" if v > facts["continuous"] else role
+        if role == "continuous" and "continuous" in facts and "peak" not in facts and v != facts["continuous"]:
+            # two currents for one role, no peak named: the larger is the peak, whichever came first
+            # ("20s 120a 60a", "i need 100a, 40a cont")
+            if v > facts["continuous"]:
+                role = "peak"
+            else:
+                facts["peak"] = facts["continuous"]
         if role in ("battery_limit",):
             facts.setdefault("continuous", v)
         facts[role] = v

@@ -44,6 +44,12 @@ from engine.understand import understand
     ("my 84v jk pack is totally dead", {"pack_label_voltage": 84}),
     ("pack reads 56v, its the 84v charger kind", {"pack_voltage": 56, "pack_label_voltage": 84}),
     ("vsett 20s 7p, want the bms side mounted next to the controller", {"series": 20, "space": "cramped"}),
+    # two currents: the larger is the peak whichever comes first; a role said after one number is that number's
+    ("which bms for 20s 120a 60a", {"series": 20, "continuous": 60, "peak": 120}),
+    ("i need 100a, 40a cont", {"continuous": 40, "peak": 100}),
+    ("150a peak 80a continuous", {"peak": 150, "continuous": 80}),
+    ("continuous 60a peak 120a", {"continuous": 60, "peak": 120}),
+    ("regen 30a charge ocp 60a", {"regen_limit": 30, "charge_ocp": 60}),
 ])
 def test_facts_from_rider_prose(text, expect):
     got = understand(text)
@@ -66,6 +72,9 @@ def test_a_bare_number_is_not_a_series_and_a_range_is_the_board():
     ("what regen limit should i set in vesc", "setting"),
     ("my scooter cuts out when i brake", "symptom"),
     ("what comes with a jk smart bms", "what"),
+    ("what bms do i need", "select"),
+    ("big pack, will one bms handle it", "select"),
+    ("is one board enough for a big battery", "select"),
 ])
 def test_intents(text, intent):
     assert classify(text, understand(text)) == intent

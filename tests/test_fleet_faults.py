@@ -143,6 +143,11 @@ def test_home_assistant_discovery_availability_and_rediscovery(broker, service):
     assert body["json_attributes_topic"] == "bmsdoc/ha-pack/attributes" and body["unique_id"]
     problem = cfg.replace("sensor/", "binary_sensor/").replace("/diagnosis/", "/problem/")
     assert obs.json(problem)["device_class"] == "problem"
+    # available while the service is online and the pack is not stale (a silent pack is not "no problem")
+    avail = obs.json(problem)["availability"]
+    assert obs.json(problem)["availability_mode"] == "all" and [a["topic"] for a in avail] == \
+        ["bmsdoc/status", "bmsdoc/ha-pack/status"]
+    assert "stale" in avail[1]["value_template"]
     assert obs.text("bmsdoc/status") == "online"
     before = obs.count(cfg)
     s.send("homeassistant/status", "online")  # Home Assistant restarted
