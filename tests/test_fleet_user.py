@@ -269,6 +269,31 @@ def test_a_reading_from_the_far_future_does_not_shut_out_the_pack(broker, tmp_pa
         svc.stop()
 
 
+def test_a_garbage_seq_does_not_shut_out_a_pack_that_sends_no_time(broker, tmp_path):
+    # a sender that numbers its readings but stamps no time: one garbage `seq` far ahead had every later reading
+    # dropped as older, until the sender restarted at 1
+    svc = FleetService(parse_url(broker.url), fleet_config.parse({"timing": {"min_interval": 0}}), kb=KB,
+                       store_path=str(tmp_path / "f.sqlite"), group="seqs", worker_id="seqs")
+    svc.start()
+    s = Sender(broker.port)
+    obs = Observer(broker.port, "bmsdoc/counter/findings")
+    good = {**BAD, "charge_fet": True}
+    try:
+        s.send("bmsdoc/counter/reading", {"seq": 41, "reading": good})
+        wait_for(lambda: obs.json("bmsdoc/counter/findings") is not None, 5, "the first reading checked")
+        s.send("bmsdoc/counter/reading", {"seq": 10**15, "reading": good})
+        wait_for(lambda: svc.stats.malformed >= 1, 5, "the jump counted as malformed")
+        s.send("bmsdoc/counter/reading", {"seq": 42, "reading": BAD})
+        assert "fet.charge-off-with-regen" in {f["rule"] for f in wait_for(
+            lambda: obs.json("bmsdoc/counter/findings"), 5, "the next reading checked")}
+        s.send("bmsdoc/counter/reading", {"seq": 40, "reading": good})  # an older one is still dropped
+        wait_for(lambda: svc.stats.out_of_order >= 1, 5, "the older reading dropped")
+    finally:
+        s.close()
+        obs.close()
+        svc.stop()
+
+
 def test_status_survives_garbage_retained_by_someone_else(broker):
     # anyone can retain on bmsdoc/+/...: a 'checked' of 1e400 (inf) was an OverflowError and citations that are no
     # list a TypeError ("internal error, not your fault") in `--status --pack`

@@ -60,6 +60,7 @@ CHECK_BUDGET = 0.1  # seconds of checking before the worker reads its messages a
 # durable-rules on every rule, tests/test_durable.py) at a third of the cost, as `bmsdoc log analyze` does.
 CHECK_ENGINE = "evaluator"
 GC_EVERY = 60.0  # seconds between the worker's own full garbage collections (see _run)
+SEQ_JUMP = 1_000_000  # a reading's `seq` this far ahead of the pack's last one is garbage, not a reading
 HOUSEKEEPING = 0.02  # seconds between stale scans, store flushes, announcements and worker expiry checks
 ATTRIBUTES_EVERY = 10.0  # seconds: unchanged attributes are published again this often, so "checked" stays fresh
 
@@ -520,6 +521,9 @@ class FleetService:
             else:
                 self.stats.out_of_order += 1
             return
+        if when is None and seq is not None and ps.last_seq is not None and seq > ps.last_seq + SEQ_JUMP:
+            # one garbage `seq` would have every later reading dropped as older until the sender restarts at 1
+            raise shapes.Malformed(f"'seq' jumps from {ps.last_seq} to {seq}")
         if when is None and seq is not None and ps.last_seq is not None and seq <= ps.last_seq and seq != 1:
             if seq == ps.last_seq:
                 self.stats.duplicates += 1
