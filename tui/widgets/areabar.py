@@ -1,4 +1,5 @@
-"""The top bar: the six areas (clickable, keys 1-6) and the live connection state."""
+"""The top bar: the areas (clickable, keys 1-8: six modes, then the Fleet and Health views) and the live
+connection state. Below 100 columns it packs tighter and the connection shows as its icon only."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ AREAS = [  # (mode, key, label)
     ("handbook", "5", "Handbook"),
     ("chat", "6", "Chat"),
 ]
+VIEWS = [  # (action, key, label): views opened over the current area (tui/screens/fleet.py, health.py)
+    ("fleet", "7", "Fleet"),
+    ("health", "8", "Health"),
+]
+NARROW = 100  # columns
 
 STATUS_STYLE = {
     "connected": ("●", "$success"),
@@ -43,15 +49,21 @@ class AreaBar(Horizontal):
         self.current = current
 
     def compose(self) -> ComposeResult:
+        yield Static(self._areas_text(NARROW), id="areas")
+        yield Static("", id="link")
+
+    def _areas_text(self, width: int) -> str:
+        pad = " " if width >= NARROW else ""
         parts = []
         for mode, key, label in AREAS:
-            text = f" {key} {label}"
+            text = f" {key} {label}{pad}"
             if mode == self.current:
-                parts.append(f"[b reverse]{text} [/]")
+                parts.append(f"[b reverse]{text}[/]")
             else:
-                parts.append(f"[@click=app.switch_area('{mode}')]{text} [/]")
-        yield Static("".join(parts), id="areas")
-        yield Static("", id="link")
+                parts.append(f"[@click=app.switch_area('{mode}')]{text}[/]")
+        for action, key, label in VIEWS:
+            parts.append(f"[@click=app.{action}()]{f' {key} {label}{pad}'}[/]")
+        return "".join(parts)
 
     def on_mount(self) -> None:
         self.watch(self.app, "live_tick", self._refresh_link, init=True)
@@ -63,8 +75,11 @@ class AreaBar(Horizontal):
         icon, colour = STATUS_STYLE.get(live.status, ("○", "$text-muted"))
         rec = " [b $error]REC[/]" if live.recording else ""
         extra = f" ×{live.reconnects}" if live.reconnects else ""
-        src = (live.source_short or "no source") + " " if self.size.width >= 100 else ""
-        self.query_one("#link", Static).update(f"{src}[{colour}]{icon} {live.status}{extra}[/]{rec}")
+        wide = self.size.width >= NARROW
+        src = (live.source_short or "no source") + " " if wide else ""
+        status = f" {live.status}{extra}" if wide else ""
+        self.query_one("#link", Static).update(f"{src}[{colour}]{icon}{status}[/]{rec}")
 
     def on_resize(self) -> None:
+        self.query_one("#areas", Static).update(self._areas_text(self.size.width))
         self._refresh_link()
