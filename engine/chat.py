@@ -28,7 +28,7 @@ from typing import Any
 
 from engine import answers as cards
 from engine import chatdata
-from engine.intent import classify
+from engine.intent import GAIN, classify
 from engine.text import spell_out
 from engine.understand import MAX_TEXT, family_names, reading_of, understand
 from kb.errors import UserError
@@ -262,6 +262,8 @@ class Dialogue:
             r = self._topic_compare(text, facts["families"])  # "which one is more compact" after "jk vs ant"
             if r is not None:
                 return r
+            if GAIN.search(text.lower()) and not _CONS.search(text.lower()):
+                return self._compare(combined, facts)  # "what do we actually gain?" after "swapping the dalys for jbds"
             if any(k in self._new for k in _NEEDS) and not (facts.get("series") and facts.get("continuous")):
                 m = next((x for x in cards.ranked(self.data, combined, facts, "compare")
                           if "compare" in x.card.intents and x.card.all_families), None)
@@ -273,6 +275,18 @@ class Dialogue:
             r = self._family_verdict(facts, self._new["families"])  # "what about jk?" after a ranking
             if r is not None:
                 return r
+        if not self._new.get("families"):
+            r = self._concept_compare(text, facts)  # "balance trigger vs charge ceiling": each side its own answer
+            if r is not None:
+                return r
+        cons = _CONS.search(text.lower())
+        if cons and intent != "compare":
+            own = self._new.get("families") or []
+            fid = own[0] if len(own) == 1 else (facts.get("bms") if not own and _BACK_REF.search(text.lower()) else None)
+            if isinstance(fid, str) and fid in self.data.family and _about_the_board(text.lower(), cons, fid, self.names):
+                r = self._family_pitfalls(fid)
+                if r is not None:
+                    return r
         if facts.get("bms") and _RATING_Q.search(text) and not facts.get("continuous") and intent != "select" and \
                 not re.search(r"regen|brak|charg|balanc|bleed|shuttl|asleep|sleep|standby|idle|parasitic|drain|draws? when",
                               combined.lower()):
@@ -485,6 +499,63 @@ class Dialogue:
         self.last_card = "select"
         return self._out("\n\n".join(lines), cites)
 
+    def _lead_without_current(self, facts: dict[str, Any]) -> tuple[str, list[str]]:
+        """What the handbook already says for these needs before the current is known: the advisor's criterion for
+        a cramped deck or critical uptime (content/selection.yaml), which names the families installers move to."""
+        if facts.get("space") not in ("cramped", "none") and facts.get("uptime") != "critical":
+            return "", []
+        spec = getattr(self.kb, "selection", None)
+        c = next((c for c in (spec.criteria if spec else []) if c.id == "uptime-compact-alternative"), None)
+        if c is None:
+            return "", []
+        return f"{c.text} {_cites_md(c.citations)} ", list(c.citations)
+
+    def _concept_compare(self, text: str, facts: dict[str, Any]) -> dict[str, Any] | None:
+        """Two things the handbook explains, set side by side: each side answered by its own card, when the two
+        sides find two different cards (a comparison card for the pair, if one exists, outranks this)."""
+        m = _CONCEPT_VS.search(text.lower())
+        if m is None:
+            return None
+        a, b = (m.group("a") or m.group("a2") or "").strip(), (m.group("b") or m.group("b2") or "").strip()
+        if len(a) < 3 or len(b) < 3:
+            return None
+        whole = cards.best(self.data, text, facts, "compare")
+        if whole is not None and "compare" in whole.card.intents:
+            return None  # a card written for this comparison answers it
+        sides = []
+        for side in (a, b):
+            mc = cards.best(self.data, side, facts, "what")
+            if mc is None:
+                return None
+            sides.append((side, mc))
+        if sides[0][1].card.id == sides[1][1].card.id:
+            return None
+        lines, cites = [], []
+        for side, mc in sides:
+            said = cards.say(mc, facts)
+            if said is None:
+                return None
+            lines.append(f"**{side[0].upper() + side[1:]}**: {said[0]} {_cites_md(said[1])}")
+            cites += said[1]
+        self.last_card = "concept-compare"
+        return self._out("\n\n".join(lines), _uniq(cites))
+
+    def _family_pitfalls(self, fid: str) -> dict[str, Any] | None:
+        """"What's the catch with a daly?": the family card's pitfalls, each with what builders do about it."""
+        fam = self.data.families.get(fid) or {}  # the plain dicts (self.data.family: the same, by attribute)
+        pits = [p for p in (fam.get("pitfalls") or []) if isinstance(p, dict) and p.get("text")][:3]
+        if not pits:
+            return None
+        cites: list[str] = []
+        bits = []
+        for p in pits:
+            c = list(p.get("citations") or [])
+            cites += c
+            fix = f" {p['mitigation']}" if p.get("mitigation") else ""
+            bits.append(f"{p['text']}{fix} {_cites_md(c)}".strip())
+        self.last_card = "family-pitfalls"
+        return self._out(f"The catch with **{fam.get('name', fid)}**: " + " ".join(bits), _uniq(cites))
+
     def _family_rating(self, facts: dict[str, Any]) -> dict[str, Any] | None:
         card = self.data.family.get(facts["bms"])
         if card is None or card.rating is None or card.rating.continuous_a is None:
@@ -550,9 +621,10 @@ class Dialogue:
                    "continuous": "What continuous battery current do you need (for example 70 A)?"}
             q = " ".join(ask[m] for m in missing)
             said = ", ".join(_need_text(facts)) or "your pack"
-            return self._out(f"To rank the BMS families for {said} I need the pack's "
+            lead, lead_cites = self._lead_without_current(facts)
+            return self._out(f"{lead}To rank the BMS families for {said} I need the pack's "
                              f"{' and the '.join('series count' if m == 'series' else 'continuous current' for m in missing)}. "
-                             f"{q} {_cites_md(['3'])}", ["3"], follow_up=q)
+                             f"{q} {_cites_md(['3'])}", [*lead_cites, "3"], follow_up=q)
         self.pending = None
         try:
             res = self._run_select(facts)
@@ -922,6 +994,26 @@ class Dialogue:
 _WH_START = re.compile(r"\s*(is|are|can|could|does|do|did|what|whats|what's|how|why|which|when|where|should|will|would)\b")
 _NEEDS = ("series", "continuous", "peak", "regen_limit", "space", "uptime", "budget", "full_protection", "integration")
 _NOMINAL = {36.0: 10, 48.0: 13, 52.0: 14, 60.0: 16, 72.0: 20}  # ours: nominal Li-ion pack voltages riders quote
+def _about_the_board(low: str, cons: re.Match, fid: str, names: dict[str, str]) -> bool:
+    """The downside asked is the board's own ("the catch with a daly", "jk downsides", "any drawbacks to it"), not
+    a topic's ("ant harness for 16s, any gotchas": the harness)."""
+    words = [n for n, f in names.items() if f == fid] + ["it", "that", "this", "them", "those", "this one", "that one"]
+    after = low[cons.end():cons.end() + 40]
+    before = low[max(0, cons.start() - 30):cons.start()]
+    alt = "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
+    return bool(re.match(rf"\s*(?:\w+ ){{0,4}}?(?:with|of|to|about|on|for)\s(?:a |an |the |my |our |using |these |those )?"
+                         rf"(?:{alt})s?\b(?:\s(?:bms|boards?|units?|smart))?\s*[?.!]?\s*$", after) or
+                re.search(rf"\b(?:{alt})s?(?:'s)?(?:\s(?:bms|boards?|units?|smart))?\s*$", before))
+
+
+# "X vs Y", "X versus Y", "difference between X and Y": the two sides, each up to a clause end
+_CONCEPT_VS = re.compile(r"(?:^|[.:;?!]\s*)(?:(?:what(?:'s| is) the )?difference between (?P<a2>[a-z0-9 .'-]{3,40}?) and "
+                         r"(?P<b2>[a-z0-9 .'-]{3,40}?)(?=[.:;?!,]|$| in | for | on )|"
+                         r"(?P<a>[a-z0-9 '-]{3,40}?)\s+(?:vs\.?|versus)\s+(?P<b>[a-z0-9 '-]{3,40}?)(?=[.:;?!,]|$))")
+_CONS = re.compile(r"\b(catch|downsides?|down sides?|drawbacks?|cons|weak(?:ness|nesses| points?| spots?)|pitfalls?|"
+                   r"gotchas?|what(?:'s| is) (?:wrong|bad) (?:with|about)|bad (?:about|with)|worst (?:thing|part)|"
+                   r"(?:what|any|known|common|usual) (?:\w+ )?(?:problems?|issues?|complaints?)(?! (?:with|when) "
+                   r"(?:the |my )?(?:balanc|charg|regen|wak|bluetooth|app|soc|cell)))\b")
 _RATING_Q = re.compile(r"\b(how much current|how many amps|max(?:imum)? (?:continuous )?current|max(?:imum)? continuous|"
                        r"continuous rating|rated current|amp limit|max amps|current rating|amp rating|"
                        r"rated for|continuous current of|current of an? |how many a |"

@@ -11,7 +11,11 @@ import re
 from typing import Any
 
 _COMPARE = re.compile(r"\b(vs\.?|versus|or|compared? (?:to|with)|better than|difference between|which is better|"
-                      r"better|instead of|over)\b")
+                      r"better|instead of|over|swap\w* (?:\w+ ){0,3}(?:for|to|with)|replac\w* (?:\w+ ){0,3}(?:with|by)|"
+                      r"switch\w* (?:\w+ ){0,3}(?:from|to)|mov\w* from|upgrad\w* (?:\w+ ){0,3}(?:from|to))\b")
+# "what do we gain?" after two families were named: the comparison of those two
+GAIN = re.compile(r"\b(gain|benefits?|advantages?|upside|worth it|what changes|what'?s different|difference|"
+                  r"improve\w*|better)\b")
 _VS_GENERIC = re.compile(r"\b(vs\.?|versus|compared (?:to|with)|or|instead of)\b[^.?!]{0,25}\b(normal|regular|full|proper|"
                          r"standard|usual|ordinary|full-protection|discharge fets?)\b[^.?!]{0,12}\b(bms|board|one)\b|"
                          r"\b(normal|regular|full|proper|standard)\s(?:smart\s)?(bms|board)\b[^.?!]{0,20}\b(vs\.?|versus|or)\b")
@@ -23,7 +27,7 @@ _SELECT = re.compile(r"\b(which|best|recommend\w*|suggest\w*|choose|pick|should 
                      r"\bbms (?:for|to use|to get|to buy)\b|\bselect\w*\b.{0,20}\bbms\b|\bwhat should i (?:buy|get)\b")
 _OK_FOR = re.compile(r"\b(is|are|would|will|can|could|does|do)\b[^.?!]{0,40}\b(ok|okay|good|fine|enough|suitable|safe|"
                      r"handle|work|cope|able|support|do it|up to|manage|alright|right)\b|\b(ok|okay|good|fine|safe|enough)"
-                     r"\s+for\b|\bwill one\b|\b(ok|okay|fine|good|enough)\s*\?|\bcan (?:it|one|a|an|the|my)\b[^.?!]{0,25}\b(handle|take|run|do)\b|\bcan (?:\w+ ){1,2}(?:do|handle|take|run|support) \d")
+                     r"\s+for\b|\bwill one\b|\bcan (?:we|i|you) (?:still |just |safely )?(?:run|use|get away with|go with|fit|put) (?:a|an|the|my|our|two|one)\b|\b(ok|okay|fine|good|enough)\s*\?|\bcan (?:it|one|a|an|the|my)\b[^.?!]{0,25}\b(handle|take|run|do)\b|\bcan (?:\w+ ){1,2}(?:do|handle|take|run|support) \d")
 _SETTING = re.compile(r"\b(what|which|how much|how many|how low|how high|recommended|ideal|best)\b[^.?!]{0,40}"
                       r"\b(set|setting|settings|value|limit|trigger|voltage|current|amps|threshold|cap|start|ceiling|"
                       r"should)\b|\bshould i set\b|\bwhat (?:to|do i) set\b|\bset (?:it|my|the) \w+ to\b|"

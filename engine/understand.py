@@ -160,6 +160,8 @@ def find_families(low: str, names: dict[str, str]) -> list[str]:
     for w in words:
         pos = low.find(w, pos)
         fid: str | None = names.get(w)
+        if fid is None and len(w) >= 3 and w[-1] == "s" and w[:-1] in names and w[:-1] != "ant":
+            fid = names[w[:-1]]  # "swapping the dalys for jbds", "two jks" (not "ants")
         if fid is None and len(w) >= 5 and w[0] in _FUZZY_FIRST:  # rapidfuzz only for words that could be a name
             from rapidfuzz import fuzz, process
 

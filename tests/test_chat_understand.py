@@ -50,6 +50,8 @@ from engine.understand import understand
     ("150a peak 80a continuous", {"peak": 150, "continuous": 80}),
     ("continuous 60a peak 120a", {"continuous": 60, "peak": 120}),
     ("regen 30a charge ocp 60a", {"regen_limit": 30, "charge_ocp": 60}),
+    ("we're swapping the dalys for jbds on the 13s fleet", {"families": ["daly", "jbd"], "series": 13}),
+    ("two JKs and an ANT", {"families": ["jk", "ant"]}),
 ])
 def test_facts_from_rider_prose(text, expect):
     got = understand(text)
@@ -75,6 +77,9 @@ def test_a_bare_number_is_not_a_series_and_a_range_is_the_board():
     ("what bms do i need", "select"),
     ("big pack, will one bms handle it", "select"),
     ("is one board enough for a big battery", "select"),
+    ("can we run a charge-only bms with jk balancers where full protection is required", "ok_for"),
+    ("how many amps of regen can we run in vesc on 20s jk packs", "setting"),
+    ("we're swapping the dalys for jbds", "compare"),
 ])
 def test_intents(text, intent):
     assert classify(text, understand(text)) == intent
