@@ -59,7 +59,7 @@ FIELD_ALIASES = {
     "discharge_mos": "discharge_fet", "discharging": "discharge_fet", "dsg_fet": "discharge_fet",
     "discharge_mosfet": "discharge_fet",
     "balancer": "balancing", "balance": "balancing",
-    "ovp": "cell_ovp", "ovpr": "cell_ovp_recover", "uvp": "cell_uvp", "uvpr": "cell_uvp_recover",
+    "charger": "charger_voltage", "ovp": "cell_ovp", "ovpr": "cell_ovp_recover", "uvp": "cell_uvp", "uvpr": "cell_uvp_recover",
     "regen": "regen_limit", "regen_current": "regen_limit", "battery_regen_limit": "regen_limit",
     "battery_current_limit": "battery_limit", "battery_max": "battery_limit",
 }
@@ -385,12 +385,27 @@ def _number_text(name: str, s: str) -> float:
             return -x if d.group(3).lower().startswith(("dis", "out", "draw", "load")) else x
     m = _NUM.match(s)
     if not m:
+        m = _one_in_unit(name, s)  # "84.0V 5A" for a charger's voltage: the number in the field's own unit
+    if not m:
         raise ValueError(f"'{name}': '{s}' is not a number")
     x = float(m.group(1).replace(",", "."))
     unit = (m.group(2) or "").lower()
     if unit in ("mv", "ma"):
         x /= 1000.0
     return x
+
+
+_QUANTITY = re.compile(r"(?<![\w.])([-+]?\d+(?:[.,]\d+)?)\s?(mv|v|ma|a|°c|c|%|s)(?![\w])", re.IGNORECASE)
+_UNIT_WORDS = {"V": ("v", "mv"), "A": ("a", "ma"), "°C": ("°c", "c"), "%": ("%",), "s": ("s",)}
+
+
+def _one_in_unit(name: str, s: str) -> re.Match | None:
+    """The only number in `s` written in the field's unit ("84.0V 5A" -> 84.0 for a voltage), else None."""
+    if len(s) > 80:
+        return None
+    units = _UNIT_WORDS.get(FIELDS[name].unit or "", ())
+    hits = [m for m in _QUANTITY.finditer(s) if m.group(2).lower() in units]
+    return hits[0] if len(hits) == 1 else None
 
 
 def _suggest(name: str) -> str:

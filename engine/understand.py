@@ -193,7 +193,7 @@ def _indexed_cells(low: str, facts: dict[str, Any]) -> str:
     return _INDEXED_CELL.sub(" ", low)
 
 
-_LABEL_V = re.compile(r"(?<![\d.])(\d{2,3}(?:[.,]\d)?)\s?v(?:olts?)?\s?(?:li-?ion\s|[a-z]{2,8}\s)?(?:pack|battery|batt|scooter|system|build|"
+_LABEL_V = re.compile(r"(?<![\d.])(\d{2,3}(?:[.,]\d)?)[ \t]?v(?:olts?)?[ \t]?(?:li-?ion[ \t]|[a-z]{2,8}[ \t])?(?:pack|battery|batt|scooter|system|build|"
                       r"ebike|e-bike|bike|setup|charger kind|charger type|class)\b")
 
 
@@ -262,12 +262,14 @@ def _series(low: str, facts: dict[str, Any], names: dict[str, str]) -> None:
         facts["board_from_series"] = int(swap.group(1))
         found = [f for f in found if not (swap.start() <= f[0] < swap.end())]
     board_words = ("bms", "board", "ant", "jk", "jbd", "daly", "llt", "unit", "model", "sku", "version")
-    pack_words = ("pack", "battery", "scooter", "build", "my ", "cells")
+    pack_words = ("pack", "battery", "scooter", "build", "my ", "cells", "li-ion", "li ion", "lipo", "lifepo4", "lfp",
+                  "nmc", "lto")
     for start, end, n in found:
         before = low[max(0, start - 14):start]
-        after = low[end:end + 14]
+        after = low[end:end + 24]
         is_board = any(w in before.split()[-1:] or before.rstrip().endswith(w) for w in board_words) or \
             after.lstrip().startswith(("bms", "board", "capable", "max", "version", "model", "sku")) or \
+            bool(re.match(r"\s*(?:smart|monitor|active|passive|cheap|new|old)\s(?:bms|boards?|units?)\b", after)) or \
             any(fam in before[-8:] for fam in names if len(fam) >= 2 and before.rstrip().endswith(fam))
         is_board = is_board or after.lstrip().startswith(tuple(n for n in names if len(n) >= 2))
         is_pack = after.lstrip().startswith(pack_words + ("harness", "stack", "setup")) or before.rstrip().endswith(("my", "on a", "on my", "for a", "for my", "its", "it's", "is"))
@@ -331,6 +333,10 @@ def _quantities(low: str, facts: dict[str, Any]) -> None:
             continue
         if unit in ("v", "volt", "volts"):
             if "cells" in facts and v < 5:
+                continue
+            if v <= 5 and re.search(r"\b(?:dash|display)\w*\b[^.\n]{0,40}\bwarn", low[max(0, m.start() - 80):m.start()]) \
+                    and re.search(r"\bhigh\w*(?: warning)?\s*(?:at|is|=|:)?\s*$", before):
+                facts["dash_high_warning"] = v  # "dash warns low at 3.30v per cell, high at 4.20v"
                 continue
             _volts(v, before, after, facts)
             continue

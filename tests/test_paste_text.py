@@ -183,3 +183,52 @@ def test_implausible_values_fail_validation_with_one_line():
 def test_detection_is_confident_for_tool_outputs():
     assert detect("[sensor:094]: 'x cell voltage 1': Sending state 3.3 V")[0][0] >= 0.5
     assert detect("Fault : FAULT_CODE_DRV")[0][1] == "vesc-faults"
+
+
+@pytest.mark.parametrize("text, expect", [
+    # app screens lay several name/value pairs out on one line, and numbered cells in columns
+    ("JK BMS app\nVoltage 67.18V  Current -6.4A  SOC 100%\nCharge: OFF   Discharge: ON   Balance: ON",
+     {"bms": "jk", "pack_voltage": 67.18, "current": -6.4, "soc": 100, "charge_fet": False, "discharge_fet": True,
+      "balancing": True}),
+    ("xiaoxiang (JBD 13S)\nCharge MOS: ON  Discharge MOS: ON\n3.774 3.768 3.773 3.765",
+     {"bms": "jbd", "series": 13, "charge_fet": True, "discharge_fet": True, "cells": [3.774, 3.768, 3.773, 3.765]}),
+    ("JK app: Charge ON, Discharge OFF, Balance OFF\nVoltage 78.9V Current 0.0A SOC 88%",
+     {"bms": "jk", "charge_fet": True, "discharge_fet": False, "balancing": False, "pack_voltage": 78.9,
+      "current": 0.0, "soc": 88}),
+    ("JBD Smart BMS\nCell 1 3.911  Cell 2 3.913  Cell 3 3.910\nCell 4 3.910  Cell 5 3.911",
+     {"bms": "jbd", "cells": [3.911, 3.913, 3.91, 3.91, 3.911]}),
+    ("JK BMS 16S LiFePO4\n01: 3.311  02: 3.312  03: 3.312  04: 3.311",
+     {"bms": "jk", "series": 16, "chemistry": "lifepo4", "cells": [3.311, 3.312, 3.312, 3.311]}),
+    ("Daly 4S\n1 3.949  2 3.948\n3 3.950  4 3.953", {"bms": "daly", "series": 4, "cells": [3.949, 3.948, 3.95, 3.953]}),
+    ("ANT BMS 16S settings\nCell High Protect 4.25V   Cell High Recover 4.10V\nCell Low Protect 2.70V    Cell Low Recover 2.90V",
+     {"bms": "ant", "series": 16, "cell_ovp": 4.25, "cell_ovp_recover": 4.10, "cell_uvp": 2.70,
+      "cell_uvp_recover": 2.90}),
+    ("Daly Smart BMS 13S\nFault: Discharge overcurrent protection\nDischarge MOS: off",
+     {"bms": "daly", "series": 13, "discharge_fet": False, "prot_discharge_ocp": True}),
+    ("one of those 32S smart boards, 24S li-ion\npack 96.5V resting", {"series": 24, "board_max_series": 32}),
+])
+def test_app_screens_in_columns(text, expect):
+    fields, _notes = _fields(text)
+    for k, v in expect.items():
+        assert fields.get(k) == (pytest.approx(v) if isinstance(v, float) else v), (k, fields)
+
+
+def _fields(text: str) -> tuple[dict, list]:
+    from tui.commands.check import read_input
+
+    data, notes = read_input(text)
+    return Reading.parse(data).given(), notes
+
+
+def test_a_voltage_on_one_line_is_not_the_name_of_the_pack_on_the_next():
+    fields, _ = _fields("JK 20S pack, BMS won't wake\nmultimeter across the pack: 56.9 V\nscooter sat about 3 weeks")
+    assert fields["pack_voltage"] == 56.9
+
+
+def test_a_charger_given_with_its_amps_and_a_balancer_described_not_switched():
+    fields, notes = _fields("bms: charge-only\nseries: 20\ncharger: 84.0V 5A\nbalancer: JK active balancer clipped across "
+                            "the stack\nfused: no")
+    assert fields["charger_voltage"] == 84.0 and fields["fused"] is False and "balancing" not in fields
+    assert any("describes the hardware" in n for n in notes)
+    with pytest.raises(UserError, match="'of' is not on/off"):
+        _fields("bms: jk\ncharge_fet: of")  # a short wrong value is still an error, never a guess

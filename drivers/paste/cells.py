@@ -56,6 +56,35 @@ def classify(line: str) -> list[Item] | None:
     return inline(line)
 
 
+_RUN_TOKEN = re.compile(r"(?:cell|c|#)?\s?(\d{1,3})\s*[:)=.\-]?\s+([-+]?\d+(?:[.,]\d+)?)\s*(mv|v)?(?![\w.])",
+                        re.IGNORECASE)
+_RUN_GAP = re.compile(r"[\s,;|]*")
+
+
+def indexed_run(line: str) -> list[Item] | None:
+    """Several numbered cells on one line, as app screens lay them out in columns: `Cell 1 3.911  Cell 2 3.913`,
+    `01: 3.311  02: 3.312`, `1 3.949  2 3.948`. Only when the whole line is such pairs, at least two, numbered
+    one after another (so `13 3.95` or a list of bare voltages is not mistaken for one)."""
+    if len(line) > 2000:
+        return None
+    items: list[Item] = []
+    pos = 0
+    text = line.strip()
+    while pos < len(text):
+        m = _RUN_TOKEN.match(text, pos)
+        if not m:
+            return None
+        idx, num, unit = int(m.group(1)), m.group(2), m.group(3)
+        value, u = _num_unit(num, unit or "")
+        if items and idx != items[-1].index + 1:  # type: ignore[operator]
+            return None
+        if not u and "." not in num and "," not in num and value < 100:
+            return None  # `1 3 2 4`: no voltage in it
+        items.append(Item(value, u, idx))
+        pos = _RUN_GAP.match(text, m.end()).end()  # type: ignore[union-attr]
+    return items if len(items) >= 2 else None
+
+
 def inline(line: str) -> list[Item] | None:
     """`3.91, 3.90, 3.89` or `3,91 3,90 3,89` (decimal commas) or `4.1. 4.12. 4.1` (stray periods)."""
     decimal_comma = bool(re.search(r"\d,\d", line)) and not re.search(r"\d\.\d", line) \
@@ -180,7 +209,7 @@ def detect(text: str) -> float:
     cell_lines = 0
     values = 0
     for ln in lines:
-        items = classify(ln)
+        items = indexed_run(ln) or classify(ln)
         if items:
             cell_lines += 1
             values += len(items)

@@ -38,6 +38,13 @@ _TABLE: list[tuple[str, Target | str]] = [
     (r"(?:average|avg|mean) cell(?: voltage)?|cell(?: voltage)? (?:average|avg|mean)|cellavg",
      Target("summary", "cell_mean")),
     # protection settings (before the bare names they end with)
+    # ANT's and JK's app names: "Cell High Protect 4.25V", "Cell Low Recover 2.90V", "cellhighprotect"
+    (r"cell ?high ?(?:voltage )?(?:protect(?:ion)? )?(?:recover(?:y)?|release)(?: voltage)?",
+     Target("field", "cell_ovp_recover")),
+    (r"cell ?high ?(?:voltage )?protect(?:ion)?(?: voltage)?", Target("field", "cell_ovp")),
+    (r"cell ?low ?(?:voltage )?(?:protect(?:ion)? )?(?:recover(?:y)?|release)(?: voltage)?",
+     Target("field", "cell_uvp_recover")),
+    (r"cell ?low ?(?:voltage )?protect(?:ion)?(?: voltage)?", Target("field", "cell_uvp")),
     (r"(?:cell )?(?:voltage )?over ?voltage (?:protection )?(?:recovery|recover|release)|ovpr|ovp recovery",
      Target("field", "cell_ovp_recover")),
     (r"(?:cell )?(?:voltage )?over ?voltage(?: protection)?|cell ovp|ovp", Target("field", "cell_ovp")),
@@ -58,6 +65,7 @@ _TABLE: list[tuple[str, Target | str]] = [
     (r"(?:mosfet|mos|power tube|fet|mos tube)(?: temperature| temp)", Target("field", "mos_temp")),
     (r"(?:total|battery|pack)(?: voltage)?|voltage|total battery voltage", Target("field", "pack_voltage")),
     (r"(?:battery |pack )?current", Target("field", "current")),
+    (r"charger(?: voltage| output| volts)?", Target("field", "charger_voltage")),
     (r"(?:balancing|balance|balancer) current", Target("field", "balance_current")),
     (r"state of charge|soc|battery level|capacity percent|percent capacity|percentcapacity|rsoc",
      Target("field", "soc")),

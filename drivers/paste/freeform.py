@@ -23,6 +23,15 @@ def parse_lines(lines: list[str]) -> Parsed:
     unused_keys: list[str] = []
     kv_count = 0
     for line in lines:
+        run = cellrules.indexed_run(line)  # `Cell 1 3.911  Cell 2 3.913 ...`: numbered cells in columns
+        if run:
+            items.extend(run)
+            continue
+        several = keyvalue.pairs(line)  # `Voltage 67.18V  Current -6.4A  SOC 100%`: pairs in columns
+        if several:
+            for key, target, raw in several:
+                kv_count += _apply(key, target, raw, p, items)
+            continue
         kv = keyvalue.match(line)
         if kv and kv[1] is not None and kv[1].kind != "cell":
             kv_count += _apply(kv[0], kv[1], kv[2], p, items)
@@ -42,6 +51,7 @@ def parse_lines(lines: list[str]) -> Parsed:
         values = cellrules.taps_to_cells(values, p, p.fields)
         if values:
             p.fields["cells"] = values
+    _fault_words(p)
     p.format = "+".join(x for x, n in (("key-value", kv_count), ("cell-list", len(items))) if n) or "key-value"
     if unused_keys:
         p.note(f"not reading fields, left out: {', '.join(dict.fromkeys(unused_keys))}")
@@ -83,13 +93,36 @@ def _apply(key: str, target, raw: str, p: Parsed, items: list) -> int:
     return 1
 
 
+def _fault_words(p: Parsed) -> None:
+    """`Fault: Discharge overcurrent protection` on an app screen is the BMS's own alarm in words: it sets the
+    protection flags it names (drivers.protection), as `Alarm:` does; words that name none stay a fault text."""
+    fault = p.fields.get("fault")
+    if not isinstance(fault, str) or "alarm_text" in p.fields or any(k.startswith("prot_") for k in p.fields):
+        return
+    from drivers.protection import fields_from_words
+
+    found = fields_from_words(fault)
+    if any(v for k, v in found.items() if k.startswith("prot_")):
+        p.fields.update(found)
+        p.note(f"the alarm '{fault}' read as: " + ", ".join(k for k, v in found.items() if v and k.startswith("prot_")))
+
+
 def _context(line: str, p: Parsed) -> bool:
     """`JK BMS 13S` style lines: the family and the series count, said in passing."""
     found = False
     m = _SERIES.search(line)
     if m and "series" not in p.fields:
-        p.fields["series"] = int(m.group(1))
-        p.note(f"series {m.group(1)} from '{m.group(0)}'")
+        series, board = int(m.group(1)), None
+        if len(_SERIES.findall(line)) > 1:  # "32S smart boards ..., 24S li-ion": which is the board's, which the pack's
+            from engine.understand import understand
+
+            said = understand(line)
+            series, board = said.get("series", series), said.get("board_max_series")
+        p.fields["series"] = series
+        p.note(f"series {series} from '{line[:60]}'" if board else f"series {series} from '{m.group(0)}'")
+        if board and "board_max_series" not in p.fields:
+            p.fields["board_max_series"] = board
+            p.note(f"a {board} S board (board_max_series)")
         found = True
     f = _FAMILY.search(line)
     if f and "bms" not in p.fields:

@@ -42,11 +42,62 @@ def match(line: str) -> tuple[str, Target | None, str] | None:
     return key, target, val
 
 
+_TOK = re.compile(r"[^\s,;|]+")
+_KEY_WORDS = 4  # the longest name in tokens ("cell high protect voltage")
+_VALUE_WORDS = 4  # a value runs up to the next name, at most this many tokens ("Cell Overvoltage", "49.1 V")
+
+
+def pairs(line: str) -> list[tuple[str, Target, str]]:
+    """Several `name value` pairs on one line, as app screens lay them out (`Voltage 67.18V  Current -6.4A  SOC
+    100%`, `Charge: OFF   Discharge: ON`, `Charge ON, Discharge OFF`): (key, target, value) each, or [] when the
+    line is not made only of such pairs (then it is read as one key/value line, or not at all)."""
+    if len(line) > MAX_LINE:
+        return []
+    toks = [(m.start(), m.end()) for m in _TOK.finditer(line)]
+    seen: dict[int, tuple[int, str, Target] | None] = {}
+
+    def key_at(i: int) -> tuple[int, str, Target] | None:
+        if i in seen:
+            return seen[i]
+        found = None
+        for k in range(min(_KEY_WORDS, len(toks) - i), 0, -1):
+            key = line[toks[i][0]:toks[i + k - 1][1]].rstrip(":=")
+            if not key[:1].isalpha() or i + k >= len(toks) and not line[toks[i + k - 1][1] - 1:].startswith(":"):
+                continue
+            t = lookup(key)
+            if t is not None and t.kind != "cell":  # numbered cells are indexed runs (cells.indexed_run)
+                found = (k, key, t)
+                break
+        seen[i] = found
+        return found
+
+    out: list[tuple[str, Target, str]] = []
+    i = 0
+    if key_at(0) is None:  # a label first: "JK app: Charge ON, Discharge OFF"
+        i = next((n + 1 for n in range(min(3, len(toks))) if line[toks[n][1] - 1] == ":"), 0)
+    while i < len(toks):
+        got = key_at(i)
+        if got is None:
+            return []  # a word that is neither a name nor a value: not a line of pairs
+        k, key, t = got
+        j = end = i + k
+        while end < len(toks) and end - j < _VALUE_WORDS and not (end > j and key_at(end)):
+            end += 1
+        if end == j:
+            return []
+        value = line[toks[j][0]:toks[end - 1][1]].strip(" :=")
+        if not value:
+            return []
+        out.append((key, t, value))
+        i = end
+    return out if len(out) >= 2 else []
+
+
 def detect(text: str) -> float:
     lines = lines_of(text)
     if not lines:
         return 0.0
-    known = sum(1 for ln in lines if (m := match(ln)) and m[1] is not None and m[1].kind != "cell")
+    known = sum(1 for ln in lines if pairs(ln) or (m := match(ln)) and m[1] is not None and m[1].kind != "cell")
     if not known:
         return 0.0
     share = known / len(lines)

@@ -106,8 +106,28 @@ def _kind(v: Any) -> str:
 def read_input(text: str) -> tuple[dict[str, Any], list[str]]:
     """Reading fields and notes from text (see _read_input); an alarm typed in words sets its protection flags."""
     data, notes = _read_input(text)
+    data, described = _hardware_descriptions(data)
     data, alarm_note = with_alarm_words(data)
-    return data, notes + alarm_note
+    return data, notes + described + alarm_note
+
+
+def _hardware_descriptions(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """`balancer: JK active balancer clipped across the stack` describes the hardware; it does not say whether it is
+    balancing now. An on/off field given a description of three words or more (not starting with on, off, yes,
+    ...) is left out with a note; a short wrong value (`charge_fet: of`) stays an error, never a silent guess."""
+    from engine.reading import BOOL_WORDS, canonical_field
+    from kb.fields import FIELDS
+
+    out, notes = dict(data), []
+    for k, v in data.items():
+        name = canonical_field(k) if isinstance(k, str) else None
+        if name is None or FIELDS[name].kind != "bool" or not isinstance(v, str):
+            continue
+        words = v.split()
+        if len(words) >= 3 and words[0].lower().strip(",.;:") not in BOOL_WORDS:
+            del out[k]
+            notes.append(f"left out {k}: '{v[:60]}' describes the hardware, not whether it is on or off")
+    return out, notes
 
 
 def _read_input(text: str) -> tuple[dict[str, Any], list[str]]:
@@ -204,7 +224,7 @@ def _paste(text: str) -> tuple[dict[str, Any], list[str]] | None:
 # them; only these fields, and only where the paste itself said nothing
 WORD_FIELDS = ("bms", "series", "board_max_series", "chemistry", "state", "goal", "controller", "charge_fet",
                "discharge_fet", "regen_limit", "charge_ocp", "discharge_ocp", "battery_limit", "fused", "days_idle",
-               "soc", "charger_voltage", "pack_voltage")
+               "soc", "charger_voltage", "pack_voltage", "dash_low_warning", "dash_high_warning", "cell_ovp", "cell_uvp")
 
 
 def from_words(text: str, fields: dict[str, Any]) -> dict[str, Any]:
