@@ -187,6 +187,8 @@ class Dialogue:
         facts = derived_facts(facts)
         if intent == "followup":
             intent = classify(combined, facts) if combined != text else "what"
+            if intent in ("ok_for", "symptom") and classify(text, facts) == "setting":
+                intent = "setting"  # "ok so what regen current is safe": this turn asks for a value
             if intent == "select" and self.last_card == "select" and not any(k in new for k in _NEEDS):
                 intent = classify(text, facts)  # "ok how do i keep it from dying" after a pick: about the pick
                 intent = "what" if intent in ("followup", "select") else intent
@@ -304,7 +306,8 @@ class Dialogue:
             if topical is not None and "select" in topical.card.intents and topical.score >= 4 and \
                     topical.card.need:
                 return self._card(topical, facts)
-        if intent == "select" or (self.pending == "select" and intent != "compare"):
+        if intent == "select" or (self.pending == "select" and intent != "compare" and
+                                  (any(k in self._new for k in _NEEDS) or not _own_topic(text))):
             big = cards.best(self.data, combined, facts, "select")
             if big is not None and big.card.only_if is not None and (
                     big.card.id in ("parallel-boards", "no-room-fets") or
@@ -320,6 +323,11 @@ class Dialogue:
         m = None
         if combined != text:  # a follow-up: its own words first ("also the soc shows 10%"), then the thread's
             m = cards.best(self.data, text, facts, intent)
+            own_intent = classify(text, self._new)  # "ok so what regen current is safe": a setting question of its own
+            if own_intent != intent and own_intent in ("setting", "what"):
+                mo = cards.best(self.data, text, facts, own_intent)
+                if mo is not None and (m is None or mo.score > m.score):
+                    m = mo
             if m is not None and m.score < cards.MIN_SCORE + 2:
                 m = None
         own = m is not None  # the turn names its own topic ("ant app wont pair" after a temperature question)
@@ -1003,7 +1011,7 @@ def _about_the_board(low: str, cons: re.Match, fid: str, names: dict[str, str]) 
     alt = "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
     return bool(re.match(rf"\s*(?:\w+ ){{0,4}}?(?:with|of|to|about|on|for)\s(?:a |an |the |my |our |using |these |those )?"
                          rf"(?:{alt})s?\b(?:\s(?:bms|boards?|units?|smart))?\s*[?.!]?\s*$", after) or
-                re.search(rf"\b(?:{alt})s?(?:'s)?(?:\s(?:bms|boards?|units?|smart))?\s*$", before))
+                re.search(rf"\b(?:{alt})s?(?:'s)?(?:\s(?:bms|boards?|units?|smart))?[\s,;:]*$", before))
 
 
 # "X vs Y", "X versus Y", "difference between X and Y": the two sides, each up to a clause end
@@ -1011,6 +1019,7 @@ _CONCEPT_VS = re.compile(r"(?:^|[.:;?!]\s*)(?:(?:what(?:'s| is) the )?difference
                          r"(?P<b2>[a-z0-9 .'-]{3,40}?)(?=[.:;?!,]|$| in | for | on )|"
                          r"(?P<a>[a-z0-9 '-]{3,40}?)\s+(?:vs\.?|versus)\s+(?P<b>[a-z0-9 '-]{3,40}?)(?=[.:;?!,]|$))")
 _CONS = re.compile(r"\b(catch|downsides?|down sides?|drawbacks?|cons|weak(?:ness|nesses| points?| spots?)|pitfalls?|"
+                   r"anything to (?:watch|look out|know|worry)|watch out for|look out for|careful (?:with|about)|"
                    r"gotchas?|what(?:'s| is) (?:wrong|bad) (?:with|about)|bad (?:about|with)|worst (?:thing|part)|"
                    r"(?:what|any|known|common|usual) (?:\w+ )?(?:problems?|issues?|complaints?)(?! (?:with|when) "
                    r"(?:the |my )?(?:balanc|charg|regen|wak|bluetooth|app|soc|cell)))\b")
@@ -1040,7 +1049,7 @@ _BACK_REF = re.compile(r"\b(it|that|this|them|those)\b")
 _SWAP = re.compile(r"\b(swap|switch|change|move|go|goes|going|replace it|use|get|try)\b[^.?!]{0,25}\b(instead|rather)\b|"
                    r"\b(swap|switch|change|move|upgrade|downgrade)(?:ing)? (?:it )?(?:to|for) (?:a |an |the )?\w+|\binstead\?")
 _REFERS_BACK = re.compile(r"\b(which one|which of (?:them|the two|those)|that one|the other one|either of|both of them|"
-                          r"of the two)\b")
+                          r"of the two|instead|something else|an alternative|the cheaper one|the second one)\b")
 _BALANCE_TOPIC = re.compile(r"\b(balanc\w*|equaliz\w*|bleed|shuttl\w*|trigger)\b")
 _RATING_TOPIC = re.compile(r"\b(peak|surge|amps?|current rating|rated|rating|continuous|how much current)\b")
 _SIZE_TOPIC = re.compile(r"\b(compact|smaller|small|slim\w*|size|footprint|fits?|tight|cramped|narrow|bigger|room)\b")

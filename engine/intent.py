@@ -32,8 +32,10 @@ _SETTING = re.compile(r"\b(what|which|how much|how many|how low|how high|recomme
                       r"\b(set|setting|settings|value|limit|trigger|voltage|current|amps|threshold|cap|start|ceiling|"
                       r"should)\b|\bshould i set\b|\bwhat (?:to|do i) set\b|\bset (?:it|my|the) \w+ to\b|"
                       r"\bhow much\b|\bwhat (?:regen|trigger|delta|ocp|cutoff|charge)\b")
+_HOW_MUCH = re.compile(r"^\W*(?:(?:ok|okay|so|and|then|well|right)\W+){0,2}(?:what|how much|how many|how high|how low)\b"
+                       r"(?! (?:about|if)\b)")
 _WHAT = re.compile(r"^\s*(what|how|why|where|when|does|do|is|are|can|should|explain|tell me)\b")
-_FOLLOW = re.compile(r"^\s*(and|also|so|ok|okay|what about|how about|what if|and if|same for|and for|and on|and with|"
+_FOLLOW = re.compile(r"^\s*(and|also|so|ok|okay|what about|how about|why not|what if|and if|same for|and for|and on|and with|"
                      r"then|but|it'?s|its|it is|mine is|i have|no,?|yes,?|yeah|nah)\b")
 _SYMPTOM = re.compile(r"\b(won'?t|wont|not|no|never|doesn'?t|doesnt|isn'?t|stopped|keeps?|keeps cutting|cuts?|cutting|"
                       r"shuts?|shutting|dies|died|dead|dark|trip\w*|hot|smell\w*|smok\w*|burn\w*|wrong|stuck|freez\w*|"
@@ -57,6 +59,8 @@ def classify(text: str, facts: dict[str, Any], has_context: bool = False) -> str
     words = re.findall(r"[a-z0-9']+", low)
     if has_context and (_FOLLOW.match(low) or len(words) <= 4):
         return "followup"
+    if _HOW_MUCH.match(low) and _SETTING.search(low):
+        return "setting"  # "ok so what regen current is safe": a value asked for, not a verdict on a board
     if _OK_FOR.search(low) and (fams or facts.get("series") or facts.get("continuous")):
         return "ok_for"
     if _OK_FOR.search(low) and re.search(r"\b(bms|board|boards|one)\b", low) and \

@@ -145,7 +145,8 @@ def family_names(kb_aliases: Mapping[str, Iterable[str]] | None = None) -> dict[
     return out
 
 
-_NEGATED = re.compile(r"\b(not|isn'?t|wasn'?t|no|never|instead of|rather than|other than|except|besides)\s+(?:an?\s+|the\s+|my\s+)?$")
+_NEGATED = re.compile(r"\b(?<!why )(?<!or )(not|isn'?t|wasn'?t|no|never|instead of|rather than|other than|except|besides)"
+                      r"\s+(?:an?\s+|the\s+|my\s+)?$")  # "why not a jbd" asks about one; "its not a daly" drops it
 
 
 def find_families(low: str, names: dict[str, str]) -> list[str]:
@@ -484,7 +485,8 @@ def _states(low: str, facts: dict[str, Any]) -> None:
 
 def _goals(low: str, facts: dict[str, Any]) -> None:
     if re.search(r"\b(longevity|last longer|lifespan|life span|cycle life|battery life|make the cells last|preserve|"
-                 r"long[- ]life|longer life)\b", low):
+                 r"long[- ]life|longer life|last (?:as long as (?:possible|it can|i can)|for years|many years|a long time))\b",
+                 low):
         facts["goal"] = "longevity"
     elif re.search(r"\bmax(?:imum)? range\b|\bmore range\b", low):
         facts.setdefault("goal", "range")

@@ -125,3 +125,10 @@ def test_rider_shorthand_is_spelled_out_and_everyday_words_stay():
     assert spell_out("n/a w/ 4.1v") == "n/a w/ 4.1v"  # inside other tokens and numbers: untouched
     # "doing" once became "dying" (a prefix of a failure card): common words are never typo-fixed
     assert "doing" in Words("doing regen tests tomorrow", ("dying", "regen")).words
+
+
+def test_why_not_a_family_asks_about_it_and_a_value_asked_for_is_a_setting():
+    assert understand("why not a jbd, theyre slim").get("families") == ["jbd"]  # not "its not a jbd"
+    assert understand("its not a daly, its a jikong").get("families") == ["jk"]
+    assert classify("ok so what regen current is safe", {"bms": "jk"}) == "setting"
+    assert understand("want the pack to last as long as possible").get("goal") == "longevity"
