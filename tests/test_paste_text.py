@@ -232,3 +232,19 @@ def test_a_charger_given_with_its_amps_and_a_balancer_described_not_switched():
     assert any("describes the hardware" in n for n in notes)
     with pytest.raises(UserError, match="'of' is not on/off"):
         _fields("bms: jk\ncharge_fet: of")  # a short wrong value is still an error, never a guess
+
+
+@pytest.mark.parametrize("text, expect", [
+    # keys riders write around a field name, and cells labelled by a word
+    ("cells (mV): 4012 4009 3884 4011", {"cells": [4.012, 4.009, 3.884, 4.011]}),
+    ("16 cells: 3.31 3.32 3.31 3.31\nstate: idle", {"cells": [3.31, 3.32, 3.31, 3.31], "series": 16}),
+    ("bms: jbd\ncells after the charge: 4.19 4.20 4.19", {"bms": "jbd", "cells": [4.19, 4.2, 4.19]}),
+    ("JK app > Settings\nBalance Trig. Volt 0.050V\nStart Balance Volt 3.40V\nstatus at rest: 4.118 4.101 4.095",
+     {"balance_trigger": 0.05, "balance_start": 3.4, "cells": [4.118, 4.101, 4.095]}),
+])
+def test_keys_around_a_field_name(text, expect):
+    fields, notes = _fields(text)
+    for k, v in expect.items():
+        assert fields.get(k) == (pytest.approx(v) if isinstance(v, float) else v), (k, fields)
+    with pytest.raises(UserError, match="unknown field 'foo bar'"):
+        _fields("bms: jk\nfoo bar: 3")  # a key no field has is still refused, with its suggestion

@@ -52,8 +52,9 @@ _TABLE: list[tuple[str, Target | str]] = [
      Target("field", "cell_uvp_recover")),
     (r"(?:cell )?(?:voltage )?under ?voltage(?: protection)?|cell uvp|uvp", Target("field", "cell_uvp")),
     (r"balance trigger(?: voltage)?|balancing trigger(?: voltage)?|balance (?:delta|differential)(?: voltage)?"
-     r"|start balance delta", Target("field", "balance_trigger")),
-    (r"(?:balance|balancing) start(?:ing)? voltage|start balance(?: voltage)?|balance start",
+     r"|start balance delta|balance trig\.?(?: ?volt(?:age)?\.?)?|bal(?:ance)? trig(?:ger)?\.? ?volt\.?",
+     Target("field", "balance_trigger")),
+    (r"(?:balance|balancing) start(?:ing)? voltage|start balance(?: voltage| volt\.?)?|balance start(?: volt\.?)?",
      Target("field", "balance_start")),
     (r"max(?:imum)? charge current|charge over ?current(?: protection)?|charge ocp",
      Target("field", "charge_ocp")),

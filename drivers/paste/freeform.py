@@ -43,6 +43,11 @@ def parse_lines(lines: list[str]) -> Parsed:
         if _context(line, p):
             continue
         if kv and kv[1] is None:
+            listed = cellrules.inline(kv[2])
+            if listed and len(listed) >= 3 and not items:  # "status at rest: 4.118 4.101 ...": the cells, labelled
+                items.extend(listed)
+                p.note(f"cells read from '{kv[0][:40]}'")
+                continue
             unused_keys.append(kv[0])
             continue
         unread.append(line)

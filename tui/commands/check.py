@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Any
 
@@ -111,6 +112,46 @@ def read_input(text: str) -> tuple[dict[str, Any], list[str]]:
     return data, notes + described + alarm_note
 
 
+_UNIT_IN_KEY = re.compile(r"\s*[\(\[]\s*(mv|v|a|ma|%|°c|c)\s*[\)\]]\s*$", re.IGNORECASE)
+_COUNT_KEY = re.compile(r"^\s*(\d{1,2})\s*(?:x\s*)?(cells?|s)\s*$", re.IGNORECASE)
+
+
+def _rescue_keys(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Keys riders write around a field name: `cells (mV)`, `16 cells`, `cells after the charge`. A key no field
+    has is read as the field its first words name (with the count or the unit it carries), once, never over a key
+    the reading already has; anything else stays, to be refused with its suggestion."""
+    from engine.reading import canonical_field
+
+    if all(not isinstance(k, str) or canonical_field(k) for k in data):
+        return data, []
+    have = {canonical_field(k) for k in data if isinstance(k, str)} - {None}
+    out: dict[str, Any] = {}
+    notes: list[str] = []
+    for k, v in data.items():
+        if not isinstance(k, str) or canonical_field(k):
+            out[k] = v
+            continue
+        key, extra = _UNIT_IN_KEY.sub("", k), {}
+        m = _COUNT_KEY.match(key)
+        if m:
+            key = "cells"
+            if "series" not in have and isinstance(v, (list, str)):
+                extra["series"] = int(m.group(1))
+        words = key.split()
+        name = next((canonical_field(" ".join(words[:n])) for n in range(min(3, len(words)), 0, -1)
+                     if canonical_field(" ".join(words[:n]))), None)
+        if name is None or name in have:
+            out[k] = v
+            continue
+        have.add(name)
+        out[name] = v
+        for ek, ev in extra.items():
+            out.setdefault(ek, ev)
+            have.add(ek)
+        notes.append(f"read '{k}' as {name}" + (f" (series {extra['series']})" if extra else ""))
+    return out, notes
+
+
 def _hardware_descriptions(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """`balancer: JK active balancer clipped across the stack` describes the hardware; it does not say whether it is
     balancing now. An on/off field given a description of three words or more (not starting with on, off, yes,
@@ -158,7 +199,7 @@ def _read_input(text: str) -> tuple[dict[str, Any], list[str]]:
                             f"not {_kind(data)}")
     data = _yaml_or_none(text)
     if isinstance(data, dict) and not _paste_claims(text, data):
-        return data, []
+        return _rescue_keys(data)
     parsed = _paste(text)
     if parsed is not None:
         return parsed
