@@ -237,8 +237,8 @@ class Dialogue:
         if not follow and self.thread:
             if alone is _UNSET:
                 alone = cards.best(self.data, text, derived_facts({**identity, **new}), intent)
-            if alone is None and (not _own_topic(text) or new):
-                follow = True
+            if alone is None and (not _own_topic(text) or new or self.last_card in self.data.cards):
+                follow = True  # nothing answers this turn alone: it goes on with the thread's answer
         if follow:
             facts = {**self.facts, **new}
             if new.get("families"):
@@ -426,10 +426,18 @@ class Dialogue:
             lines = [f"No: {card.name} is not a fit, because {' and '.join(problems)}{assumed}."]
             if series and card.series and series > card.series.max and card.series.note:
                 lines.append(card.series.note)
-            alt = self._alternative(facts, exclude=str(fid))
-            if alt:
-                lines.append(alt[0])
-                cites += alt[1]
+            over_every = cont and all(not (f.rating and f.rating.continuous_a) or cont > f.rating.continuous_a.max
+                                      for f in self.data.family.values())
+            par = self.data.cards.get("parallel-boards") if over_every else None
+            said = cards.say(cards.Match(par, 0.0, 0), facts) if par is not None else None
+            if said is not None:  # more than any one board carries: the handbook's answer is several boards
+                lines.append(said[0])
+                cites += said[1]
+            else:
+                alt = self._alternative(facts, exclude=str(fid))
+                if alt:
+                    lines.append(alt[0])
+                    cites += alt[1]
             self.last_card = "ok-for"
             return self._out(f"{lines[0]} {_cites_md(cites)}" + ("\n\n" + " ".join(lines[1:]) if lines[1:] else ""), cites)
         m = None if _SWAP.search(self.thread[-1].lower() if self.thread else "") else cards.best(self.data, text, facts, "ok_for")

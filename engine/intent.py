@@ -19,13 +19,15 @@ GAIN = re.compile(r"\b(gain|benefits?|advantages?|upside|worth it|what changes|w
 _VS_GENERIC = re.compile(r"\b(vs\.?|versus|compared (?:to|with)|or|instead of)\b[^.?!]{0,25}\b(normal|regular|full|proper|"
                          r"standard|usual|ordinary|full-protection|discharge fets?)\b[^.?!]{0,12}\b(bms|board|one)\b|"
                          r"\b(normal|regular|full|proper|standard)\s(?:smart\s)?(bms|board)\b[^.?!]{0,20}\b(vs\.?|versus|or)\b")
-_SELECT = re.compile(r"\b(which|best|recommend\w*|suggest\w*|choose|pick|should i (?:buy|get|use|go with)|"
+_SELECT = re.compile(r"\bneed something for (?:a |an |my |our )?\d{1,2}\s?s\b|"
+                     r"\b(which|best|recommend\w*|suggest\w*|choose|pick|should i (?:buy|get|use|go with)|"
                      r"need an?|looking for an?|want an?|want the|need the|shopping for)\b[^.?!]{0,40}\b(bms|board|one|family)\b|"
                      r"\bwhat (?:bms|board|smart bms|kind of bms|brand)\b|\bwhat'?s the (?:best |right )?(?:bms|board)\b|"
                      r"\bwhats a good (?:bms|board)\b|\b(?:cheapest|cheap|budget|smallest|best|good) (?:smart )?(?:bms|board)s? "
                      r"(?:that|which|to|for|i can)\b|"
                      r"\bbms (?:for|to use|to get|to buy)\b|\bselect\w*\b.{0,20}\bbms\b|\bwhat should i (?:buy|get)\b")
-_OK_FOR = re.compile(r"\b(is|are|would|will|can|could|does|do)\b[^.?!]{0,40}\b(ok|okay|good|fine|enough|suitable|safe|"
+_OK_FOR = re.compile(r"\b(?:gonna|going to) (?:cut it|do it|handle|work|manage)\b|"
+                     r"\b(is|are|would|will|can|could|does|do)\b[^.?!]{0,40}\b(ok|okay|good|fine|enough|suitable|safe|"
                      r"handle|work|cope|able|support|do it|up to|manage|alright|right)\b|\b(ok|okay|good|fine|safe|enough)"
                      r"\s+for\b|\bwill one\b|\bcan (?:we|i|you) (?:still |just |safely )?(?:run|use|get away with|go with|fit|put) (?:a|an|the|my|our|two|one)\b|\b(ok|okay|fine|good|enough)\s*\?|\bcan (?:it|one|a|an|the|my)\b[^.?!]{0,25}\b(handle|take|run|do)\b|\bcan (?:\w+ ){1,2}(?:do|handle|take|run|support) \d")
 _SETTING = re.compile(r"\b(what|which|how much|how many|how low|how high|recommended|ideal|best)\b[^.?!]{0,40}"

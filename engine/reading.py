@@ -60,7 +60,8 @@ FIELD_ALIASES = {
     "discharge_mosfet": "discharge_fet",
     "balancer": "balancing", "balance": "balancing",
     "charger": "charger_voltage", "ovp": "cell_ovp", "ovpr": "cell_ovp_recover", "uvp": "cell_uvp", "uvpr": "cell_uvp_recover",
-    "regen": "regen_limit", "regen_current": "regen_limit", "battery_regen_limit": "regen_limit",
+    "regen": "regen_limit", "regen_current": "regen_limit", "regen_battery_current": "regen_limit",
+    "battery_regen_current": "regen_limit", "regen_current_limit": "regen_limit", "max_regen_current": "regen_limit", "battery_regen_limit": "regen_limit",
     "battery_current_limit": "battery_limit", "battery_max": "battery_limit",
 }
 
@@ -265,6 +266,8 @@ class Reading(BaseModel):
     def _number(cls, v: float | None, info) -> float | None:
         if v is None:
             return v
+        if info.field_name == "regen_limit" and v < 0:
+            v = -v  # VESC shows its regen battery current as negative (-60 A): the limit is 60 A
         return _bounded(info.field_name, _finite(info.field_name, v))
 
     # ------------------------------------------------------------ construction

@@ -456,6 +456,11 @@ def _states(low: str, facts: dict[str, Any]) -> None:
                 elif re.search(r"\b(enable|enabling|turn on|turning on|switch on|turned on)\b", pre) or _ON.search(seg):
                     facts[field] = True
                 i = low.find(w, i + 1)
+    if "charge_fet" not in facts and re.search(r"\b(?:turned|switched|shut|turn|switch) off (?:the )?charging\b|"
+                                                r"\b(?:disabled|disable) (?:the )?charging\b|\bcharging (?:turned|switched) off\b", low):
+        facts["charge_fet"] = False  # "i turned off charging in the app": the app's charge switch is the charge FET
+        if facts.get("state") == "charging":
+            facts.pop("state")
     if re.search(r"\bboth (?:fets?|mosfets?|fet banks?|switches)\b(?:\s\w+){0,2}\s(?:on|enabled)", low):
         facts.setdefault("charge_fet", True)
         facts.setdefault("discharge_fet", True)

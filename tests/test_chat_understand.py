@@ -132,3 +132,6 @@ def test_why_not_a_family_asks_about_it_and_a_value_asked_for_is_a_setting():
     assert understand("its not a daly, its a jikong").get("families") == ["jk"]
     assert classify("ok so what regen current is safe", {"bms": "jk"}) == "setting"
     assert understand("want the pack to last as long as possible").get("goal") == "longevity"
+    assert understand("jk bms, i turned off charging in the app").get("charge_fet") is False
+    assert classify("need something for 22s 120a, its a delivery scooter", {}) == "select"
+    assert classify("20s 24p monster pack, want 350a out of it. one bms gonna cut it?", {"series": 20}) == "ok_for"

@@ -47,6 +47,26 @@ _KEY_WORDS = 4  # the longest name in tokens ("cell high protect voltage")
 _VALUE_WORDS = 4  # a value runs up to the next name, at most this many tokens ("Cell Overvoltage", "49.1 V")
 
 
+_NUMBER_START = re.compile(r"^[-+−]?\.?\d")
+
+
+def _fits(t: Target, value: str) -> bool:
+    """A value that can be this name's: a number for a number, on/off for a switch (text fields take anything)."""
+    from engine.reading import BOOL_WORDS
+    from kb.fields import FIELDS
+
+    if t.kind in ("summary", "signed_current", "temp"):
+        return bool(_NUMBER_START.match(value))
+    spec = FIELDS.get(t.name) if t.kind == "field" else None
+    if spec is None:
+        return True
+    if spec.kind in ("number", "int", "list"):
+        return bool(_NUMBER_START.match(value))
+    if spec.kind == "bool":
+        return value.split()[0].lower().strip(",.;") in BOOL_WORDS
+    return True
+
+
 def pairs(line: str) -> list[tuple[str, Target, str]]:
     """Several `name value` pairs on one line, as app screens lay them out (`Voltage 67.18V  Current -6.4A  SOC
     100%`, `Charge: OFF   Discharge: ON`, `Charge ON, Discharge OFF`): (key, target, value) each, or [] when the
@@ -86,8 +106,8 @@ def pairs(line: str) -> list[tuple[str, Target, str]]:
         if end == j:
             return []
         value = line[toks[j][0]:toks[end - 1][1]].strip(" :=")
-        if not value:
-            return []
+        if not value or not _fits(t, value):
+            return []  # "regen battery current: -60 A" is one name, not "regen" = "battery" and "current" = -60
         out.append((key, t, value))
         i = end
     return out if len(out) >= 2 else []

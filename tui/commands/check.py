@@ -112,6 +112,8 @@ def read_input(text: str) -> tuple[dict[str, Any], list[str]]:
     return data, notes + described + alarm_note
 
 
+_NOTE_KEYS = frozenset({"note", "notes", "comment", "comments", "remark", "remarks", "description", "details",
+                        "context", "story", "symptom", "symptoms", "problem", "issue", "info", "what happened"})
 _UNIT_IN_KEY = re.compile(r"\s*[\(\[]\s*(mv|v|a|ma|%|°c|c)\s*[\)\]]\s*$", re.IGNORECASE)
 _COUNT_KEY = re.compile(r"^\s*(\d{1,2})\s*(?:x\s*)?(cells?|s)\s*$", re.IGNORECASE)
 
@@ -127,9 +129,13 @@ def _rescue_keys(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     have = {canonical_field(k) for k in data if isinstance(k, str)} - {None}
     out: dict[str, Any] = {}
     notes: list[str] = []
+    prose: list[str] = []
     for k, v in data.items():
         if not isinstance(k, str) or canonical_field(k):
             out[k] = v
+            continue
+        if k.strip().lower() in _NOTE_KEYS and isinstance(v, str):
+            prose.append(v)  # "note: toggled discharge off in the app ...": words beside the reading
             continue
         key, extra = _UNIT_IN_KEY.sub("", k), {}
         m = _COUNT_KEY.match(key)
@@ -149,6 +155,10 @@ def _rescue_keys(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             out.setdefault(ek, ev)
             have.add(ek)
         notes.append(f"read '{k}' as {name}" + (f" (series {extra['series']})" if extra else ""))
+    if prose:
+        words = from_words(" ".join(prose), out)
+        out.update(words)
+        notes.append("kept the note as words" + (f"; read from them: {_said(words)}" if words else ""))
     return out, notes
 
 
