@@ -192,7 +192,8 @@ class Dialogue:
             if intent == "select" and self.last_card == "select" and not any(k in new for k in _NEEDS):
                 intent = classify(text, facts)  # "ok how do i keep it from dying" after a pick: about the pick
                 intent = "what" if intent in ("followup", "select") else intent
-        if combined != text and new.get("families") and _SWAP.search(text.lower()):
+        if combined != text and new.get("families") and _SWAP.search(text.lower()) and \
+                cards.best(self.data, text, facts, "symptom") is None:  # "a jk freezing ... instead": its own topic
             intent = "ok_for"  # "should i just swap to a daly instead": the new family against the thread's pack
         if combined != text and self.last_intent in ("compare", "select", "ok_for") and \
                 intent in ("what", "symptom", "followup") and any(k in new for k in _NEEDS):
