@@ -474,14 +474,18 @@ def _states(low: str, facts: dict[str, Any]) -> None:
         if re.search(r"\b" + re.escape(name) + r"\b", low):
             facts.setdefault("controller", cid)
     if re.search(r"\b(just (?:came|come|taken) off (?:the )?charger|fresh off (?:the )?charger|just (?:finished )?charged|"
-                 r"just finished charging|off the charger just now|right after (?:a )?(?:full )?charg\w*)\b", low):
+                 r"just finished charging|off the charger just now|right after (?:a )?(?:full )?charg\w*)\b", low) and \
+            not re.search(r"\b(brak\w*|riding|rode|downhill|mid ride|on a ride)\b", low):
         facts.setdefault("state", "idle")  # resting at the end of a charge: the top cell shows the ceiling
         facts.setdefault("soc", 100.0)
-    elif re.search(r"\b(charging|on (?:the )?charger|plugged in|while charging)\b", low):
+    elif re.search(r"\b(charging|on (?:the )?charger|plugged in|while charging)\b", low) and \
+            not re.search(r"\b(brak\w*|downhill|mid ride|on a ride)\b", low):  # "braking right after charging": riding
         facts.setdefault("state", "charging")
-    elif re.search(r"\b(riding|mid ride|mid-ride|under load|accelerat|while braking|going uphill|hill)\b", low):
+    elif re.search(r"\b(riding|mid ride|mid-ride|under load|accelerat|while braking|braking|brakes?|going uphill|hill|"
+                   r"downhill)\b", low):
         facts.setdefault("state", "riding")
-    elif re.search(r"\b(parked|sitting for|storage|stored|idle|at rest|sat for|sat in|sitting in|unused)\b", low):
+    elif re.search(r"\b(parked|sitting for|storage|stored|idle|at rest|resting|rested|sat for|sat in|sitting in|unused|"
+                   r"overnight|no load)\b", low):
         facts.setdefault("state", "storage" if re.search(r"\b(storage|stored|weeks|months)\b", low) else "idle")
     if m := re.search(r"\b(?:sat|sitting|stored|storage|parked|idle|unused|garage|winter)\b[^.\n]{0,30}?\b(\d{1,3})\s*"
                       r"(days?|weeks?|months?)\b", low):

@@ -81,6 +81,19 @@ def _apply(key: str, target, raw: str, p: Parsed, items: list) -> int:
             p.note(f"'{key}' read as current {p.fields['current']:g} A (positive = charging)")
         return 1
     name = target.name
+    if name == "cells" and raw.strip().isdigit() and int(raw) <= 64:  # "Cells 16": the count, not a voltage
+        p.fields.setdefault("series", int(raw))
+        return 1
+    if name in ("charge_fet", "discharge_fet") and field_value(name, raw)[1]:
+        from drivers.protection import fields_from_words
+
+        found = fields_from_words(raw)  # "Discharge MOS status: Over current protect": off, on that protection
+        if any(v for k, v in found.items() if k.startswith("prot_")):
+            p.fields[name] = False
+            p.fields.update({k: v for k, v in found.items() if k.startswith("prot_") or k == "protection_active"})
+            p.fields.setdefault("alarm_text", found.get("alarm_text", raw))
+            p.note(f"{key}: '{raw}' read as {name} off on a protection")
+            return 1
     if name == "cells":
         got = cellrules.inline(raw) or cellrules.classify(raw)
         if got:

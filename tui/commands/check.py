@@ -134,7 +134,7 @@ def _rescue_keys(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         if not isinstance(k, str) or canonical_field(k):
             out[k] = v
             continue
-        if k.strip().lower() in _NOTE_KEYS and isinstance(v, str):
+        if isinstance(v, str) and k.strip().lower() in _NOTE_KEYS:
             prose.append(v)  # "note: toggled discharge off in the app ...": words beside the reading
             continue
         key, extra = _UNIT_IN_KEY.sub("", k), {}
@@ -146,6 +146,9 @@ def _rescue_keys(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         words = key.split()
         name = next((canonical_field(" ".join(words[:n])) for n in range(min(3, len(words)), 0, -1)
                      if canonical_field(" ".join(words[:n]))), None)
+        if name is None and isinstance(v, str) and " " in k.strip() and " " in v.strip():
+            prose.append(f"{k} {v}")  # "just finished charging: top cell 4.151, bottom 4.140": said, not a field
+            continue
         if name is None or name in have:
             out[k] = v
             continue
@@ -288,8 +291,8 @@ def from_words(text: str, fields: dict[str, Any]) -> dict[str, Any]:
         said = reading_of(raw)
     except Exception:  # prose understanding is a help, never a reason to refuse a paste
         return {}
-    if "pack_voltage" not in raw:  # only a pack voltage the rider wrote, never one computed from the cells
-        said.pop("pack_voltage", None)
+    if "pack_voltage" not in raw or "cells" in fields:  # only a pack voltage the rider wrote, never one computed
+        said.pop("pack_voltage", None)  # from the cells; beside a cell list a voltage in words names the pack ("24V")
     have = {canonical_field(k) for k in fields if isinstance(k, str)}
     return {k: v for k, v in said.items() if k in WORD_FIELDS and k not in have and v is not None}
 
