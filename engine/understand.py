@@ -149,6 +149,10 @@ _NEGATED = re.compile(r"\b(?<!why )(?<!or )(not|isn'?t|wasn'?t|no|never|instead 
                       r"\s+(?:an?\s+|the\s+|my\s+)?$")  # "why not a jbd" asks about one; "its not a daly" drops it
 
 
+# everyday words a fuzzy match would take for a family ("commuting daily" is not a Daly)
+_NOT_NAMES = frozenset({"daily", "dally", "dales", "delay", "deals", "dealy", "antsy", "jokes"})
+
+
 def find_families(low: str, names: dict[str, str]) -> list[str]:
     words = _WORD.findall(low)
     found: list[tuple[int, str]] = []
@@ -163,7 +167,7 @@ def find_families(low: str, names: dict[str, str]) -> list[str]:
         fid: str | None = names.get(w)
         if fid is None and len(w) >= 3 and w[-1] == "s" and w[:-1] in names and w[:-1] != "ant":
             fid = names[w[:-1]]  # "swapping the dalys for jbds", "two jks" (not "ants")
-        if fid is None and len(w) >= 5 and w[0] in _FUZZY_FIRST:  # rapidfuzz only for words that could be a name
+        if fid is None and len(w) >= 5 and w[0] in _FUZZY_FIRST and w not in _NOT_NAMES:  # rapidfuzz only for words that could be a name
             from rapidfuzz import fuzz, process
 
             hit = process.extractOne(w, list(_FUZZY_NAMES), scorer=fuzz.ratio, score_cutoff=80)

@@ -135,3 +135,4 @@ def test_why_not_a_family_asks_about_it_and_a_value_asked_for_is_a_setting():
     assert understand("jk bms, i turned off charging in the app").get("charge_fet") is False
     assert classify("need something for 22s 120a, its a delivery scooter", {}) == "select"
     assert classify("20s 24p monster pack, want 350a out of it. one bms gonna cut it?", {"series": 20}) == "ok_for"
+    assert "families" not in understand("uptime is what matters, commuting daily")  # "daily" is not a Daly
