@@ -218,6 +218,7 @@ class Dialogue:
             identity.pop("board_max_series", None)
         follow = bool(self.thread) and not _NEW_TOPIC.match(text.lower()) and (
             intent == "followup" or (bool(_REFERS_BACK.search(text.lower())) and not new.get("families")) or
+            (bool(_WHAT_NEXT.match(text.lower())) and not new.get("families")) or
             ((not _own_topic(text) or len(text.split()) <= 6) and bool(_BACK_REF.search(text.lower())) and
              not new.get("families")) or self.pending == "select" or (not _own_topic(text) and bool(new)) or
             (self.last_card == "select" and any(k in new for k in _NEEDS) and not new.get("families")))
@@ -322,8 +323,8 @@ class Dialogue:
             if r is not None:
                 return r
         m = None
-        if combined != text:  # a follow-up: its own words first ("also the soc shows 10%"), then the thread's
-            m = cards.best(self.data, text, facts, intent)
+        if combined != text and not _WHAT_NEXT.match(text.lower()):  # a follow-up: its own words first ("also the
+            m = cards.best(self.data, text, facts, intent)  # soc shows 10%"), then the thread's
             own_intent = classify(text, self._new)  # "ok so what regen current is safe": a setting question of its own
             if own_intent != intent and own_intent in ("setting", "what"):
                 mo = cards.best(self.data, text, facts, own_intent)
@@ -1052,6 +1053,8 @@ _CHOOSE = re.compile(r"\b(bms|board|one) (?:for|to (?:buy|get|use|choose|pick))|
                      r"right) (?:smart )?(bms|board)s?\b|\b(pick|choose|buy|get|recommend|suggest)\b|\bbms setup|\bwhat setup|"
                      r"\b(one|a|the|single) (?:bms|board)\b[^.?!]{0,25}\b(handle|enough|cope|manage|do it)\b|"
                      r"\b(handle|enough|cope|manage)\b[^.?!]{0,30}\b(big|large|high|heavy)\w* (?:pack|build|battery)\b")
+# "now the board wont respond at all" after "jk app froze on the discharge page": the same story, one step on
+_WHAT_NEXT = re.compile(r"^\s*(?:and )?(?:now|since then|after that|then it|and then)\b")
 _TRIED = re.compile(r"\b(did that|done that|tried (?:that|it|this)|still|didn'?t (?:work|help|fix)|no (?:change|luck)|now what|"
                     r"what else|what next|next step|anything else|same (?:thing|problem)|not fixed)\b")
 _BACK_REF = re.compile(r"\b(it|that|this|them|those)\b")
