@@ -200,7 +200,8 @@ def run(label: str, broker: Mosquitto, tmp: Path, *, packs: int, workers: int, d
     wall0 = time.time() + 4.0
     plan = [[payloads(i, k, split, wall0 + k + i / packs) for i in range(packs)] for k in range(int(t_end) + 1)]
     # The plan is ~65,000 messages held for the whole run: out of the collector's sight, or this process's own full
-    # collections (30 ms each here, several a second with paho's cyclic garbage) stall the load generator and the meter, and the stall shows as latency
+    # collections (about 30 ms each here, measured) can stall the load generator and the meter, and a stall there
+    # shows as latency
     gc.collect()
     gc.freeze()
     net.run_until(time.monotonic() + 4.0)  # the workers load the knowledge base and announce themselves

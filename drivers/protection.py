@@ -199,6 +199,19 @@ _WORDS_RX = tuple((re.compile(p, re.IGNORECASE), f) for p, f in _WORDS)
 _NONE_WORDS = {"", "none", "ok", "normal", "no error", "no errors", "no alarm", "0", "off", "on"}
 
 
+_CODE_LIKE = re.compile(r"^\s*(?:FAULT_CODE_)?[A-Za-z]+(?:_[A-Za-z0-9]+)+\s*$")  # under_voltage, FAULT_CODE_...
+
+
+def protection_in_words(text: str) -> dict[str, Any]:
+    """fields_from_words for a fault a rider or an app wrote in words ("Discharge overcurrent protection"), or {}
+    when it names no BMS protection. A controller's code (VESC's `under_voltage`, `FAULT_CODE_...`) is not the BMS's
+    alarm and sets nothing."""
+    if not isinstance(text, str) or _CODE_LIKE.match(text):
+        return {}
+    found = fields_from_words(text)
+    return found if any(v for k, v in found.items() if k.startswith("prot_")) else {}
+
+
 def fields_from_words(text: str) -> dict[str, Any]:
     """Protection fields from an alarm a tool already printed in words ('Cell Undervoltage;Discharge overcurrent').
     Phrases that name no known protection are kept in alarm_text but set no flag."""

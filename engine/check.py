@@ -100,26 +100,26 @@ def check(reading: Reading, kb=None, engine: str = "auto") -> Report:
     undecided: list[Any] = []  # rules neither true nor false: what is missing is worked out when asked
     agree: list[str] = []
     scoped = rules_in_scope(kb, values.get("bms"), values.get("chemistry"))
-    if fired is None:  # the evaluator alone (the fleet, the live view): the loop below without durable's side
+    if fired is None:  # the evaluator alone (the fleet, the live view) decides
         for _rid, lr, s, condition in scoped:
             t = condition(values)  # = rule_truth(lr.rule.scope, lr.tree, values): s is the scope's part
             if t is True and s is not None:
                 findings.append(_finding(lr, values, facts))
             elif t is not False:  # unknown, or true where the scope is not known
                 undecided.append(lr)
-        scoped = []
-    for rid, lr, s, condition in scoped:
-        t = condition(values)  # = rule_truth(lr.rule.scope, lr.tree, values): s is the scope's part
-        if t is not False and s is None:
-            t = None
-        fires = (rid in fired) if fired is not None else t is True
-        if fired is not None and fires != (t is True):
-            agree.append(rid)
-        if fires:
-            findings.append(_finding(lr, values, facts))
-        elif t is None:
-            undecided.append(lr)
-    if fired is not None:  # durable-rules fired a rule whose scope excludes the reading: it decides, as above
+    else:  # durable-rules decides which rules fire; the evaluator says which are undecided and checks it agrees
+        for rid, lr, s, condition in scoped:
+            t = condition(values)
+            if t is not False and s is None:
+                t = None
+            fires = rid in fired
+            if fires != (t is True):
+                agree.append(rid)
+            if fires:
+                findings.append(_finding(lr, values, facts))
+            elif t is None:
+                undecided.append(lr)
+        # durable-rules fired a rule whose scope excludes the reading: it decides, as above
         for rid in sorted(fired - {rid for rid, _lr, _s, _c in scoped}):
             if kb.rules[rid].rule.status != "deprecated":
                 agree.append(rid)

@@ -248,3 +248,10 @@ def test_keys_around_a_field_name(text, expect):
         assert fields.get(k) == (pytest.approx(v) if isinstance(v, float) else v), (k, fields)
     with pytest.raises(UserError, match="unknown field 'foo bar'"):
         _fields("bms: jk\nfoo bar: 3")  # a key no field has is still refused, with its suggestion
+
+
+def test_a_fault_in_words_is_the_bms_alarm_and_a_controller_code_is_not():
+    fields, _ = _fields("bms: daly\nseries: 13\nfault: Discharge overcurrent protection")
+    assert fields.get("prot_discharge_ocp") is True
+    fields, _ = _fields("bms: jk\nfault: under_voltage\nduty: 0.95")  # VESC's code: the controller's, not the BMS's
+    assert not any(k.startswith("prot_") for k in fields)

@@ -64,7 +64,10 @@ def text(payload: bytes) -> str:
 
 
 def number(payload: bytes) -> float:
-    s = text(payload)
+    return _finite(text(payload))
+
+
+def _finite(s: str) -> float:
     try:
         x = float(s)
     except ValueError:
@@ -161,12 +164,7 @@ def esphome_state(domain: str, payload: bytes) -> str | None:
     if s.lower() in _NO_VALUE:
         return None
     if domain in ("sensor", "number"):
-        try:
-            x = float(s)
-        except ValueError:
-            raise Malformed(f"'{s[:40]}' is not a number") from None
-        if not math.isfinite(x):
-            raise Malformed(f"'{s[:40]}' is not a finite number")
+        _finite(s)
     elif domain in ("binary_sensor", "switch") and s.lower() not in _ON:
         raise Malformed(f"'{s[:40]}' is not ON or OFF")
     return s

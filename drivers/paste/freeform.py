@@ -85,10 +85,10 @@ def _apply(key: str, target, raw: str, p: Parsed, items: list) -> int:
         p.fields.setdefault("series", int(raw))
         return 1
     if name in ("charge_fet", "discharge_fet") and field_value(name, raw)[1]:
-        from drivers.protection import fields_from_words
+        from drivers.protection import protection_in_words
 
-        found = fields_from_words(raw)  # "Discharge MOS status: Over current protect": off, on that protection
-        if any(v for k, v in found.items() if k.startswith("prot_")):
+        found = protection_in_words(raw)  # "Discharge MOS status: Over current protect": off, on that protection
+        if found:
             p.fields[name] = False
             p.fields.update({k: v for k, v in found.items() if k.startswith("prot_") or k == "protection_active"})
             p.fields.setdefault("alarm_text", found.get("alarm_text", raw))
@@ -117,10 +117,10 @@ def _fault_words(p: Parsed) -> None:
     fault = p.fields.get("fault")
     if not isinstance(fault, str) or "alarm_text" in p.fields or any(k.startswith("prot_") for k in p.fields):
         return
-    from drivers.protection import fields_from_words
+    from drivers.protection import protection_in_words
 
-    found = fields_from_words(fault)
-    if any(v for k, v in found.items() if k.startswith("prot_")):
+    found = protection_in_words(fault)
+    if found:
         p.fields.update(found)
         p.note(f"the alarm '{fault}' read as: " + ", ".join(k for k, v in found.items() if v and k.startswith("prot_")))
 

@@ -9,6 +9,8 @@ import re
 
 from drivers.paste.entities import Target, lookup
 from drivers.paste.text import lines_of
+from engine.reading import BOOL_WORDS
+from kb.fields import FIELDS
 
 NAME = "key-value"
 MAX_LINE = 400  # a key/value line of a BMS screen is short; longer lines are not tried (bounds the regex work)
@@ -52,9 +54,6 @@ _NUMBER_START = re.compile(r"^[-+−]?\.?\d")
 
 def _fits(t: Target, value: str) -> bool:
     """A value that can be this name's: a number for a number, on/off for a switch (text fields take anything)."""
-    from engine.reading import BOOL_WORDS
-    from kb.fields import FIELDS
-
     if t.kind in ("summary", "signed_current", "temp"):
         return bool(_NUMBER_START.match(value))
     spec = FIELDS.get(t.name) if t.kind == "field" else None

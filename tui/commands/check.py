@@ -428,12 +428,14 @@ def with_alarm_words(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
     keys = {canonical_field(k): k for k in data if isinstance(k, str)}
     text = data.get(keys.get("alarm_text", ""), None)
+    if not isinstance(text, str) or not text.strip():  # `fault: Discharge overcurrent protection` says it too
+        text = data.get(keys.get("fault", ""), None)
     if not isinstance(text, str) or not text.strip() or any(k and k.startswith("prot_") for k in keys):
         return data, []
     try:
-        from drivers.protection import fields_from_words
+        from drivers.protection import protection_in_words
 
-        found = fields_from_words(text)
+        found = protection_in_words(text)
     except Exception:  # the words are kept as they are; decoding is a help
         return data, []
     flags = {k: v for k, v in found.items() if k.startswith("prot_") or k == "protection_active"}
